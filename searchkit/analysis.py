@@ -1,0 +1,270 @@
+"""Turning normalized text into tokens: jieba words and single characters.
+
+Two token streams are indexed for every text:
+
+* **words** — jieba's precise segmentation of each run of Chinese characters,
+  plus Latin words, numbers and codes kept whole (``5g``, ``3.6.3``,
+  ``pd1728_a_1``). At index time the dictionary words inside a long word are
+  added at the long word's position (``中华人民共和国`` also yields ``共和国``),
+  so a query for the shorter word finds it while phrases over the precise
+  words stay exact. Words drive ranking.
+* **chars** — every Chinese character on its own, and every Latin/digit piece.
+  A phrase over characters is an exact substring match, so any literal string
+  of the text can be found whatever jieba decided: the safety net for recall.
+
+Positions are token ordinals and ``startchar``/``endchar`` index the text
+exactly, as Whoosh's contract asks. A ``Pretokenized`` string carries tokens
+computed elsewhere (in a worker process) so the index writer does not segment
+the same text twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import jieba
+from whoosh.analysis import Token, Tokenizer
+
+# (text, position, startchar, endchar)
+TokenTuple = tuple[str, int, int, int]
+
+CJK_RANGES = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+_RUN_RE = re.compile(
+    rf"(?P<cjk>[{CJK_RANGES}]+)|(?P<code>[A-Za-z0-9]+(?:[._\-][A-Za-z0-9]+)*)"
+)
+_ALNUM_RE = re.compile(r"[A-Za-z0-9]+")
+_CJK_RE = re.compile(rf"[{CJK_RANGES}]+")
+
+STOP_WORDS = frozenset(
+    "的 了 和 与 及 或 是 在 也 都 就 而 把 被 对 从 以 之 其 这 那 个 着 过 等 为 于 并 又 将 所".split()
+)
+"""Words a query may drop; never applied at index time, so phrases stay exact."""
+
+
+class Segmenter:
+    """jieba, configured once, with an optional user dictionary."""
+
+    def __init__(self, userdict: str | os.PathLike | None = None) -> None:
+        self.userdict = Path(userdict) if userdict else None
+        self._jieba: jieba.Tokenizer | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def jieba(self) -> jieba.Tokenizer:
+        """The initialized jieba tokenizer (loaded lazily, once)."""
+        if self._jieba is None:
+            with self._lock:
+                if self._jieba is None:
+                    self._jieba = _load_jieba(self.userdict)
+        return self._jieba
+
+    def words(self, text: str) -> list[TokenTuple]:
+        """Query-mode word tokens: precise segmentation only."""
+        return list(self._iter_words(text, subwords=False))
+
+    def index_words(self, text: str) -> list[TokenTuple]:
+        """Index-mode word tokens: precise words plus dictionary sub-words."""
+        return list(self._iter_words(text, subwords=True))
+
+    def _iter_words(self, text: str, subwords: bool) -> Iterator[TokenTuple]:
+        pos = 0
+        cut = self.jieba.cut
+        freq = self.jieba.FREQ
+        for match in _RUN_RE.finditer(text):
+            start = match.start()
+            if match.lastgroup == "code":
+                yield match.group().lower(), pos, start, match.end()
+                pos += 1
+                continue
+            for word in cut(match.group(), HMM=True):
+                end = start + len(word)
+                yield word, pos, start, end
+                if subwords and len(word) > 2:
+                    yield from _subwords(word, pos, start, freq)
+                pos += 1
+                start = end
+
+
+def _subwords(word: str, pos: int, start: int, freq: dict[str, int]) -> Iterator[TokenTuple]:
+    """Dictionary words of two and three characters inside a longer word."""
+    for size in (2, 3):
+        if size >= len(word):
+            break
+        for i in range(len(word) - size + 1):
+            gram = word[i : i + size]
+            if freq.get(gram):
+                yield gram, pos, start + i, start + i + size
+
+
+def char_tokens(text: str) -> list[TokenTuple]:
+    """Every Chinese character and every Latin/digit piece, in order."""
+    tokens: list[TokenTuple] = []
+    pos = 0
+    for match in _RUN_RE.finditer(text):
+        start = match.start()
+        if match.lastgroup == "cjk":
+            for i, char in enumerate(match.group()):
+                tokens.append((char, pos, start + i, start + i + 1))
+                pos += 1
+        else:
+            for piece in _ALNUM_RE.finditer(match.group()):
+                tokens.append(
+                    (piece.group().lower(), pos, start + piece.start(), start + piece.end())
+                )
+                pos += 1
+    return tokens
+
+
+def is_cjk(text: str) -> bool:
+    """True when every character of text is a Chinese character."""
+    return _CJK_RE.fullmatch(text) is not None
+
+
+class Pretokenized(str):
+    """A string that carries its tokens, computed ahead of indexing."""
+
+    tokens: list[TokenTuple]
+
+    def __new__(cls, text: str, tokens: list[TokenTuple]) -> "Pretokenized":
+        obj = super().__new__(cls, text)
+        obj.tokens = tokens
+        return obj
+
+
+class _TupleTokenizer(Tokenizer):
+    """Feeds token tuples to Whoosh, honouring its tokenizer contract."""
+
+    def tokens_for(self, text: str, mode: str) -> list[TokenTuple]:
+        raise NotImplementedError
+
+    def __call__(self, value, positions=False, chars=False, keeporiginal=False,
+                 removestops=True, start_pos=0, start_char=0, tokenize=True,
+                 mode="", **kwargs):
+        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        if not tokenize:
+            token.original = token.text = value
+            token.boost = 1.0
+            if positions:
+                token.pos = start_pos
+            if chars:
+                token.startchar = start_char
+                token.endchar = start_char + len(value)
+            yield token
+            return
+        if isinstance(value, Pretokenized):
+            tuples = value.tokens
+        else:
+            tuples = self.tokens_for(value, mode)
+        for text, pos, startchar, endchar in tuples:
+            token.text = text
+            token.boost = 1.0
+            token.stopped = False
+            if keeporiginal:
+                token.original = text
+            if positions:
+                token.pos = start_pos + pos
+            if chars:
+                token.startchar = start_char + startchar
+                token.endchar = start_char + endchar
+            yield token
+
+
+class WordTokenizer(_TupleTokenizer):
+    """Whoosh tokenizer for the word fields (see the module docstring)."""
+
+    def __init__(self, profile: str = "default") -> None:
+        self.profile = profile
+
+    def tokens_for(self, text: str, mode: str) -> list[TokenTuple]:
+        segmenter = segmenter_for(self.profile)
+        if mode == "index":
+            return segmenter.index_words(text)
+        return segmenter.words(text)
+
+    def __eq__(self, other) -> bool:
+        return type(other) is type(self) and other.profile == self.profile
+
+
+class CharTokenizer(_TupleTokenizer):
+    """Whoosh tokenizer for the character field (see the module docstring)."""
+
+    def tokens_for(self, text: str, mode: str) -> list[TokenTuple]:
+        return char_tokens(text)
+
+    def __eq__(self, other) -> bool:
+        return type(other) is type(self)
+
+
+# Whoosh pickles the schema, analyzers included, into the index. A tokenizer
+# therefore names its segmenter by profile and looks it up here, instead of
+# carrying a jieba instance (and a machine-specific dictionary path) around.
+_SEGMENTERS: dict[str, Segmenter] = {}
+_REGISTRY_LOCK = threading.Lock()
+
+
+def register_segmenter(userdict: str | os.PathLike | None) -> str:
+    """Make a segmenter for this user dictionary available; return its profile."""
+    profile = profile_name(userdict)
+    with _REGISTRY_LOCK:
+        if profile not in _SEGMENTERS:
+            _SEGMENTERS[profile] = Segmenter(userdict)
+    return profile
+
+
+def segmenter_for(profile: str) -> Segmenter:
+    """The segmenter registered under profile (the default one if unknown)."""
+    segmenter = _SEGMENTERS.get(profile)
+    if segmenter is None:
+        segmenter = _SEGMENTERS.get("default")
+        if segmenter is None:
+            register_segmenter(None)
+            segmenter = _SEGMENTERS["default"]
+    return segmenter
+
+
+def profile_name(userdict: str | os.PathLike | None) -> str:
+    """A name for the segmenter configuration: 'default' or the user dictionary's checksum."""
+    if not userdict:
+        return "default"
+    return "user-" + file_checksum(userdict)[:16]
+
+
+def file_checksum(path: str | os.PathLike) -> str:
+    """SHA-256 of a file's bytes."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def analyzer_config(userdict: str | os.PathLike | None) -> dict[str, str]:
+    """What an index must record so queries segment as its documents were."""
+    return {
+        "segmenter": f"jieba {jieba.__version__}",
+        "dictionary": file_checksum(Path(jieba.__file__).with_name("dict.txt")),
+        "userdict": file_checksum(userdict) if userdict else "",
+    }
+
+
+def cache_dir() -> Path:
+    """Where jieba may write its dictionary cache (SEARCHKIT_CACHE_DIR or XDG)."""
+    base = os.environ.get("SEARCHKIT_CACHE_DIR")
+    if base:
+        return Path(base)
+    xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(xdg) / "searchkit"
+
+
+def _load_jieba(userdict: Path | None) -> jieba.Tokenizer:
+    jieba.setLogLevel(logging.WARNING)
+    directory = cache_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    tokenizer = jieba.Tokenizer()
+    tokenizer.tmp_dir = str(directory)
+    tokenizer.initialize()
+    if userdict:
+        tokenizer.load_userdict(str(userdict))
+    return tokenizer

@@ -1,0 +1,230 @@
+"""The searchkit command: parse arguments, call the library, print."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import render
+from .engine import SearchIndex, default_corpus, default_index_dir
+from .errors import SearchkitError
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+
+
+class CliError(Exception):
+    """A usage problem found after argument parsing."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the searchkit command."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv and sys.stdin.isatty() and sys.stdout.isatty():
+        argv = ["shell"]
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return args.handler(args)
+    except (SearchkitError, CliError) as exc:
+        print(f"searchkit: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("searchkit: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        sys.stderr.close()  # the reader went away (e.g. `| head`): nothing left to say
+        return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="searchkit",
+        description="Full-text search for Chinese documents (Simplified and Traditional).",
+    )
+    parser.add_argument("--version", action="version", version="searchkit 0.1.0")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    index = commands.add_parser("index", help="build or update an index from files",
+                                description="Index files and directories (default: seeds/). "
+                                "Incremental: new files are added, changed ones replaced, "
+                                "vanished ones removed.")
+    index.add_argument("paths", nargs="*", metavar="PATH", help="files or directories to index")
+    _add_index_option(index)
+    index.add_argument("--rebuild", action="store_true", help="start from scratch")
+    index.add_argument("--userdict", metavar="FILE", help="a jieba user dictionary for this index")
+    index.set_defaults(handler=cmd_index)
+
+    search = commands.add_parser("search", help="search the index",
+                                 description="Search the index. Words are ANDed; OR, NOT, -word, "
+                                 "(...), \"exact phrase\", title:, source:, date:2022-01..2022-06.")
+    search.add_argument("query", nargs="?", help="the query (omit with --batch)")
+    _add_index_option(search)
+    search.add_argument("--source", action="append", metavar="NAME",
+                        help="only this source (repeatable; aliases accepted)")
+    search.add_argument("--since", metavar="DATE", help="from this date: YYYY, YYYY-MM or YYYY-MM-DD")
+    search.add_argument("--until", metavar="DATE", help="up to this date (inclusive)")
+    search.add_argument("--limit", type=_positive, default=10, metavar="N", help="hits per page (10)")
+    search.add_argument("--page", type=_positive, default=1, metavar="N", help="page number (1)")
+    search.add_argument("--sort", choices=("relevance", "date"), default="relevance")
+    search.add_argument("--json", action="store_true", help="print one JSON object")
+    search.add_argument("--original", action="store_true",
+                        help="show snippets in the document's original script")
+    search.add_argument("--batch", metavar="FILE",
+                        help="run one query per line of FILE ('-' for stdin), print JSON lines")
+    search.set_defaults(handler=cmd_search)
+
+    show = commands.add_parser("show", help="print one document in full")
+    show.add_argument("id", help="the document id (as search prints it)")
+    _add_index_option(show)
+    show.add_argument("--json", action="store_true", help="print JSON")
+    show.add_argument("--original", action="store_true", help="in the document's original script")
+    show.set_defaults(handler=cmd_show)
+
+    sources = commands.add_parser("sources", help="list sources with document counts")
+    _add_index_option(sources)
+    sources.add_argument("--json", action="store_true", help="print JSON")
+    sources.set_defaults(handler=cmd_sources)
+
+    stats = commands.add_parser("stats", help="size and make-up of the index")
+    _add_index_option(stats)
+    stats.add_argument("--json", action="store_true", help="print JSON")
+    stats.set_defaults(handler=cmd_stats)
+
+    shell = commands.add_parser("shell", help="interactive search shell")
+    _add_index_option(shell)
+    shell.set_defaults(handler=cmd_shell)
+    return parser
+
+
+def _add_index_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--index", metavar="DIR", default=None,
+                        help="index directory (default: $SEARCHKIT_INDEX or ./index)")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
+    return value
+
+
+def _notice(message: str) -> None:
+    print(f"searchkit: {message}", file=sys.stderr)
+
+
+def open_index(args: argparse.Namespace) -> SearchIndex:
+    """Open the index named by --index; build the default one on first use."""
+    if args.index:
+        return SearchIndex.open(args.index)
+    return SearchIndex.open(default_index_dir(), build_from=default_corpus(), notice=_notice)
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    paths = args.paths or [default_corpus() or "seeds"]
+    index_dir = args.index or default_index_dir()
+    progress = _progress_bar() if sys.stderr.isatty() else None
+    report = SearchIndex.build(index_dir, paths, rebuild=args.rebuild, userdict=args.userdict,
+                               progress=progress, warn=_notice)
+    if progress:
+        sys.stderr.write("\r\x1b[K")
+    print(render.report_text(report))
+    return EXIT_OK
+
+
+def _progress_bar():
+    def show(done: int, total: int) -> None:
+        width = 30
+        filled = width * done // max(total, 1)
+        sys.stderr.write(f"\rindexing [{'#' * filled}{'.' * (width - filled)}] {done}/{total} files")
+        sys.stderr.flush()
+    return show
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    if args.batch is None and not (args.query or "").strip():
+        raise CliError("empty query. Try: searchkit search 数据中心  "
+                       "(words are ANDed; OR, NOT, \"phrase\", title:, source:, date: work too)")
+    if args.batch is not None and args.query:
+        raise CliError("give either a query or --batch, not both")
+    options = dict(sources=args.source, since=args.since, until=args.until, limit=args.limit,
+                   offset=(args.page - 1) * args.limit, sort=args.sort, original=args.original)
+    with open_index(args) as index:
+        if args.batch is not None:
+            return _run_batch(index, args.batch, options)
+        results = index.search(args.query, **options)
+    if args.json:
+        print(render.results_json(results))
+    else:
+        print(render.results_text(results, color=sys.stdout.isatty(), offset=options["offset"]))
+    return EXIT_OK
+
+
+def _run_batch(index: SearchIndex, source: str, options: dict) -> int:
+    try:
+        stream = sys.stdin if source == "-" else open(source, encoding="utf-8")
+    except OSError as exc:
+        raise CliError(f"cannot read {source}: {exc.strerror}") from None
+    failures = 0
+    with stream:
+        for line in stream:
+            query = line.strip()
+            if not query:
+                continue
+            try:
+                print(render.results_json(index.search(query, **options)), flush=True)
+            except SearchkitError as exc:
+                failures += 1
+                print(json.dumps({"query": query, "total": 0, "partial": False, "hits": [],
+                                  "error": str(exc)}, ensure_ascii=False), flush=True)
+    return EXIT_ERROR if failures else EXIT_OK
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    with open_index(args) as index:
+        try:
+            document = index.document(args.id)
+        except KeyError:
+            raise CliError(f"no document with id {args.id!r} (ids are printed by search)") from None
+    if args.json:
+        print(render.document_json(document))
+    else:
+        print(render.document_text(document, color=sys.stdout.isatty(), original=args.original))
+    return EXIT_OK
+
+
+def cmd_sources(args: argparse.Namespace) -> int:
+    with open_index(args) as index:
+        sources = index.sources()
+    print(json.dumps(sources, ensure_ascii=False) if args.json else render.sources_text(sources))
+    return EXIT_OK
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    with open_index(args) as index:
+        stats = index.stats()
+    if args.json:
+        print(json.dumps(stats.__dict__, ensure_ascii=False, default=str))
+    else:
+        print(render.stats_text(stats))
+    return EXIT_OK
+
+
+def cmd_shell(args: argparse.Namespace) -> int:
+    from .shell import run_shell
+
+    index_dir = Path(args.index) if args.index else default_index_dir()
+    return run_shell(index_dir, build_from=None if args.index else default_corpus())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

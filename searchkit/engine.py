@@ -1,0 +1,479 @@
+"""SearchIndex: the one public entry point, and the only holder of a Whoosh index."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import analysis, highlight, indexer, schema
+from . import query as q
+from .errors import BadDateError, SearchkitError
+from .models import Document, Hit, IndexReport, IndexStats, SearchResults
+from .normalize import normalize_query
+
+from whoosh import query as wq  # noqa: E402  (schema silenced whoosh's warnings)
+from whoosh import scoring, sorting  # noqa: E402
+
+CHAR_WEIGHT = 0.3  # a character-level match counts, but ranks below a word match
+LITERAL_BONUS = 0.5  # the query's own characters in a row, when it was segmented
+DEFAULT_LIMIT = 10
+
+
+@dataclass
+class _Compiled:
+    """A query ready to run: the Whoosh query and what to highlight."""
+
+    query: wq.Query
+    terms: list[str] = field(default_factory=list)
+    clauses: list[wq.Query] = field(default_factory=list)  # coverage units for partial matching
+    required: list[wq.Query] = field(default_factory=list)  # filters and exclusions
+    dated: bool = False
+
+
+class SearchIndex:
+    """A searchkit index on disk: search it, read documents, add documents.
+
+    Open one with ``SearchIndex.open(path)`` (or build one with
+    ``SearchIndex.build(path, corpus_paths)``). It is a context manager and
+    may be shared between threads.
+    """
+
+    def __init__(self, path: str | os.PathLike, _ix, _manifest) -> None:
+        self.path = Path(path)
+        self._ix = _ix
+        self._manifest = _manifest
+        self._lock = threading.RLock()
+        self._searcher = None
+        self._segmenter = analysis.segmenter_for(_ix.schema[schema.CONTENT].analyzer.profile)
+
+    # -- opening and building -------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        path: str | os.PathLike,
+        *,
+        build_from: str | os.PathLike | None = None,
+        notice: Callable[[str], None] | None = None,
+    ) -> "SearchIndex":
+        """Open the index at path (IndexNotFoundError, IndexMismatchError).
+
+        With ``build_from``, a missing index is first built from that corpus
+        (``notice`` is told so, since it takes a few seconds).
+        """
+        if build_from is not None and indexer.read_manifest(Path(path)) is None:
+            if notice:
+                notice(f"no index at {path} yet: building it from {build_from} (first use only)")
+            indexer.update_index(path, [build_from], warn=notice)
+        ix, manifest = indexer.open_whoosh_index(path)
+        return cls(path, ix, manifest)
+
+    @classmethod
+    def build(
+        cls,
+        path: str | os.PathLike,
+        corpus: Iterable[str | os.PathLike],
+        *,
+        rebuild: bool = False,
+        userdict: str | os.PathLike | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        warn: Callable[[str], None] | None = None,
+    ) -> IndexReport:
+        """Index (or update the index of) the files under corpus into path."""
+        return indexer.update_index(path, corpus, rebuild=rebuild, userdict=userdict,
+                                    progress=progress, warn=warn)
+
+    def update(self, corpus: Iterable[str | os.PathLike], **options: Any) -> IndexReport:
+        """Bring this index up to date with the files under corpus."""
+        report = indexer.update_index(self.path, corpus, **options)
+        self._reopen()
+        return report
+
+    def add_documents(self, documents: Iterable[Document]) -> int:
+        """Add (or replace, by id) documents given from Python; returns how many."""
+        count = indexer.add_documents(self.path, documents)
+        self._reopen()
+        return count
+
+    def close(self) -> None:
+        """Release the searcher and its open files."""
+        with self._lock:
+            if self._searcher is not None:
+                self._searcher.close()
+                self._searcher = None
+
+    def __enter__(self) -> "SearchIndex":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _reopen(self) -> None:
+        with self._lock:
+            self.close()
+            self._ix, self._manifest = indexer.open_whoosh_index(self.path)
+
+    def _get_searcher(self):
+        if self._searcher is None:
+            self._searcher = self._ix.searcher(weighting=scoring.BM25F())
+        return self._searcher
+
+    # -- searching ----------------------------------------------------------------
+
+    def search(
+        self,
+        query: str,
+        *,
+        sources: Iterable[str] | None = None,
+        since: str | dt.date | None = None,
+        until: str | dt.date | None = None,
+        limit: int = DEFAULT_LIMIT,
+        offset: int = 0,
+        sort: str = "relevance",
+        original: bool = False,
+    ) -> SearchResults:
+        """Ranked hits for query, with highlighted snippets.
+
+        ``sources`` keeps hits from those sources (case-insensitive, aliases
+        accepted); ``since``/``until`` take dates or 'YYYY', 'YYYY-MM',
+        'YYYY-MM-DD' strings and are inclusive; documents with no known date
+        are left out by them and counted in ``undated_excluded``. ``sort`` is
+        'relevance' (ties broken by date, newest first) or 'date'.
+        ``original`` cuts snippets from the document's own script.
+        """
+        started = time.perf_counter()
+        if sort not in ("relevance", "date"):
+            raise SearchkitError(f"unknown sort '{sort}': use relevance or date")
+        if limit < 1 or offset < 0:
+            raise SearchkitError("limit must be at least 1 and offset at least 0")
+        text = normalize_query(query)
+        compiled = self._compile(q.parse(text))
+        filters = self._filters(sources, since, until)
+        dated = compiled.dated or since is not None or until is not None
+        with self._lock:
+            searcher = self._get_searcher()
+            results = self._run(searcher, compiled, filters, limit + offset, sort)
+            partial = False
+            if results.total == 0 and len(compiled.clauses) > 1:
+                partial_results = self._run_partial(searcher, compiled, filters, limit + offset)
+                if partial_results.total:
+                    results, partial = partial_results, True
+            hits = [self._hit(searcher, docnum, score, compiled.terms, original)
+                    for docnum, score in results.ranked[offset : offset + limit]]
+            undated = self._count_undated(searcher, compiled, filters) if dated else 0
+        return SearchResults(
+            query=query, total=results.total, hits=hits, partial=partial,
+            elapsed=time.perf_counter() - started, undated_excluded=undated,
+        )
+
+    def _run(self, searcher, compiled: _Compiled, filters, top: int, sort: str) -> "_Ranked":
+        combined = _and([compiled.query, *filters])
+        if sort == "date":
+            facet = sorting.FieldFacet(schema.DAYNUMBER, reverse=True)
+            found = searcher.search(combined, limit=top, sortedby=facet)
+            ranked = [(hit.docnum, hit.score or 0.0) for hit in found]
+            return _Ranked(len(found), ranked)
+        found = searcher.search(combined, limit=top)
+        ranked = [(hit.docnum, hit.score) for hit in found]
+        ranked.sort(key=lambda pair: (-round(pair[1], 6), -self._date_ordinal(searcher, pair[0])))
+        return _Ranked(len(found), ranked)
+
+    def _run_partial(self, searcher, compiled: _Compiled, filters, top: int) -> "_Ranked":
+        """Best partial matches when no document has every word of the query.
+
+        Each document is ranked first by how many of the query's words it
+        contains, then by score; at least half of the words must be there.
+        Single characters never count on their own, so partial matching never
+        degrades into character noise.
+        """
+        required = _and([*compiled.required, *filters])
+        coverage: dict[int, int] = {}
+        for clause in compiled.clauses:
+            for docnum in searcher.docs_for_query(_and([clause, required])):
+                coverage[docnum] = coverage.get(docnum, 0) + 1
+        needed = max(1, math.ceil(len(compiled.clauses) / 2))
+        candidates = {d for d, n in coverage.items() if n >= needed}
+        if not candidates:
+            return _Ranked(0, [])
+        found = searcher.search(_or(compiled.clauses), filter=candidates, limit=None)
+        ranked = [(hit.docnum, hit.score) for hit in found]
+        ranked.sort(key=lambda pair: (-coverage[pair[0]], -round(pair[1], 6),
+                                      -self._date_ordinal(searcher, pair[0])))
+        return _Ranked(len(ranked), ranked[:top])
+
+    def _count_undated(self, searcher, compiled: _Compiled, filters) -> int:
+        """How many documents match the query but were dropped for having no date."""
+        without_dates = [f for f in filters if not isinstance(f, wq.DateRange)]
+        undated = wq.Not(wq.Term(schema.DATED, True))
+        query = _and([_strip_dates(compiled.query), *without_dates, undated])
+        return sum(1 for _ in searcher.docs_for_query(query))
+
+    @staticmethod
+    def _date_ordinal(searcher, docnum: int) -> int:
+        return searcher.reader().column_reader(schema.DAYNUMBER)[docnum]
+
+    def _hit(self, searcher, docnum: int, score: float, terms: list[str], original: bool) -> Hit:
+        stored = searcher.stored_fields(docnum)
+        text = stored.get(schema.CONTENT, "")
+        spans = highlight.find_spans(text, terms)
+        snippet = highlight.make_snippet(text, spans)
+        snippet_text = snippet.text
+        if original and stored.get(schema.ORIGINAL):
+            snippet_text = highlight.cut_like(snippet, stored[schema.ORIGINAL])
+        date = stored.get(schema.DATE)
+        return Hit(
+            id=stored[schema.ID], path=stored.get(schema.PATH), title=stored.get(schema.TITLE, ""),
+            date=date.date() if date else None, source=stored.get(schema.SOURCE),
+            url=stored.get(schema.URL), score=float(score), snippet=snippet_text,
+            highlights=list(snippet.highlights),
+        )
+
+    # -- compiling queries ------------------------------------------------------
+
+    def _compile(self, node) -> _Compiled:
+        compiled = _Compiled(self._node(node))
+        compiled.terms = sorted(set(self._highlight_terms(node)), key=len, reverse=True)
+        items = node.items if isinstance(node, q.And) else (node,)
+        for item in items:
+            if isinstance(item, q.Term):
+                compiled.clauses.extend(
+                    self._word_query(w, item.field) for w in self._query_words(item.text)
+                    if not (len(w) == 1 and analysis.is_cjk(w))
+                )
+            elif isinstance(item, q.Phrase):
+                compiled.clauses.append(self._node(item))
+            else:
+                compiled.required.append(self._node(item))
+        compiled.dated = _mentions_dates(node)
+        if len(compiled.clauses) <= 1:
+            compiled.clauses = []
+        return compiled
+
+    def _node(self, node) -> wq.Query:
+        if isinstance(node, q.And):
+            positives = [self._node(n) for n in node.items if not isinstance(n, q.Not)]
+            negatives = [self._node(n.item) for n in node.items if isinstance(n, q.Not)]
+            query = _and(positives) if positives else wq.Every()
+            for negative in negatives:
+                query = wq.AndNot(query, negative)
+            return query
+        if isinstance(node, q.Or):
+            return _or([self._node(n) for n in node.items])
+        if isinstance(node, q.Not):
+            return wq.AndNot(wq.Every(), self._node(node.item))
+        if isinstance(node, q.Term):
+            return self._term_query(node.text, node.field)
+        if isinstance(node, q.Phrase):
+            return self._phrase_query(node.text, node.field)
+        if isinstance(node, q.Source):
+            return self._source_query([node.name])
+        if isinstance(node, q.DateSpan):
+            return _date_range(node.start, node.end)
+        raise TypeError(node)
+
+    def _query_words(self, text: str) -> list[str]:
+        words = [t[0] for t in self._segmenter.words(text)]
+        content = [w for w in words if w not in analysis.STOP_WORDS]
+        return content or words
+
+    def _term_query(self, text: str, field_name: str | None) -> wq.Query:
+        words = self._query_words(text)
+        if not words:
+            return wq.NullQuery
+        query = _and([self._word_query(w, field_name) for w in words])
+        if len(words) > 1 and field_name is None:
+            literal = _char_phrase(text, boost=LITERAL_BONUS)
+            if literal is not None:
+                query = wq.AndMaybe(query, literal)
+        return query
+
+    def _word_query(self, word: str, field_name: str | None) -> wq.Query:
+        if field_name == "title":
+            return wq.Term(schema.TITLE, word)
+        whole = wq.Or([wq.Term(schema.CONTENT, word), wq.Term(schema.TITLE, word)])
+        chars = _char_phrase(word, boost=CHAR_WEIGHT)
+        return wq.Or([whole, chars]) if chars is not None else whole
+
+    def _phrase_query(self, text: str, field_name: str | None) -> wq.Query:
+        words = [t[0] for t in self._segmenter.words(text)]
+        if not words:
+            return wq.NullQuery
+        if field_name == "title":
+            return _phrase(schema.TITLE, words)
+        exact = _char_phrase(text)
+        return wq.Or([_phrase(schema.CONTENT, words), exact]) if exact is not None else wq.NullQuery
+
+    def _highlight_terms(self, node) -> list[str]:
+        if isinstance(node, (q.And, q.Or)):
+            return [t for n in node.items for t in self._highlight_terms(n)]
+        if isinstance(node, q.Phrase):
+            return [node.text]
+        if isinstance(node, q.Term):
+            words = self._query_words(node.text)
+            keep = [w for w in words if not (len(w) == 1 and analysis.is_cjk(w))] or words
+            return [node.text, *keep]
+        return []
+
+    # -- filters -------------------------------------------------------------
+
+    def _filters(self, sources, since, until) -> list[wq.Query]:
+        filters = []
+        if sources:
+            filters.append(self._source_query(list(sources)))
+        if since is not None or until is not None:
+            start = _as_date(since, end=False) if since is not None else None
+            end = _as_date(until, end=True) if until is not None else None
+            if start and end and start > end:
+                raise BadDateError(f"--since {start} is after --until {end}")
+            filters.append(_date_range(start, end))
+        return filters
+
+    def _source_query(self, names: list[str]) -> wq.Query:
+        known = {name.lower(): name for name in self.sources()}
+        terms = []
+        for name in names:
+            wanted = name.strip().lower()
+            if wanted not in known:
+                wanted = canonical_source_name(name).lower()
+            terms.append(wq.Term(schema.SOURCE, wanted))
+        return _or(terms)
+
+    # -- documents and statistics ------------------------------------------------
+
+    def document(self, doc_id: str) -> Document:
+        """The full stored document with this id (KeyError if there is none)."""
+        with self._lock:
+            stored = self._get_searcher().document(**{schema.ID: doc_id})
+        if stored is None:
+            raise KeyError(doc_id)
+        date = stored.get(schema.DATE)
+        text = stored.get(schema.CONTENT, "")
+        return Document(
+            id=stored[schema.ID], text=text, original=stored.get(schema.ORIGINAL) or text,
+            path=stored.get(schema.PATH), title=stored.get(schema.TITLE, ""),
+            date=date.date() if date else None, source=stored.get(schema.SOURCE),
+            url=stored.get(schema.URL), metadata=stored.get(schema.META) or {},
+        )
+
+    def sources(self) -> dict[str, int]:
+        """Source names (as documents spell them) with their document counts."""
+        with self._lock:
+            searcher = self._get_searcher()
+            reader = searcher.reader()
+            counts: dict[str, int] = {}
+            if schema.SOURCE not in reader.indexed_field_names():
+                return counts
+            for term in reader.lexicon(schema.SOURCE):
+                postings = reader.postings(schema.SOURCE, term)
+                live = [d for d in postings.all_ids() if not reader.is_deleted(d)]
+                if live:
+                    name = searcher.stored_fields(live[0]).get(schema.SOURCE)
+                    counts[name] = len(live)
+        return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+    def stats(self) -> IndexStats:
+        """Document count, sources, date range and size of the index."""
+        with self._lock:
+            searcher = self._get_searcher()
+            total = searcher.doc_count()
+            dates = [searcher.stored_fields(d).get(schema.DATE)
+                     for d in searcher.docs_for_query(wq.Term(schema.DATED, True))]
+        dates = [d.date() for d in dates if d]
+        dated = len(dates)
+        size = sum(p.stat().st_size for p in self.path.iterdir() if p.is_file())
+        return IndexStats(
+            path=str(self.path), documents=total, sources=self.sources(),
+            earliest=min(dates) if dates else None, latest=max(dates) if dates else None,
+            undated=total - dated, size_bytes=size, analyzer=dict(self._manifest.config),
+        )
+
+
+def default_index_dir() -> Path:
+    """The index used when none is named: $SEARCHKIT_INDEX, else ./index."""
+    return Path(os.environ.get("SEARCHKIT_INDEX") or "index")
+
+
+def default_corpus() -> Path | None:
+    """The corpus indexed on first use: ./seeds, else the seeds beside the package."""
+    for candidate in (Path("seeds"), Path(__file__).resolve().parent.parent / "seeds"):
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+@dataclass
+class _Ranked:
+    total: int
+    ranked: list[tuple[int, float]]
+
+
+def canonical_source_name(name: str) -> str:
+    """The canonical outlet name for name (aliases from the built-in table)."""
+    from .loaders import canonical_source
+
+    return canonical_source(name) or name
+
+
+def _and(queries: list[wq.Query]) -> wq.Query:
+    queries = [x for x in queries if x is not None]
+    if not queries:
+        return wq.Every()
+    return queries[0] if len(queries) == 1 else wq.And(queries)
+
+
+def _or(queries: list[wq.Query]) -> wq.Query:
+    return queries[0] if len(queries) == 1 else wq.Or(queries)
+
+
+def _phrase(field_name: str, words: list[str]) -> wq.Query:
+    return wq.Term(field_name, words[0]) if len(words) == 1 else wq.Phrase(field_name, words)
+
+
+def _char_phrase(text: str, boost: float = 1.0) -> wq.Query | None:
+    """An exact-substring query over the character field, or None if text has no characters."""
+    chars = [t[0] for t in analysis.char_tokens(text)]
+    if not chars:
+        return None
+    if len(chars) == 1:
+        return wq.Term(schema.CHARS, chars[0], boost=boost)
+    return wq.Phrase(schema.CHARS, chars, boost=boost)
+
+
+def _date_range(start: dt.date | None, end: dt.date | None) -> wq.Query:
+    low = dt.datetime.combine(start, dt.time()) if start else None
+    high = dt.datetime.combine(end, dt.time.max) if end else None
+    return wq.DateRange(schema.DATE, low, high)
+
+
+def _as_date(value: str | dt.date, *, end: bool) -> dt.date:
+    if isinstance(value, dt.date):
+        return value
+    return q.parse_date(str(value), end=end)
+
+
+def _mentions_dates(node) -> bool:
+    if isinstance(node, q.DateSpan):
+        return True
+    if isinstance(node, (q.And, q.Or)):
+        return any(_mentions_dates(n) for n in node.items)
+    if isinstance(node, q.Not):
+        return _mentions_dates(node.item)
+    return False
+
+
+def _strip_dates(query: wq.Query) -> wq.Query:
+    """The query with its date ranges taken out (to count undated matches)."""
+    if isinstance(query, wq.DateRange):
+        return wq.Every()
+    if isinstance(query, wq.CompoundQuery):
+        return type(query)([_strip_dates(s) for s in query.subqueries])
+    if isinstance(query, wq.BinaryQuery):
+        return type(query)(_strip_dates(query.a), _strip_dates(query.b))
+    return query

@@ -1,0 +1,356 @@
+"""Highlighted snippets for CJK text: find matches, cut readable fragments around them.
+
+Three steps, all on the normalized (stored) text:
+
+* :func:`find_spans` marks every literal occurrence of the query's terms,
+  longest term first, so ``数据中心`` is marked whole and never as a stray ``中心``.
+* :func:`make_snippet` picks up to a few windows around the densest matches and
+  snaps their edges to sentence or clause boundaries.
+* :func:`cut_like` cuts the same fragments from another text of the same length,
+  such as the document in its original (Traditional) script.
+
+Snippet layout: ``…`` stands wherever text is left out, and only there.
+
+* Fragments are joined with ``…``; a leading ``…`` is added when text comes
+  before the first fragment, a trailing ``…`` when text comes after the last
+  (whitespace alone does not count: a fragment starting at the first non-blank
+  character of the document gets no leading ``…``).
+* Two fragments with nothing between them are joined with nothing, and with one
+  space when only whitespace lies between them; no ``…`` is added next to a
+  fragment that already ends (or starts) with ``…`` (as in ``热潮……``).
+* Inside a fragment every run of whitespace (newlines included) becomes one
+  space, and whitespace at a fragment's edges is dropped, so a snippet is one
+  line. Highlights are mapped through this folding, so they index
+  ``Snippet.text`` exactly; ``Snippet.source_spans`` stay document offsets.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+import string
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+__all__ = ["ELLIPSIS", "Snippet", "cut_like", "find_spans", "make_snippet"]
+
+ELLIPSIS = "…"
+
+# Folding only ASCII letters keeps every string the same length, so offsets found
+# in the folded text index the original text unchanged.
+_ASCII_FOLD = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+# A boundary is the offset just after a terminator (and any closing quotes or
+# brackets that follow it). ASCII , ; : between two digits (1,353 or 12:30) are
+# part of a number, not a clause mark.
+_CLOSERS = "”’\"'」』）)》〉】]"
+_SENTENCE_RE = re.compile(rf"(?:[。！？!?]+[{re.escape(_CLOSERS)}]*|\n)")
+_CLAUSE_RE = re.compile(
+    rf"(?:[，；：…]+|(?<!\d)[,;:]|[,;:](?!\d))[{re.escape(_CLOSERS)}]*"
+)
+
+
+@dataclass(frozen=True)
+class Snippet:
+    """A few fragments of a document around its matches."""
+
+    text: str
+    """The fragments joined with ``…`` (see the module docstring for the layout)."""
+    highlights: list[tuple[int, int]]
+    """``[start, end)`` spans of the matches, indexing :attr:`text`."""
+    source_spans: list[tuple[int, int]]
+    """For each fragment, in order, its ``[start, end)`` in the document text."""
+
+
+def find_spans(text: str, terms: Iterable[str]) -> list[tuple[int, int]]:
+    """Non-overlapping ``[start, end)`` spans of every literal occurrence of any term in text.
+
+    Scans left to right and takes the longest term matching at each position, so
+    with terms ``数据`` and ``数据中心`` the text ``数据中心`` is one span. ASCII letters
+    match case-insensitively (``5g`` finds ``5G``); nothing else is folded, so
+    offsets index ``text`` exactly. Empty terms are ignored.
+    """
+    folded_terms = {term.translate(_ASCII_FOLD) for term in terms if term}
+    if not text or not folded_terms:
+        return []
+    # Python's alternation takes the first alternative that matches at a position:
+    # ordered longest first, that is the longest term there.
+    ordered = sorted(folded_terms, key=lambda term: (-len(term), term))
+    pattern = re.compile("|".join(map(re.escape, ordered)))
+    return [match.span() for match in pattern.finditer(text.translate(_ASCII_FOLD))]
+
+
+def make_snippet(
+    text: str,
+    spans: Sequence[tuple[int, int]],
+    *,
+    max_fragments: int = 3,
+    fragment_chars: int = 100,
+    min_fragment_chars: int = 60,
+) -> Snippet:
+    """Fragments around the densest matches, cut at sentence or clause boundaries.
+
+    Windows of about ``fragment_chars`` characters are chosen greedily: the window
+    with the most matched terms not yet shown wins, then the most distinct terms,
+    then the most matches, then the earliest. Windows never overlap and never cut
+    a match in half. Each edge snaps to a sentence end (。！？!? or a newline) within
+    about 30% of ``fragment_chars`` of where it would fall, else to a clause mark
+    (，；：… , ; :), else stays where it is. A fragment is at most 1.2 x
+    ``fragment_chars`` long and, room permitting, at least ``min_fragment_chars``.
+
+    Without spans the snippet is the document's opening fragment; a text no longer
+    than ``fragment_chars`` is returned whole.
+    """
+    if max_fragments < 1:
+        raise ValueError("max_fragments must be at least 1")
+    if fragment_chars < 1:
+        raise ValueError("fragment_chars must be at least 1")
+    spans = _clean_spans(spans, len(text))
+    cutter = _Cutter(text, spans, fragment_chars, min_fragment_chars)
+    if len(text) <= fragment_chars:
+        windows = [(0, len(text))]
+    elif not spans:
+        windows = [cutter.opening()]
+    else:
+        windows = _choose_windows(text, spans, cutter, max_fragments)
+    windows = [(s, e) for s, e in (_strip(text, *window) for window in windows) if s < e]
+    return _assemble(text, windows, spans)
+
+
+def cut_like(snippet: Snippet, other_text: str) -> str:
+    """The same fragments cut from other_text, laid out exactly like ``snippet.text``.
+
+    ``other_text`` must have the length of the text the snippet came from, with
+    ``other_text[i]`` standing for ``text[i]`` (as ``Document.original`` stands for
+    ``Document.text``); the result then has the length of ``snippet.text`` and
+    ``snippet.highlights`` index it too.
+    """
+    if snippet.source_spans and snippet.source_spans[-1][1] > len(other_text):
+        raise ValueError("other_text is shorter than the text the snippet came from")
+    return _assemble(other_text, snippet.source_spans, []).text
+
+
+# -- choosing windows ---------------------------------------------------------
+
+
+def _clean_spans(spans: Sequence[tuple[int, int]], length: int) -> list[tuple[int, int]]:
+    """Spans clipped to the text, sorted, empty and overlapping ones dropped."""
+    cleaned: list[tuple[int, int]] = []
+    for start, end in sorted((max(0, s), min(length, e)) for s, e in spans):
+        if start < end and (not cleaned or start >= cleaned[-1][1]):
+            cleaned.append((start, end))
+    return cleaned
+
+
+def _choose_windows(
+    text: str, spans: list[tuple[int, int]], cutter: _Cutter, max_fragments: int
+) -> list[tuple[int, int]]:
+    """Greedily place up to max_fragments non-overlapping windows over the spans."""
+    keys = [text[s:e].translate(_ASCII_FOLD) for s, e in spans]
+    covered = [False] * len(spans)
+    shown: set[str] = set()
+    windows: list[tuple[int, int]] = []
+    for _ in range(max_fragments):
+        best = _densest_cluster(spans, keys, covered, shown, cutter.cluster_chars)
+        if best is None:
+            break
+        first, last = best
+        # The gap between already chosen windows that holds this cluster.
+        place = bisect.bisect_left(windows, (spans[first][0], 0))
+        lo = windows[place - 1][1] if place > 0 else 0
+        hi = windows[place][0] if place < len(windows) else len(text)
+        start, end = cutter.place(spans[first][0], spans[last][1], lo, hi)
+        windows.insert(place, (start, end))
+        for index, (s, e) in enumerate(spans):
+            if start <= s and e <= end:
+                covered[index] = True
+                shown.add(keys[index])
+    return windows
+
+
+def _densest_cluster(
+    spans: list[tuple[int, int]],
+    keys: list[str],
+    covered: list[bool],
+    shown: set[str],
+    width: int,
+) -> tuple[int, int] | None:
+    """Indexes (first, last) of the best run of uncovered spans fitting in width.
+
+    Uncovered spans come in runs of consecutive indexes, one run per gap between
+    chosen windows (a window never cuts a span), so a sliding window over each
+    run finds every candidate in linear time.
+    """
+    best: tuple[int, int] | None = None
+    best_score: tuple[int, int, int] = (-1, -1, -1)
+    index = 0
+    while index < len(spans):
+        if covered[index]:
+            index += 1
+            continue
+        run_end = index
+        while run_end < len(spans) and not covered[run_end]:
+            run_end += 1
+        counts: Counter[str] = Counter()
+        new_terms = 0
+        last = index  # exclusive end of the current cluster
+        for first in range(index, run_end):
+            if last <= first:
+                last = first
+            while last < run_end and (
+                last == first or spans[last][1] - spans[first][0] <= width
+            ):
+                counts[keys[last]] += 1
+                if counts[keys[last]] == 1 and keys[last] not in shown:
+                    new_terms += 1
+                last += 1
+            score = (new_terms, len(counts), last - first)
+            if score > best_score:
+                best, best_score = (first, last - 1), score
+            counts[keys[first]] -= 1
+            if counts[keys[first]] == 0:
+                del counts[keys[first]]
+                if keys[first] not in shown:
+                    new_terms -= 1
+        index = run_end
+    return best
+
+
+class _Cutter:
+    """Where fragments of one text may start and end."""
+
+    def __init__(
+        self,
+        text: str,
+        spans: list[tuple[int, int]],
+        fragment_chars: int,
+        min_fragment_chars: int,
+    ) -> None:
+        self.spans = spans
+        self.length = len(text)
+        self.fragment_chars = fragment_chars
+        self.min_chars = max(0, min(min_fragment_chars, fragment_chars))
+        self.max_chars = fragment_chars + max(1, fragment_chars // 5)
+        self.reach = max(1, fragment_chars * 3 // 10)
+        # Matches are grouped within a little less than a fragment, leaving room to snap.
+        self.cluster_chars = max(1, fragment_chars * 4 // 5)
+        # Offsets 0 and len(text) count as sentence boundaries.
+        self.sentences = sorted(
+            {0, len(text)} | {match.end() for match in _SENTENCE_RE.finditer(text)}
+        )
+        self.clauses = [match.end() for match in _CLAUSE_RE.finditer(text)]
+
+    def opening(self) -> tuple[int, int]:
+        """The document's first fragment."""
+        return 0, self._end(0, 0, self.length)
+
+    def place(self, first: int, last: int, lo: int, hi: int) -> tuple[int, int]:
+        """A window inside [lo, hi) holding the whole of [first, last)."""
+        slack = max(0, self.fragment_chars - (last - first))
+        ideal = first - slack // 2
+        low = max(lo, min(first, last - self.max_chars))
+        start = self._whole(self._snap(ideal, low, first), at_start=True)
+        return start, self._end(start, last, hi)
+
+    def _end(self, start: int, must_reach: int, hi: int) -> int:
+        """Where a fragment from start ends: at or after must_reach, before hi."""
+        high = min(hi, start + self.max_chars)
+        low = min(high, max(must_reach, start + self.min_chars))
+        low = max(low, must_reach)
+        end = self._snap(start + self.fragment_chars, low, max(low, high))
+        return self._whole(end, at_start=False)
+
+    def _whole(self, offset: int, *, at_start: bool) -> int:
+        """offset moved out of any span it would cut, so the span is kept whole."""
+        index = bisect.bisect_left(self.spans, (offset, offset)) - 1
+        if index >= 0 and self.spans[index][0] < offset < self.spans[index][1]:
+            return self.spans[index][0] if at_start else self.spans[index][1]
+        return offset
+
+    def _snap(self, ideal: int, low: int, high: int) -> int:
+        """The boundary nearest ideal within reach and [low, high], else ideal clamped."""
+        for boundaries in (self.sentences, self.clauses):
+            found = _nearest(
+                boundaries, ideal, max(low, ideal - self.reach), min(high, ideal + self.reach)
+            )
+            if found is not None:
+                return found
+        return min(max(ideal, low), high)
+
+
+def _nearest(boundaries: list[int], ideal: int, low: int, high: int) -> int | None:
+    """The element of sorted boundaries in [low, high] nearest ideal (earlier on ties)."""
+    if low > high:
+        return None
+    left = bisect.bisect_left(boundaries, low)
+    right = bisect.bisect_right(boundaries, high)
+    if left >= right:
+        return None
+    return min(boundaries[left:right], key=lambda offset: (abs(offset - ideal), offset))
+
+
+def _strip(text: str, start: int, end: int) -> tuple[int, int]:
+    """[start, end) without whitespace at either edge."""
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+# -- laying out ---------------------------------------------------------------
+
+
+def _assemble(
+    text: str, windows: Sequence[tuple[int, int]], spans: Sequence[tuple[int, int]]
+) -> Snippet:
+    """Join the windows of text into a snippet, mapping spans inside them to its text."""
+    if not windows:
+        return Snippet("", [], [])
+    parts: list[str] = []
+    highlights: list[tuple[int, int]] = []
+    offset = 0
+    previous_end = 0
+    for start, end in windows:
+        fragment, positions = _one_line(text, start, end)
+        joiner = _joiner(text[previous_end:start], parts[-1] if parts else "", fragment)
+        parts.append(joiner)
+        offset += len(joiner)
+        first = bisect.bisect_left(spans, (start, 0))
+        for s, e in spans[first:]:
+            if s >= end:
+                break
+            if e <= end:
+                highlights.append(
+                    (offset + positions[s - start], offset + positions[e - 1 - start] + 1)
+                )
+        parts.append(fragment)
+        offset += len(fragment)
+        previous_end = end
+    parts.append(_joiner(text[previous_end:], parts[-1], ""))
+    return Snippet("".join(parts), highlights, [(start, end) for start, end in windows])
+
+
+def _joiner(gap: str, before: str, after: str) -> str:
+    """What stands for the text left out between two fragments (or an edge of the text)."""
+    if not gap or gap.isspace():
+        return " " if gap and before and after else ""
+    if before.endswith(ELLIPSIS) or after.startswith(ELLIPSIS):
+        return ""
+    return ELLIPSIS
+
+
+def _one_line(text: str, start: int, end: int) -> tuple[str, list[int]]:
+    """text[start:end] with whitespace runs as one space, and each char's new offset."""
+    out: list[str] = []
+    positions: list[int] = []
+    for char in text[start:end]:
+        if char.isspace():
+            if not (out and out[-1] == " "):
+                out.append(" ")
+            positions.append(len(out) - 1)
+        else:
+            positions.append(len(out))
+            out.append(char)
+    return "".join(out), positions

@@ -1,0 +1,329 @@
+"""Building and updating an index on disk.
+
+An index directory holds one or more Whoosh indexes ("generations") and a
+small manifest, ``searchkit.json``, naming the live generation and the
+analyzer configuration it was built with. Updates are incremental and go
+through one Whoosh writer that is either committed or cancelled; a rebuild
+writes a new generation beside the old one and switches the manifest only
+when it is complete. So an interrupted run, even a killed one, leaves the
+previous index fully usable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import analysis, schema
+from .errors import IndexLockedError, IndexMismatchError, IndexNotFoundError, SearchkitError
+from .loaders import iter_corpus_files, load_file
+from .models import Document, IndexReport
+from .normalize import NORMALIZER_VERSION, clean_text, normalize_text
+
+from whoosh import index as whoosh_index  # noqa: E402  (schema silences whoosh's warnings first)
+
+MANIFEST = "searchkit.json"
+LOCKFILE = "searchkit.lock"
+USERDICT = "userdict.txt"
+FORMAT_VERSION = 1
+
+ProgressCallback = Callable[[int, int], None]
+
+
+@dataclass
+class Manifest:
+    """What an index directory records about itself."""
+
+    generation: str
+    config: dict[str, Any]
+    corpus: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"format": FORMAT_VERSION, "generation": self.generation,
+                "config": self.config, "corpus": self.corpus}
+
+
+def current_config(userdict: str | os.PathLike | None) -> dict[str, Any]:
+    """The configuration an index built now, with this user dictionary, would record."""
+    return {
+        "schema": schema.SCHEMA_VERSION,
+        "normalizer": NORMALIZER_VERSION,
+        **analysis.analyzer_config(userdict),
+    }
+
+
+def read_manifest(index_dir: Path) -> Manifest | None:
+    """The manifest of an index directory, or None when there is no index."""
+    try:
+        data = json.loads((index_dir / MANIFEST).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise IndexMismatchError(f"{index_dir / MANIFEST} is unreadable ({exc}); rebuild with --rebuild") from exc
+    if data.get("format") != FORMAT_VERSION:
+        raise IndexMismatchError(
+            f"index at {index_dir} was made by another version of searchkit; "
+            f"rebuild it: searchkit index --rebuild --index {index_dir}"
+        )
+    return Manifest(data["generation"], data["config"], data.get("corpus", []))
+
+
+def check_compatible(index_dir: Path, manifest: Manifest) -> None:
+    """Refuse an index whose analysis differs from what this searchkit would do."""
+    userdict = index_dir / USERDICT
+    expected = current_config(userdict if userdict.exists() else None)
+    differences = [key for key in expected if manifest.config.get(key) != expected[key]]
+    if differences:
+        raise IndexMismatchError(
+            f"index at {index_dir} was built with a different analyzer configuration "
+            f"({', '.join(differences)} changed); rebuild it: "
+            f"searchkit index --rebuild --index {index_dir}"
+        )
+
+
+def index_userdict(index_dir: Path) -> Path | None:
+    """The user dictionary an index was built with, if any."""
+    path = index_dir / USERDICT
+    return path if path.exists() else None
+
+
+@contextmanager
+def writer_lock(index_dir: Path) -> Iterator[None]:
+    """Hold the index's write lock, or fail at once if another writer has it."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / LOCKFILE, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno in (errno.EAGAIN, errno.EACCES):
+                raise IndexLockedError(
+                    f"index at {index_dir} is locked: another searchkit is writing to it"
+                ) from exc
+            raise
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def update_index(
+    index_dir: str | os.PathLike,
+    paths: Iterable[str | os.PathLike],
+    *,
+    rebuild: bool = False,
+    userdict: str | os.PathLike | None = None,
+    progress: ProgressCallback | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> IndexReport:
+    """Bring the index at index_dir up to date with the files under paths.
+
+    New files are added, changed ones (by checksum) replaced, vanished ones
+    removed. ``rebuild`` starts from scratch (required to change the user
+    dictionary of an existing index).
+    """
+    started = time.perf_counter()
+    index_dir = Path(index_dir)
+    paths = [Path(p) for p in paths]
+    for path in paths:
+        if not path.exists():
+            raise SearchkitError(f"no such file or directory: {path}")
+    with writer_lock(index_dir):
+        manifest = read_manifest(index_dir)
+        if manifest is not None and not rebuild:
+            _check_userdict_unchanged(index_dir, userdict)
+            check_compatible(index_dir, manifest)
+            analysis.register_segmenter(index_userdict(index_dir))
+            generation = manifest.generation
+            ix = whoosh_index.open_dir(str(index_dir), indexname=generation)
+        else:
+            generation = _next_generation(manifest)
+            profile = analysis.register_segmenter(userdict)
+            ix = whoosh_index.create_in(str(index_dir), schema.build_schema(profile), indexname=generation)
+        report = IndexReport()
+        _apply_changes(ix, paths, report, progress, warn)
+        if manifest is None or rebuild:
+            _install_userdict(index_dir, userdict)
+        _switch_to(index_dir, generation, [str(p) for p in paths])
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _check_userdict_unchanged(index_dir: Path, userdict: str | os.PathLike | None) -> None:
+    if userdict is None:
+        return
+    current = index_userdict(index_dir)
+    if current is None or analysis.file_checksum(current) != analysis.file_checksum(userdict):
+        raise IndexMismatchError(
+            f"index at {index_dir} was built with another user dictionary; "
+            "add --rebuild to rebuild it with the new one"
+        )
+
+
+def _next_generation(manifest: Manifest | None) -> str:
+    number = int(manifest.generation.lstrip("g")) + 1 if manifest else 1
+    return f"g{number}"
+
+
+def _apply_changes(ix, paths: list[Path], report: IndexReport,
+                   progress: ProgressCallback | None, warn) -> None:
+    segmenter = analysis.segmenter_for(ix.schema[schema.CONTENT].analyzer.profile)
+    seen = indexed_files(ix)
+    files = list(iter_corpus_files(paths))
+    writer = ix.writer(limitmb=256)
+    try:
+        present = set()
+        for done, corpus_file in enumerate(files, 1):
+            key = corpus_file.key
+            present.add(key)
+            checksum = corpus_file.checksum()
+            if seen.get(key) == checksum:
+                report.unchanged += 1
+            else:
+                if key in seen:
+                    writer.delete_by_term(schema.PATH, key)
+                count = 0
+                for document in load_file(corpus_file, warn=warn):
+                    writer.add_document(**document_fields(document, key, checksum, segmenter))
+                    report.megabytes += len(document.text.encode("utf-8")) / 1e6
+                    count += 1
+                if count == 0:
+                    report.skipped += 1
+                elif key in seen:
+                    report.updated += count
+                else:
+                    report.added += count
+            if progress:
+                progress(done, len(files))
+        for key in seen.keys() - present:
+            report.removed += writer.delete_by_term(schema.PATH, key) or 0
+        writer.commit(merge=True)
+    except BaseException:
+        writer.cancel()
+        raise
+
+
+def indexed_files(ix) -> dict[str, str]:
+    """{file key: checksum} of every file the index holds documents from."""
+    with ix.reader() as reader:
+        if schema.FILEKEY not in reader.indexed_field_names():
+            return {}
+        pairs = (term.decode("utf-8").split("\t", 1) for term in reader.lexicon(schema.FILEKEY))
+        return {key: checksum for key, checksum in pairs}
+
+
+def document_fields(document: Document, file_key: str, checksum: str,
+                    segmenter: analysis.Segmenter) -> dict[str, Any]:
+    """The Whoosh fields of one document, with its tokens computed."""
+    title_chars = analysis.char_tokens(document.title)
+    text_chars = analysis.char_tokens(document.text)
+    gap = len(title_chars) + 100  # keeps phrases from spanning title and text
+    chars = title_chars + [(t, pos + gap, s, e) for t, pos, s, e in text_chars]
+    fields = {
+        schema.ID: document.id,
+        schema.PATH: file_key,
+        schema.FILEKEY: f"{file_key}\t{checksum}",
+        schema.TITLE: analysis.Pretokenized(document.title, segmenter.index_words(document.title)),
+        schema.CONTENT: analysis.Pretokenized(document.text, segmenter.index_words(document.text)),
+        "_stored_" + schema.TITLE: document.title,
+        "_stored_" + schema.CONTENT: document.text,
+        schema.CHARS: analysis.Pretokenized(document.title + "\n" + document.text, chars),
+        schema.DATED: document.date is not None,
+        schema.DAYNUMBER: document.date.toordinal() if document.date else 0,
+        schema.URL: document.url,
+        schema.META: document.metadata or None,
+    }
+    if document.date is not None:
+        fields[schema.DATE] = dt.datetime.combine(document.date, dt.time())
+    if document.source:
+        fields[schema.SOURCE] = document.source
+    if document.original != document.text:
+        fields[schema.ORIGINAL] = document.original
+    return fields
+
+
+def _install_userdict(index_dir: Path, userdict: str | os.PathLike | None) -> None:
+    """Keep a copy of the user dictionary in the index, so queries segment alike."""
+    target = index_dir / USERDICT
+    if userdict is None:
+        target.unlink(missing_ok=True)
+        return
+    tmp = index_dir / (USERDICT + ".tmp")
+    shutil.copyfile(userdict, tmp)
+    os.replace(tmp, target)
+
+
+def _switch_to(index_dir: Path, generation: str, corpus: list[str]) -> None:
+    """Point the manifest at generation (atomically) and drop older generations."""
+    userdict = index_userdict(index_dir)
+    manifest = Manifest(generation, current_config(userdict), corpus)
+    tmp = index_dir / (MANIFEST + ".tmp")
+    tmp.write_text(json.dumps(manifest.to_json(), ensure_ascii=False, indent=2), encoding="utf-8")
+    os.replace(tmp, index_dir / MANIFEST)
+    _remove_other_generations(index_dir, generation)
+
+
+def _remove_other_generations(index_dir: Path, keep: str) -> None:
+    for path in index_dir.iterdir():
+        name = path.name
+        if name.startswith(("_g", "g")) and not name.startswith((f"_{keep}_", f"{keep}_")):
+            if name.split("_")[0 if name[0] == "g" else 1].lstrip("g").isdigit():
+                path.unlink(missing_ok=True)
+
+
+def open_whoosh_index(index_dir: str | os.PathLike):
+    """Open the live Whoosh index of index_dir, after checking it is compatible."""
+    index_dir = Path(index_dir)
+    manifest = read_manifest(index_dir)
+    if manifest is None:
+        raise IndexNotFoundError(f"no index at {index_dir}; build one with: searchkit index --index {index_dir}")
+    check_compatible(index_dir, manifest)
+    analysis.register_segmenter(index_userdict(index_dir))
+    return whoosh_index.open_dir(str(index_dir), indexname=manifest.generation), manifest
+
+
+def content_checksum(data: bytes) -> str:
+    """Checksum of a file's bytes, salted with the normalizer version."""
+    return hashlib.sha1(NORMALIZER_VERSION.encode() + b"\0" + data).hexdigest()
+
+
+def _normalized(document: Document) -> Document:
+    """A document given from Python, cleaned and normalized like a loaded one."""
+    original = clean_text(document.original or document.text)
+    return dataclasses.replace(
+        document, original=original, text=normalize_text(original),
+        title=normalize_text(clean_text(document.title)),
+    )
+
+
+def add_documents(index_dir: str | os.PathLike, documents: Iterable[Document]) -> int:
+    """Add documents given from Python, replacing any with the same id."""
+    index_dir = Path(index_dir)
+    with writer_lock(index_dir):
+        ix, _ = open_whoosh_index(index_dir)
+        segmenter = analysis.segmenter_for(ix.schema[schema.CONTENT].analyzer.profile)
+        writer = ix.writer(limitmb=256)
+        count = 0
+        try:
+            for document in documents:
+                document = _normalized(document)
+                fields = document_fields(document, document.path or "", "", segmenter)
+                del fields[schema.FILEKEY]  # not from a corpus file: file updates leave it alone
+                writer.update_document(**fields)
+                count += 1
+            writer.commit(merge=True)
+        except BaseException:
+            writer.cancel()
+            raise
+    return count

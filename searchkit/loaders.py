@@ -1,0 +1,772 @@
+"""Read files into ``Document`` objects: decoding, markup, metadata.
+
+``load_corpus`` walks files and directories and yields one ``Document`` at a
+time. Formats are detected by extension and content:
+
+* ``.jsonl``: one JSON object per line with the fields ``id``, ``title``,
+  ``text``, ``date``, ``source``, ``url`` (all optional); any other field goes
+  to ``Document.metadata``. A bad line is reported with its number and skipped.
+* HTML (``.html``/``.htm``, or content that starts like an HTML page): title
+  and ``<meta>`` tags (og:title, description, article:published_time, og:url,
+  author, source, og:site_name), body text with paragraph breaks; scripts,
+  styles, navigation, headers, footers and asides are dropped.
+* Text or Markdown, optionally opened by a YAML front matter block (``---``)
+  with ``title``, ``date``, ``source``, ``url``, ``categories``, ``tags``...;
+  an HTML body (``<p>`` paragraphs) is turned into plain text.
+
+Encodings: UTF-8 (with or without BOM), UTF-16 with BOM, GB18030 and Big5.
+Binary, undecodable and empty files are skipped with a one-line warning.
+
+Metadata is taken, in this order of precedence, from the sidecar file, the
+front matter or HTML meta tags, and lines the text carries: ``来源:...`` /
+``（文章来源：...）``, ``原标题:《...》``, a date line near the top
+(``2021-04-12 23:00``), a ``<http://...>`` link line. Without a title, the
+leading heading lines (or else the first sentence) give one. Dates are never
+invented: a document without one has ``date=None``. Source names are mapped
+to one canonical name per outlet (``canonical_source``) with the alias table
+``searchkit/data/sources.json``.
+
+``Document.id`` is the file's path relative to the directory given (POSIX
+style), or its file name when the file itself was given; a JSON Lines record
+uses its ``id`` field, or ``<file id>#<line number>``. ``Document.path`` is the
+absolute path of the file, so it stays valid wherever the index is used from.
+
+Sidecar metadata
+----------------
+A directory given to ``load_corpus`` may hold a TOML file named
+``searchkit-meta.toml``. Each table is named after a file, relative to that
+directory (quote names with dots), and overrides what was extracted from it
+(for a JSON Lines file, from each of its records)::
+
+    ["001_cbd37f1b4b68be5e.txt"]
+    title = "韶关 凝心聚力深化改革 开创高质量发展新局面"
+    date = 2022-02-18          # a TOML date or a "YYYY-MM-DD" string
+    source = "羊城晚报"
+    url = "http://example.com/article"
+
+    ["sub/dir/page.html"]
+    source = "南方日报"
+
+    [aliases]                  # extra source aliases: canonical = [aliases]
+    "南方日报" = ["南方日?qǐng)?bào)", "NFRB"]
+
+Every key is optional; ``aliases`` is reserved for the alias table. The
+sidecar of the directory that holds a file given on its own applies to it too.
+"""
+
+from __future__ import annotations
+
+import codecs
+import datetime as dt
+import functools
+import hashlib
+import json
+import os
+import re
+import sys
+import tomllib
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+from searchkit.errors import LoadError
+from searchkit.models import Document
+from searchkit.normalize import (
+    NORMALIZER_VERSION,
+    clean_text,
+    collapse_spaces,
+    is_site_chrome,
+    normalize_query,
+    normalize_text,
+)
+
+SIDECAR_NAME = "searchkit-meta.toml"
+_SOURCES_FILE = Path(__file__).with_name("data") / "sources.json"
+
+Warn = Callable[[str], None]
+Aliases = Mapping[str, Iterable[str]]
+
+
+# --- source names -------------------------------------------------------
+
+
+def _alias_key(name: str) -> str:
+    return normalize_query(name).casefold()
+
+
+@functools.cache
+def _builtin_aliases() -> dict[str, list[str]]:
+    with _SOURCES_FILE.open(encoding="utf-8") as file:
+        return json.load(file)
+
+
+def merge_aliases(*tables: Aliases | None) -> dict[str, list[str]]:
+    """Merge alias tables (``canonical -> [alias, ...]``) onto the built-in one."""
+    return _combine_aliases(_builtin_aliases(), *tables) or {}
+
+
+def _alias_lookup(aliases: Aliases) -> dict[str, str]:
+    lookup = {}
+    for canonical, names in aliases.items():
+        for name in (canonical, *names):
+            lookup[_alias_key(name)] = canonical
+    return lookup
+
+
+@functools.cache
+def _builtin_lookup() -> dict[str, str]:
+    return _alias_lookup(_builtin_aliases())
+
+
+def canonical_source(name: str, aliases: Aliases | None = None) -> str:
+    """The canonical name of a source, e.g. ``澎湃号`` -> ``澎湃新闻``.
+
+    Matching ignores case, width and script. ``aliases`` (``canonical ->
+    [alias, ...]``) extends the built-in table. A name with ``·`` parts that is
+    not itself known is looked up by its first part; unknown names come back
+    normalized.
+    """
+    lookup = _alias_lookup(merge_aliases(aliases)) if aliases else _builtin_lookup()
+    return _lookup_source(name, lookup)
+
+
+def _lookup_source(name: str, lookup: Mapping[str, str]) -> str:
+    name = normalize_query(name)
+    for candidate in (name, name.split("·")[0]):
+        canonical = lookup.get(_alias_key(candidate))
+        if canonical:
+            return canonical
+    return name
+
+
+def _known_source(names: Iterable[str], lookup: Mapping[str, str]) -> str | None:
+    for name in names:
+        canonical = lookup.get(_alias_key(name))
+        if canonical:
+            return canonical
+    return None
+
+
+# --- decoding -----------------------------------------------------------
+
+
+@functools.cache
+def _common_cjk() -> frozenset[str]:
+    """The frequent Chinese characters: GB2312 level 1 and Big5 level 1."""
+    gb2312 = bytes(b for lead in range(0xB0, 0xD8) for trail in range(0xA1, 0xFF) for b in (lead, trail))
+    big5 = bytes(
+        b
+        for lead in range(0xA4, 0xC7)
+        for trail in (*range(0x40, 0x7F), *range(0xA1, 0xFF))
+        for b in (lead, trail)
+    )
+    chars = gb2312.decode("gb2312", errors="ignore") + big5.decode("big5", errors="ignore")
+    return frozenset(chars)
+
+
+def _common_share(text: str) -> float:
+    non_ascii = [char for char in text if ord(char) > 0x7F]
+    if not non_ascii:
+        return 0.0
+    common = _common_cjk()
+    return sum(char in common for char in non_ascii) / len(non_ascii)
+
+
+def decode_bytes(data: bytes) -> str | None:
+    """Decode a file's bytes, or None if they look binary or decode in no encoding.
+
+    UTF-8 (BOM optional) and UTF-16 with BOM; otherwise GB18030 or Big5,
+    whichever decodes strictly to the higher share of common Chinese characters.
+    """
+    for bom, encoding in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+        if data.startswith(bom):
+            return _decode_strict(data, encoding)
+    if b"\x00" in data:
+        return None
+    text = _decode_strict(data, "utf-8")
+    if text is not None:
+        return text
+    candidates = [t for t in (_decode_strict(data, enc) for enc in ("gb18030", "big5")) if t is not None]
+    # max() keeps the first of equals, so GB18030 wins ties.
+    return max(candidates, key=_common_share, default=None)
+
+
+def _decode_strict(data: bytes, encoding: str) -> str | None:
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError:
+        return None
+
+
+# --- front matter -------------------------------------------------------
+
+_FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\r?\n(.*?)^(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.S | re.M)
+_YAML_KEY_RE = re.compile(r"^([A-Za-z_][\w-]*)\s*:\s*(.*)$")
+_YAML_ITEM_RE = re.compile(r"^\s+-\s*(.*)$")
+
+
+def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
+    """Split a leading YAML front matter block off a text: (fields, body).
+
+    Understands the simple ``key: value`` subset: quoted values, ``[a, b]``
+    inline lists, ``- item`` block lists and ``#`` comments.
+    """
+    match = _FRONT_MATTER_RE.match(text)
+    if not match:
+        return {}, text
+    return _parse_simple_yaml(match.group(1)), text[match.end():]
+
+
+def _parse_simple_yaml(block: str) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    key = None
+    for line in block.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        item = _YAML_ITEM_RE.match(line)
+        if item and key is not None:
+            if not isinstance(fields[key], list):
+                fields[key] = []
+            fields[key].append(_yaml_scalar(item.group(1)))
+            continue
+        pair = _YAML_KEY_RE.match(line)
+        if pair:
+            key, value = pair.groups()
+            fields[key] = _yaml_value(value)
+    return fields
+
+
+def _yaml_value(value: str) -> Any:
+    value = value.strip()
+    if value.startswith("[") and value.endswith("]"):
+        return [_yaml_scalar(item) for item in value[1:-1].split(",") if item.strip()]
+    return _yaml_scalar(value)
+
+
+def _yaml_scalar(value: str) -> str:
+    value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1]
+    return re.sub(r"\s+#.*$", "", value)
+
+
+# --- HTML ---------------------------------------------------------------
+
+_SKIPPED_TAGS = {"script", "style", "nav", "header", "footer", "aside", "noscript", "template", "svg", "iframe", "form"}
+_BLOCK_TAGS = {
+    "p", "div", "br", "li", "ul", "ol", "dl", "dt", "dd", "h1", "h2", "h3", "h4", "h5", "h6",
+    "tr", "table", "section", "article", "main", "center", "blockquote", "pre", "figure",
+    "figcaption", "hr", "title", "address",
+}
+_VOID_TAGS = {"br", "hr", "img", "meta", "link", "input", "area", "base", "col", "embed", "source", "wbr"}
+_HTML_PAGE_RE = re.compile(r"\A\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head)\b", re.I | re.S)
+_HTML_BODY_RE = re.compile(r"<(?:p|br|div|img|center|strong|span|h[1-6]|table|li|a)\b[^>]*>", re.I)
+
+
+class _HTMLText(HTMLParser):
+    """Collects an HTML document's text, title and meta tags."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.title_parts: list[str] = []
+        self.meta: dict[str, str] = {}
+        self._skip_depth = 0
+        self._in_title = False
+        self._in_pre = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIPPED_TAGS and tag not in _VOID_TAGS:
+            self._skip_depth += 1
+        elif tag == "meta":
+            self._add_meta(dict(attrs))
+        elif tag == "link":
+            self._add_link(dict(attrs))
+        elif tag == "title":
+            self._in_title = True
+        elif tag == "pre":
+            self._in_pre += 1
+        if tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIPPED_TAGS and self._skip_depth:
+            self._skip_depth -= 1
+        elif tag == "title":
+            self._in_title = False
+        elif tag == "pre" and self._in_pre:
+            self._in_pre -= 1
+        if tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if self._in_title:
+            self.title_parts.append(data)
+        elif not self._skip_depth:
+            self.parts.append(data if self._in_pre else re.sub(r"\s+", " ", data))
+
+    def _add_meta(self, attrs: dict[str, str | None]) -> None:
+        name = (attrs.get("property") or attrs.get("name") or "").lower()
+        content = attrs.get("content")
+        if name and content and name not in self.meta:
+            self.meta[name] = content.strip()
+
+    def _add_link(self, attrs: dict[str, str | None]) -> None:
+        if (attrs.get("rel") or "").lower() == "canonical" and attrs.get("href"):
+            self.meta.setdefault("canonical", attrs["href"] or "")
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+    @property
+    def title(self) -> str:
+        return collapse_spaces("".join(self.title_parts))
+
+
+def html_to_text(html: str) -> tuple[str, str, dict[str, str]]:
+    """Text of an HTML page or fragment with paragraph breaks: (text, title, meta)."""
+    parser = _HTMLText()
+    parser.feed(html)
+    parser.close()
+    return parser.text, parser.title, parser.meta
+
+
+# --- metadata carried by the text ---------------------------------------
+
+_AUTOLINK_LINE_RE = re.compile(r"^[ \t]*<(https?://[^\s>]+)>[ \t]*$", re.M)
+_SOURCE_LINE_RE = re.compile(r"[（(]?\s*(?:文章)?来源\s*[:：]\s*([^\s）)]{1,40})\s*[）)]?")
+_ORIGINAL_TITLE_RE = re.compile(r"原标题\s*[:：]\s*《(.+?)》|原标题\s*[:：]\s*(.+)")
+_DATE_RE = re.compile(
+    r"(?:(?:发布)?(?:时间|日期)\s*[:：]\s*)?"
+    r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?"
+    r"(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?(?=\s|$)"
+)
+_BYLINE_RE = re.compile(r"(?:文|记者|作者|撰文)\s*[/／|｜:：]\s*\S.*")
+_HEADING_STOP_RE = re.compile(r"[。！？!?；;，,]")
+_SENTENCE_END_RE = re.compile(r"[。！？!?\n]")
+_CLAUSE_END_RE = re.compile(r"[，,、；;：:]")
+_TOP_LINES = 12
+_TITLE_LENGTH = 30
+
+
+def parse_date(value: Any) -> dt.date | None:
+    """A date from a date/datetime object or a string starting with one, else None."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if not isinstance(value, str):
+        return None
+    match = re.match(r"\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})", value)
+    return _valid_date(*match.groups()) if match else None
+
+
+def _valid_date(year: str, month: str, day: str) -> dt.date | None:
+    try:
+        return dt.date(int(year), int(month), int(day))
+    except ValueError:
+        return None
+
+
+def _content_lines(text: str) -> list[str]:
+    lines = (collapse_spaces(line) for line in text.splitlines())
+    return [line for line in lines if line and not is_site_chrome(line)]
+
+
+def _date_line(line: str) -> dt.date | None:
+    match = _DATE_RE.match(line) if len(line) <= 40 else None
+    return _valid_date(*match.groups()) if match else None
+
+
+def _source_line(line: str) -> str | None:
+    match = _SOURCE_LINE_RE.fullmatch(line) if len(line) <= 60 else None
+    return match.group(1) if match else None
+
+
+def _is_heading_line(line: str) -> bool:
+    return (
+        len(line) <= _TITLE_LENGTH
+        and not _HEADING_STOP_RE.search(line)
+        and _date_line(line) is None
+        and _source_line(line) is None
+        and not _BYLINE_RE.match(line)
+    )
+
+
+def heading_title(text: str) -> str | None:
+    """The headline a text opens with, or None.
+
+    The heading block is the run of short leading lines without sentence
+    punctuation, ended by a wider gap (two or more blank lines) or a body
+    line. Leading lines (a kicker such as ``奋进新征程 建功新时代``) are
+    dropped while the block is too long for a title.
+    """
+    block: list[str] = []
+    blanks = 0
+    for raw in text.splitlines():
+        line = collapse_spaces(raw)
+        if not line:
+            blanks += 1
+            continue
+        if is_site_chrome(line):
+            continue
+        if (block and blanks >= 2) or not _is_heading_line(line):
+            break
+        block.append(line)
+        blanks = 0
+        if len(block) == 4:
+            break
+    while len(block) > 1 and len(" ".join(block)) > _TITLE_LENGTH:
+        block.pop(0)
+    return " ".join(block) or None
+
+
+def first_sentence_title(text: str) -> str:
+    """A title from the first sentence, cut to about 30 characters at a clause end."""
+    sentence = _SENTENCE_END_RE.split(text.strip(), maxsplit=1)[0].strip()
+    if len(sentence) <= _TITLE_LENGTH:
+        return sentence
+    head = sentence[:_TITLE_LENGTH]
+    clause_ends = [match.start() for match in _CLAUSE_END_RE.finditer(head)]
+    cut = clause_ends[-1] if clause_ends and clause_ends[-1] >= _TITLE_LENGTH // 2 else _TITLE_LENGTH
+    return head[:cut].strip()
+
+
+@dataclass
+class _Fields:
+    """Metadata candidates for one document; None means not known."""
+
+    title: str | None = None
+    date: dt.date | None = None
+    source: str | None = None
+    url: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def fill(self, other: _Fields) -> _Fields:
+        """These fields, with gaps filled from ``other``."""
+        return _Fields(
+            title=self.title or other.title,
+            date=self.date or other.date,
+            source=self.source or other.source,
+            url=self.url or other.url,
+            metadata={**other.metadata, **self.metadata},
+        )
+
+
+def carried_fields(text: str) -> _Fields:
+    """Metadata that the lines of a text carry (source, original title, date, byline)."""
+    lines = _content_lines(text)
+    fields = _Fields()
+    for line in lines:
+        fields.source = fields.source or _source_line(line)
+        original_title = _ORIGINAL_TITLE_RE.fullmatch(line)
+        if original_title and not fields.title:
+            fields.title = (original_title.group(1) or original_title.group(2)).strip()
+    for line in lines[:_TOP_LINES]:
+        fields.date = fields.date or _date_line(line)
+        if "byline" not in fields.metadata and _BYLINE_RE.fullmatch(line):
+            fields.metadata["byline"] = line
+    return fields
+
+
+# --- one file -----------------------------------------------------------
+
+_KNOWN_KEYS = {"id", "title", "text", "date", "source", "url"}
+
+
+@dataclass
+class _Body:
+    """A document's text before cleanup, with what its markup carried."""
+
+    text: str
+    fields: _Fields
+
+
+def _front_matter_fields(front: dict[str, Any]) -> _Fields:
+    return _Fields(
+        title=_as_str(front.get("title")),
+        date=parse_date(front.get("date")),
+        source=_as_str(front.get("source")),
+        url=_as_str(front.get("url") or front.get("link")),
+        metadata={key: value for key, value in front.items() if key not in _KNOWN_KEYS},
+    )
+
+
+def _html_fields(title: str, meta: dict[str, str]) -> _Fields:
+    extras = {key: meta[key] for key in ("author", "description", "keywords") if meta.get(key)}
+    return _Fields(
+        title=meta.get("og:title") or title or None,
+        date=parse_date(meta.get("article:published_time") or meta.get("pubdate") or meta.get("date")),
+        source=meta.get("source") or meta.get("article:source") or meta.get("og:site_name"),
+        url=meta.get("og:url") or meta.get("canonical"),
+        metadata=extras,
+    )
+
+
+def _as_str(value: Any) -> str | None:
+    if value is None or value == "" or value == []:
+        return None
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    return str(value)
+
+
+def parse_body(text: str, *, html_page: bool = False) -> _Body:
+    """Plain text and carried metadata of a text, Markdown or HTML document."""
+    front, body = split_front_matter(text)
+    fields = _front_matter_fields(front)
+    # Autolink lines would read as tags to the HTML parser: take them out first.
+    urls = _AUTOLINK_LINE_RE.findall(body)
+    body = _AUTOLINK_LINE_RE.sub("", body)
+    if html_page or _HTML_PAGE_RE.match(body) or _HTML_BODY_RE.search(body):
+        body, title, meta = html_to_text(body)
+        fields = fields.fill(_html_fields(title, meta))
+    fields = fields.fill(carried_fields(body)).fill(_Fields(url=urls[0] if urls else None))
+    return _Body(body, fields)
+
+
+def _read_text(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise LoadError(f"{path}: skipped, cannot read ({error.strerror or error})") from error
+    text = decode_bytes(data)
+    if text is None:
+        raise LoadError(f"{path}: skipped, binary or unknown encoding")
+    if not text.strip():
+        raise LoadError(f"{path}: skipped, empty")
+    return text
+
+
+@dataclass(frozen=True)
+class CorpusFile:
+    """One file of a corpus, with the id and sidecar metadata it loads with."""
+
+    path: Path
+    doc_id: str
+    overrides: Mapping[str, Any] | None = None
+    aliases: Aliases | None = None
+
+    @property
+    def key(self) -> str:
+        """A key unique to the file: its absolute path."""
+        return str(self.path.resolve())
+
+    def checksum(self) -> str:
+        """Changes with the file's bytes, its sidecar entry, the aliases or the normalizer."""
+        salt = json.dumps([NORMALIZER_VERSION, self.overrides, self.aliases], ensure_ascii=False, sort_keys=True, default=str)
+        digest = hashlib.sha1(salt.encode("utf-8") + b"\0")
+        digest.update(self.path.read_bytes())
+        return digest.hexdigest()
+
+
+def load_file(
+    path: str | Path | CorpusFile,
+    *,
+    doc_id: str | None = None,
+    warn: Warn | None = None,
+    aliases: Aliases | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Iterator[Document]:
+    """The documents of one file: one, or one per record of a JSON Lines file.
+
+    ``path`` may be a ``CorpusFile``, which brings its id, sidecar overrides
+    and aliases. ``doc_id`` defaults to the file name; ``overrides`` (title,
+    date, source, url) win over extracted metadata. A file that cannot be
+    read, or is binary, undecodable or empty, yields nothing and is reported
+    through ``warn`` (default: standard error), as is each bad JSON line.
+    """
+    if isinstance(path, CorpusFile):
+        path, doc_id, overrides, aliases = path.path, path.doc_id, path.overrides, path.aliases
+    path = Path(path)
+    warn = warn or _warn_stderr
+    try:
+        yield from _load_documents(path, doc_id or path.name, warn, aliases, overrides)
+    except LoadError as error:
+        warn(str(error))
+
+
+def _load_documents(
+    path: Path, doc_id: str, warn: Warn, aliases: Aliases | None, overrides: Mapping[str, Any] | None
+) -> Iterator[Document]:
+    lookup = _alias_lookup(merge_aliases(aliases))
+    sidecar = _override_fields(overrides or {})
+    if path.suffix.lower() == ".jsonl":
+        yield from _load_jsonl(path, doc_id, warn, lookup, sidecar)
+        return
+    body = parse_body(_read_text(path), html_page=path.suffix.lower() in {".html", ".htm"})
+    yield _make_document(doc_id, path, body, sidecar, lookup)
+
+
+def _override_fields(overrides: Mapping[str, Any]) -> _Fields:
+    return _Fields(
+        title=_as_str(overrides.get("title")),
+        date=parse_date(overrides.get("date")),
+        source=_as_str(overrides.get("source")),
+        url=_as_str(overrides.get("url")),
+    )
+
+
+def _load_jsonl(path: Path, doc_id: str, warn: Warn, lookup: Mapping[str, str], sidecar: _Fields) -> Iterator[Document]:
+    loaded = 0
+    try:
+        with path.open(encoding="utf-8-sig") as lines:
+            for number, line in enumerate(lines, start=1):
+                if not line.strip():
+                    continue
+                record = _jsonl_record(line)
+                if record is None:
+                    warn(f"{path}:{number}: skipped, not a JSON object with text fields")
+                    continue
+                body = _record_body(record)
+                record_id = str(record.get("id") or f"{doc_id}#{number}")
+                yield _make_document(record_id, path, body, sidecar, lookup)
+                loaded += 1
+    except UnicodeDecodeError as error:
+        raise LoadError(f"{path}: skipped after {loaded} records, not UTF-8 ({error.reason})") from error
+    except OSError as error:
+        raise LoadError(f"{path}: cannot read ({error.strerror or error})") from error
+
+
+def _jsonl_record(line: str) -> dict[str, Any] | None:
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(record, dict):
+        return None
+    if any(not isinstance(record.get(key, ""), (str, type(None))) for key in ("title", "text", "source", "url")):
+        return None
+    return record
+
+
+def _record_body(record: dict[str, Any]) -> _Body:
+    body = parse_body(record.get("text") or "")
+    own = _Fields(
+        title=record.get("title") or None,
+        date=parse_date(record.get("date")),
+        source=record.get("source") or None,
+        url=record.get("url") or None,
+        metadata={key: value for key, value in record.items() if key not in _KNOWN_KEYS},
+    )
+    return _Body(body.text, own.fill(body.fields))
+
+
+def _make_document(doc_id: str, path: Path, body: _Body, sidecar: _Fields, lookup: Mapping[str, str]) -> Document:
+    fields = sidecar.fill(body.fields)
+    original = clean_text(body.text)
+    title = fields.title or heading_title(body.text) or first_sentence_title(original)
+    return Document(
+        id=doc_id,
+        text=normalize_text(original),
+        original=original,
+        path=str(path.resolve()),
+        title=normalize_text(collapse_spaces(clean_text(title))),
+        date=fields.date,
+        source=_document_source(fields, lookup),
+        url=fields.url,
+        metadata=fields.metadata,
+    )
+
+
+def _document_source(fields: _Fields, lookup: Mapping[str, str]) -> str | None:
+    if fields.source:
+        return _lookup_source(fields.source, lookup)
+    # Blog-style front matter often names the outlet only as a category or tag.
+    labels = [fields.metadata.get(key) for key in ("categories", "category", "tags")]
+    names = [name for label in labels for name in (label if isinstance(label, list) else [label]) if isinstance(name, str)]
+    return _known_source(names, lookup)
+
+
+# --- corpora ------------------------------------------------------------
+
+
+def _warn_stderr(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def read_sidecar(directory: Path, warn: Warn) -> dict[str, Any]:
+    """The parsed ``searchkit-meta.toml`` of a directory ({} if none or broken)."""
+    sidecar = directory / SIDECAR_NAME
+    if not sidecar.is_file():
+        return {}
+    try:
+        with sidecar.open("rb") as file:
+            return tomllib.load(file)
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        warn(f"{sidecar}: ignored, {error}")
+        return {}
+
+
+def _corpus_files(root: Path) -> Iterator[tuple[Path, str]]:
+    """(file, id) pairs under a directory, sorted, hidden entries and sidecars left out."""
+    for directory, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(name for name in dirnames if not name.startswith("."))
+        for name in sorted(filenames):
+            if name.startswith(".") or name == SIDECAR_NAME:
+                continue
+            file = Path(directory, name)
+            yield file, file.relative_to(root).as_posix()
+
+
+def _combine_aliases(*tables: Aliases | None) -> dict[str, list[str]] | None:
+    combined: dict[str, list[str]] = {}
+    for table in tables:
+        for name, aliases in (table or {}).items():
+            combined.setdefault(name, []).extend(aliases)
+    return combined or None
+
+
+def _sidecar_aliases(sidecar: Mapping[str, Any]) -> dict[str, list[str]]:
+    table = sidecar.get("aliases", {})
+    return {name: [names] if isinstance(names, str) else list(names) for name, names in table.items()}
+
+
+def iter_corpus_files(
+    paths: Iterable[str | Path],
+    *,
+    warn: Warn | None = None,
+    aliases: Aliases | None = None,
+) -> Iterator[CorpusFile]:
+    """The files of a corpus, directories walked recursively in sorted order.
+
+    Hidden files and directories and sidecar files are left out; a path that
+    does not exist is reported through ``warn``.
+    """
+    warn = warn or _warn_stderr
+    for root in map(Path, paths):
+        if root.is_dir():
+            sidecar_dir, files = root, _corpus_files(root)
+        elif root.exists():
+            sidecar_dir, files = root.parent, iter([(root, root.name)])
+        else:
+            warn(f"{root}: skipped, no such file or directory")
+            continue
+        sidecar = read_sidecar(sidecar_dir, warn)
+        extra_aliases = _combine_aliases(aliases, _sidecar_aliases(sidecar))
+        for file, doc_id in files:
+            key = file.relative_to(sidecar_dir).as_posix()
+            overrides = sidecar.get(key) if key != "aliases" else None
+            if not isinstance(overrides, dict):
+                overrides = None
+            yield CorpusFile(file, doc_id, overrides, extra_aliases)
+
+
+def load_corpus(
+    paths: Iterable[str | Path],
+    *,
+    warn: Warn | None = None,
+    aliases: Aliases | None = None,
+) -> Iterator[Document]:
+    """Yield the documents of files and directories (walked recursively), one at a time.
+
+    Files that cannot be loaded are skipped with a one-line message to
+    ``warn`` (default: standard error). ``aliases`` (``canonical -> [alias,
+    ...]``) extends the source alias table, as a sidecar ``[aliases]`` does.
+    """
+    warn = warn or _warn_stderr
+    for corpus_file in iter_corpus_files(paths, warn=warn, aliases=aliases):
+        yield from load_file(corpus_file, warn=warn)

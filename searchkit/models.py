@@ -1,0 +1,120 @@
+"""Typed objects that flow through searchkit: documents in, hits out."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Document:
+    """One document of a corpus, cleaned and normalized.
+
+    ``text`` is the normalized text that is indexed (Simplified script,
+    half-width letters and digits). ``original`` is the same text in the
+    document's own script; the two always have the same length and
+    ``original[i]`` is the character that ``text[i]`` was normalized from,
+    so any span of ``text`` maps back to ``original`` unchanged.
+    """
+
+    id: str
+    text: str
+    original: str = ""
+    path: str | None = None
+    title: str = ""
+    date: dt.date | None = None
+    source: str | None = None
+    url: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.original:
+            self.original = self.text
+        if len(self.original) != len(self.text):
+            raise ValueError("original and normalized text must have the same length")
+
+
+@dataclass
+class Hit:
+    """One ranked search result."""
+
+    id: str
+    path: str | None
+    title: str
+    date: dt.date | None
+    source: str | None
+    url: str | None
+    score: float
+    snippet: str
+    highlights: list[tuple[int, int]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """The hit as the JSON object of the ``--json`` output contract."""
+        return {
+            "id": self.id,
+            "path": self.path,
+            "title": self.title,
+            "date": self.date.isoformat() if self.date else None,
+            "source": self.source,
+            "url": self.url,
+            "score": round(self.score, 4),
+            "snippet": self.snippet,
+            "highlights": [list(span) for span in self.highlights],
+        }
+
+
+@dataclass
+class SearchResults:
+    """A page of hits for one query, with what the user needs to read it."""
+
+    query: str
+    total: int
+    hits: list[Hit]
+    elapsed: float
+    partial: bool = False
+    undated_excluded: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        """The results as the JSON object of the ``--json`` output contract."""
+        return {
+            "query": self.query,
+            "total": self.total,
+            "partial": self.partial,
+            "hits": [hit.to_json() for hit in self.hits],
+        }
+
+
+@dataclass
+class IndexStats:
+    """Size and make-up of an index."""
+
+    path: str
+    documents: int
+    sources: dict[str, int]
+    earliest: dt.date | None
+    latest: dt.date | None
+    undated: int
+    size_bytes: int
+    analyzer: dict[str, Any]
+
+
+@dataclass
+class IndexReport:
+    """What one indexing run did."""
+
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    megabytes: float = 0.0
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        """A one-line summary for people."""
+        return (
+            f"{self.added} added, {self.updated} updated, {self.removed} removed, "
+            f"{self.unchanged} unchanged, {self.skipped} skipped; "
+            f"{self.megabytes:.2f} MB in {self.seconds:.2f} s"
+        )

@@ -1,0 +1,270 @@
+"""The query language: parsing what the user typed into a small syntax tree.
+
+Grammar (words are ANDed unless joined by OR)::
+
+    query   := or
+    or      := and ("OR" and)*
+    and     := unary (["AND"] unary)*
+    unary   := ("NOT" | "-") unary | primary
+    primary := "(" or ")" | FIELD ":" value | '"' phrase '"' | word
+    FIELD   := title | source | date
+
+``date:`` takes ``YYYY``, ``YYYY-MM``, ``YYYY-MM-DD`` or a range ``A..B``
+(either end may be left open). The tree is turned into a Whoosh query by the
+engine; nothing here knows about the index.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from .errors import BadDateError, QuerySyntaxError
+
+FIELDS = ("title", "source", "date")
+OPERATORS = ("AND", "OR", "NOT")
+
+
+@dataclass(frozen=True)
+class Term:
+    """A bare word (segmented later); field is None or 'title'."""
+
+    text: str
+    field: str | None = None
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """An exact phrase: a literal substring of the normalized text."""
+
+    text: str
+    field: str | None = None
+
+
+@dataclass(frozen=True)
+class Source:
+    """source:NAME inside the query."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class DateSpan:
+    """date:A..B inside the query (inclusive; None is open)."""
+
+    start: dt.date | None
+    end: dt.date | None
+
+
+@dataclass(frozen=True)
+class And:
+    items: tuple
+
+
+@dataclass(frozen=True)
+class Or:
+    items: tuple
+
+
+@dataclass(frozen=True)
+class Not:
+    item: object
+
+
+Node = Term | Phrase | Source | DateSpan | And | Or | Not
+
+
+@dataclass(frozen=True)
+class _Token:
+    kind: str  # WORD, PHRASE, LPAREN, RPAREN, OP, FIELD, MINUS
+    text: str
+    column: int  # 1-based, for error messages
+
+
+_TOKEN_RE = re.compile(
+    r"""
+    (?P<space>\s+)
+  | (?P<lparen>[(（])
+  | (?P<rparen>[)）])
+  | (?P<field>[A-Za-z]+)[:：]
+  | (?P<phrase>["“”「」『』])
+  | (?P<minus>-(?=\S))
+  | (?P<word>[^\s()（）"“”「」『』]+)
+    """,
+    re.VERBOSE,
+)
+_QUOTE_CLOSERS = {'"': '"', "“": "”", "”": "”", "「": "」", "」": "」", "『": "』", "』": "』"}
+
+
+def tokenize(text: str) -> list[_Token]:
+    """Split a query into tokens, or raise QuerySyntaxError saying where."""
+    tokens: list[_Token] = []
+    i = 0
+    while i < len(text):
+        match = _TOKEN_RE.match(text, i)
+        kind = match.lastgroup
+        column = i + 1
+        if kind == "phrase":
+            end = _find_closing_quote(text, i)
+            tokens.append(_Token("PHRASE", text[i + 1 : end], column))
+            i = end + 1
+            continue
+        if kind == "field":
+            name = match.group("field").lower()
+            if name not in FIELDS:
+                raise QuerySyntaxError(
+                    f"unknown field '{match.group('field')}:' at column {column} "
+                    f"(fields: {', '.join(f + ':' for f in FIELDS)})"
+                )
+            tokens.append(_Token("FIELD", name, column))
+        elif kind == "word":
+            word = match.group()
+            tokens.append(_Token("OP" if word in OPERATORS else "WORD", word, column))
+        elif kind != "space":
+            tokens.append(_Token(kind.upper(), match.group(), column))
+        i = match.end()
+    return tokens
+
+
+def _find_closing_quote(text: str, start: int) -> int:
+    closer = _QUOTE_CLOSERS[text[start]]
+    candidates = [text.find(c, start + 1) for c in {closer, '"', "”"}]
+    found = [c for c in candidates if c != -1]
+    if not found:
+        raise QuerySyntaxError(f"unbalanced quote: the quote at column {start + 1} is never closed")
+    return min(found)
+
+
+class _Parser:
+    def __init__(self, tokens: list[_Token]) -> None:
+        self.tokens = tokens
+        self.i = 0
+
+    def peek(self) -> _Token | None:
+        return self.tokens[self.i] if self.i < len(self.tokens) else None
+
+    def take(self) -> _Token:
+        token = self.tokens[self.i]
+        self.i += 1
+        return token
+
+    def parse(self) -> Node:
+        node = self.parse_or()
+        token = self.peek()
+        if token is not None:
+            if token.kind == "RPAREN":
+                raise QuerySyntaxError(f"unbalanced parenthesis: ')' at column {token.column} has no '('")
+            raise QuerySyntaxError(f"unexpected '{token.text}' at column {token.column}")
+        return node
+
+    def parse_or(self) -> Node:
+        items = [self.parse_and()]
+        while self._at_op("OR"):
+            op = self.take()
+            if self.peek() is None or self.peek().kind == "RPAREN":
+                raise QuerySyntaxError(f"OR at column {op.column} needs something after it")
+            items.append(self.parse_and())
+        return items[0] if len(items) == 1 else Or(tuple(items))
+
+    def parse_and(self) -> Node:
+        items = []
+        while True:
+            token = self.peek()
+            if token is None or token.kind == "RPAREN" or self._at_op("OR"):
+                break
+            if self._at_op("AND"):
+                self.take()
+                continue
+            items.append(self.parse_unary())
+        if not items:
+            token = self.peek()
+            where = f"at column {token.column}" if token else "at the end"
+            raise QuerySyntaxError(f"expected a word {where}")
+        return items[0] if len(items) == 1 else And(tuple(items))
+
+    def parse_unary(self) -> Node:
+        token = self.peek()
+        if token.kind == "MINUS" or self._at_op("NOT"):
+            self.take()
+            if self.peek() is None:
+                raise QuerySyntaxError(f"'{token.text}' at column {token.column} needs something after it")
+            return Not(self.parse_unary())
+        return self.parse_primary()
+
+    def parse_primary(self) -> Node:
+        token = self.take()
+        if token.kind == "LPAREN":
+            node = self.parse_or()
+            closing = self.peek()
+            if closing is None or closing.kind != "RPAREN":
+                raise QuerySyntaxError(f"unbalanced parenthesis: '(' at column {token.column} is never closed")
+            self.take()
+            return node
+        if token.kind == "RPAREN":
+            raise QuerySyntaxError(f"unbalanced parenthesis: ')' at column {token.column} has no '('")
+        if token.kind == "FIELD":
+            return self.parse_field(token)
+        if token.kind == "PHRASE":
+            return Phrase(token.text)
+        return Term(token.text)
+
+    def parse_field(self, field: _Token) -> Node:
+        value = self.peek()
+        if value is None or value.kind not in ("WORD", "PHRASE", "OP"):
+            raise QuerySyntaxError(f"'{field.text}:' at column {field.column} needs a value")
+        self.take()
+        if field.text == "title":
+            return Phrase(value.text, "title") if value.kind == "PHRASE" else Term(value.text, "title")
+        if field.text == "source":
+            return Source(value.text)
+        start, end = parse_date_range(value.text, column=value.column)
+        return DateSpan(start, end)
+
+    def _at_op(self, name: str) -> bool:
+        token = self.peek()
+        return token is not None and token.kind == "OP" and token.text == name
+
+
+def parse(text: str) -> Node:
+    """Parse a query string into a syntax tree (raises QuerySyntaxError)."""
+    tokens = tokenize(text)
+    if not tokens:
+        raise QuerySyntaxError("empty query")
+    return _Parser(tokens).parse()
+
+
+_DATE_RE = re.compile(r"^(\d{4})(?:[-/.](\d{1,2})(?:[-/.](\d{1,2}))?)?$")
+
+
+def parse_date(text: str, *, end: bool = False, column: int | None = None) -> dt.date:
+    """YYYY, YYYY-MM or YYYY-MM-DD as a date: the first day, or the last when end=True."""
+    where = f" at column {column}" if column else ""
+    match = _DATE_RE.match(text.strip())
+    if not match:
+        raise BadDateError(f"bad date '{text}'{where}: use YYYY, YYYY-MM or YYYY-MM-DD")
+    year, month, day = (int(g) if g else None for g in match.groups())
+    try:
+        if month is None:
+            return dt.date(year, 12, 31) if end else dt.date(year, 1, 1)
+        if day is None:
+            last = calendar.monthrange(year, month)[1]
+            return dt.date(year, month, last if end else 1)
+        return dt.date(year, month, day)
+    except ValueError:
+        raise BadDateError(f"bad date '{text}'{where}: no such day") from None
+
+
+def parse_date_range(text: str, *, column: int | None = None) -> tuple[dt.date | None, dt.date | None]:
+    """'A..B', 'A..', '..B' or a single date/period, as inclusive (start, end)."""
+    if ".." in text:
+        left, right = text.split("..", 1)
+        start = parse_date(left, column=column) if left else None
+        end = parse_date(right, end=True, column=column) if right else None
+        if start is None and end is None:
+            raise BadDateError(f"bad date range '{text}': give at least one end")
+        if start and end and start > end:
+            raise BadDateError(f"bad date range '{text}': the start is after the end")
+        return start, end
+    return parse_date(text, column=column), parse_date(text, end=True, column=column)

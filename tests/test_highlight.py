@@ -1,0 +1,256 @@
+"""Snippets users read: whole terms marked, readable fragments, one line, either script."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from searchkit.highlight import Snippet, cut_like, find_spans, make_snippet
+
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+
+# Where a fragment may be cut: after these (closing quotes may follow a terminator).
+BOUNDARY_CHARS = set("。！？!?；;，,：:…\n") | set("”’\"」』）)》")
+
+# A few Simplified -> Traditional characters, one for one, enough to make a
+# same-length "original script" text the way Document.original is one.
+TRADITIONAL = str.maketrans(
+    "数据关发区国设华实时网节业产进务会统韶兴电经济东广门开为这来传级",
+    "數據關發區國設華實時網節業產進務會統韶興電經濟東廣門開為這來傳級",
+)
+
+
+def _seed(prefix: str) -> str:
+    (path,) = SEEDS.glob(f"{prefix}_*.txt")
+    return path.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def article() -> str:
+    """Seed 000: a Jekyll post; front matter dropped and <p> tags stripped crudely.
+
+    What is left keeps the newlines and indentation between paragraphs, so
+    snippets have whitespace runs to fold.
+    """
+    body = _seed("000").split("---", 2)[2]
+    return re.sub(r"<[^>]+>", "", body)
+
+
+@pytest.fixture(scope="module")
+def plain() -> str:
+    """Seed 002: plain lines with half-width punctuation."""
+    return _seed("002")
+
+
+def _fragments(snippet: Snippet, text: str) -> list[str]:
+    return [text[start:end] for start, end in snippet.source_spans]
+
+
+def _one_line(fragment: str) -> str:
+    return re.sub(r"\s+", " ", fragment)
+
+
+def _at_boundary_start(text: str, start: int) -> bool:
+    before = text[:start].rstrip()
+    return not before or before[-1] in BOUNDARY_CHARS
+
+
+def _at_boundary_end(text: str, end: int) -> bool:
+    return not text[end:].strip() or text[end - 1] in BOUNDARY_CHARS
+
+
+# -- find_spans ---------------------------------------------------------------
+
+
+def test_find_spans_marks_every_whole_phrase(article):
+    spans = find_spans(article, ["数据中心"])
+    assert len(spans) == article.count("数据中心") == 11
+    assert all(article[start:end] == "数据中心" for start, end in spans)
+
+
+def test_find_spans_never_marks_the_zhongxin_of_suanli_zhongxin(article):
+    suanli = article.index("算力中心") + len("算力")
+    spans = find_spans(article, ["数据中心"])
+    assert not any(start <= suanli < end for start, end in spans)
+
+
+def test_overlapping_terms_are_marked_once_as_the_longest(article):
+    spans = find_spans(article, ["数据", "数据中心"])
+    assert all(end <= next_start for (_, end), (next_start, _) in zip(spans, spans[1:]))
+    marked = [article[start:end] for start, end in spans]
+    assert marked.count("数据中心") == article.count("数据中心")
+    assert marked.count("数据") == article.count("数据") - article.count("数据中心")
+
+
+def test_find_spans_folds_ascii_case_only(plain):
+    spans = find_spans(plain, ["5g"])
+    assert [plain[start:end] for start, end in spans] == ["5G"] * plain.count("5G")
+    assert find_spans("5G网络与5g", ["5G"]) == [(0, 2), (5, 7)]
+    assert find_spans("ＡＢ ab", ["ab"]) == [(3, 5)]  # full-width letters are not folded
+
+
+def test_find_spans_ignores_empty_terms():
+    assert find_spans("韶关数据中心", ["", "中心"]) == [(4, 6)]
+    assert find_spans("韶关数据中心", [""]) == []
+    assert find_spans("", ["韶关"]) == []
+
+
+def test_find_spans_is_fast_on_long_texts(plain):
+    text = plain * 25  # about 100 KB
+    spans = find_spans(text, ["改革", "韶关", "产业", "数据中心", "数据", "5g"])
+    assert len(spans) > 1000
+
+
+# -- make_snippet -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("terms", [["数据中心"], ["数据中心", "韶关"], ["算力", "集群"]])
+def test_every_highlight_is_a_term(article, terms):
+    snippet = make_snippet(article, find_spans(article, terms))
+    assert snippet.highlights
+    assert all(snippet.text[start:end] in terms for start, end in snippet.highlights)
+
+
+def test_searching_shujuzhongxin_highlights_it_whole(article):
+    snippet = make_snippet(article, find_spans(article, ["数据中心"]))
+    marked = {snippet.text[start:end] for start, end in snippet.highlights}
+    assert marked == {"数据中心"}
+    for start, end in snippet.highlights:
+        assert snippet.text[start - 2 : start] != "算力"
+
+
+@pytest.mark.parametrize("max_fragments", [1, 2, 3])
+def test_fragments_are_readable_lengths_and_few(article, plain, max_fragments):
+    for text, terms in ((article, ["数据中心", "韶关"]), (plain, ["改革", "产业"])):
+        snippet = make_snippet(text, find_spans(text, terms), max_fragments=max_fragments)
+        assert 1 <= len(snippet.source_spans) <= max_fragments
+        for start, end in snippet.source_spans:
+            assert 60 <= end - start <= 120
+        ends = [edge for span in snippet.source_spans for edge in span]
+        assert ends == sorted(ends)  # in document order, not overlapping
+
+
+def test_fragments_never_cut_a_match(article):
+    spans = find_spans(article, ["数据中心", "大湾区枢纽", "韶关"])
+    for fragment_chars in (30, 50, 80, 100):
+        snippet = make_snippet(
+            article, spans, fragment_chars=fragment_chars, min_fragment_chars=20
+        )
+        for start, end in snippet.source_spans:
+            for s, e in spans:
+                assert e <= start or s >= end or start <= s < e <= end
+
+
+@pytest.mark.parametrize("terms", [["5g"], ["改革"], ["创新"], ["高新区"]])
+def test_fragments_are_cut_at_clause_boundaries(plain, terms):
+    snippet = make_snippet(plain, find_spans(plain, terms))
+    for start, end in snippet.source_spans:
+        assert _at_boundary_start(plain, start), plain[start : start + 20]
+        assert _at_boundary_end(plain, end), plain[end - 20 : end]
+
+
+def test_sentence_ends_are_preferred_to_commas():
+    sentence = "韶关坚持向改革要空间要动力，以深化供给侧结构性改革为主线，大力推进一批改革。"
+    text = sentence * 6
+    snippet = make_snippet(text, find_spans(text, ["供给侧"]), max_fragments=1)
+    ((start, end),) = snippet.source_spans
+    assert text[end - 1] == "。"
+    assert start == 0 or text[start - 1] == "。"
+
+
+def test_fragments_are_joined_with_ellipses(plain):
+    snippet = make_snippet(plain, find_spans(plain, ["5g", "大湾区", "钢铁"]))
+    fragments = [_one_line(fragment) for fragment in _fragments(snippet, plain)]
+    assert len(fragments) == 3
+    assert snippet.text == "…" + "…".join(fragments) + "…"
+
+
+def test_no_ellipsis_at_the_document_edges():
+    text = "韶关位于广东北部，是粤北的中心城市。" + "中间的话不含查询词。" * 20 + "南雄市也在粤北。"
+    snippet = make_snippet(
+        text, find_spans(text, ["韶关", "南雄"]), fragment_chars=40, min_fragment_chars=20
+    )
+    assert snippet.source_spans[0][0] == 0 and not snippet.text.startswith("…")
+    assert snippet.source_spans[-1][1] == len(text) and not snippet.text.endswith("…")
+    assert snippet.text.count("…") == 1  # only between the two fragments
+
+
+def test_snippet_is_one_line_and_highlights_survive_folded_whitespace(article):
+    snippet = make_snippet(article, find_spans(article, ["数据中心", "韶关"]))
+    assert "\n" not in snippet.text
+    assert "  " not in snippet.text
+    assert snippet.text == snippet.text.strip()
+    assert any(re.search(r"\s{2,}", fragment) for fragment in _fragments(snippet, article))
+    assert all(snippet.text[s:e] in ("数据中心", "韶关") for s, e in snippet.highlights)
+
+
+def test_no_spans_gives_the_opening_fragment(article):
+    snippet = make_snippet(article, [])
+    assert snippet.highlights == []
+    assert snippet.text.startswith("文/张文杨长虹")
+    ((start, end),) = snippet.source_spans
+    assert 60 <= end - start <= 120
+    assert _at_boundary_end(article, end)
+    assert snippet.text.endswith("…") or snippet.text.endswith("。")
+
+
+def test_short_text_is_returned_whole():
+    text = "韶关设立数据中心集群，\n构建算力中心。"
+    snippet = make_snippet(text, find_spans(text, ["数据中心"]))
+    assert snippet.text == "韶关设立数据中心集群， 构建算力中心。"
+    assert snippet.source_spans == [(0, len(text))]
+    assert [snippet.text[s:e] for s, e in snippet.highlights] == ["数据中心"]
+    assert make_snippet("", []) == Snippet("", [], [])
+
+
+def test_densest_window_comes_first_choice(plain):
+    # With one fragment, the window showing both terms beats windows showing one.
+    snippet = make_snippet(plain, find_spans(plain, ["5g", "工业互联网"]), max_fragments=1)
+    assert {snippet.text[s:e] for s, e in snippet.highlights} == {"5G", "工业互联网"}
+
+
+def test_long_text_snippet(plain):
+    text = plain * 25
+    snippet = make_snippet(text, find_spans(text, ["改革", "韶关", "5g"]))
+    assert len(snippet.source_spans) == 3
+    assert "5G" in {snippet.text[s:e] for s, e in snippet.highlights}
+
+
+# -- cut_like -----------------------------------------------------------------
+
+
+def test_cut_like_gives_the_same_fragments_in_traditional(article):
+    original = article.translate(TRADITIONAL)
+    assert len(original) == len(article) and original != article
+    snippet = make_snippet(article, find_spans(article, ["数据中心"]))
+    shown = cut_like(snippet, original)
+    assert shown == snippet.text.translate(TRADITIONAL)
+    assert all(shown[start:end] == "數據中心" for start, end in snippet.highlights)
+
+
+def test_cut_like_on_the_opening_fragment(article):
+    snippet = make_snippet(article, [])
+    assert cut_like(snippet, article.translate(TRADITIONAL)) == snippet.text.translate(
+        TRADITIONAL
+    )
+
+
+def test_layout_marks_only_text_left_out():
+    text = "甲乙丙丁戊己庚辛\n 壬癸……子丑寅卯"
+
+    def layout(*spans: tuple[int, int]) -> str:
+        return cut_like(Snippet("", [], list(spans)), text)
+
+    assert layout((0, 2), (2, 4)) == "甲乙丙丁…"  # abutting: nothing left out between
+    assert layout((0, 2), (4, 6)) == "甲乙…戊己…"
+    assert layout((6, 8), (10, 14)) == "…庚辛 壬癸……"  # only whitespace between
+    assert layout((11, 13), (15, 17)) == "…癸…丑寅…"  # no ellipsis doubled
+    assert layout((0, 18)) == "甲乙丙丁戊己庚辛 壬癸……子丑寅卯"
+
+
+def test_cut_like_rejects_a_shorter_text(article):
+    snippet = make_snippet(article, find_spans(article, ["数据中心"]))
+    with pytest.raises(ValueError):
+        cut_like(snippet, article[:100])
