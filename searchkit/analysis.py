@@ -24,6 +24,7 @@ import hashlib
 import logging
 import os
 import re
+import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,10 +49,18 @@ STOP_WORDS = frozenset(
 
 
 class Segmenter:
-    """jieba, configured once, with an optional user dictionary."""
+    """jieba, configured once, with an optional user dictionary.
+
+    Loading jieba's dictionary takes about a second, more than a one-shot
+    query should pay. When a query lexicon (see ``write_query_lexicon``) is
+    available and the dictionary is not loaded yet, query segmentation reads
+    from it only the entries the query's own substrings need: jieba consults
+    its dictionary for nothing else, so the words are exactly the same.
+    """
 
     def __init__(self, userdict: str | os.PathLike | None = None) -> None:
         self.userdict = Path(userdict) if userdict else None
+        self.lexicon: QueryLexicon | None = None
         self._jieba: jieba.Tokenizer | None = None
         self._lock = threading.Lock()
 
@@ -66,6 +75,9 @@ class Segmenter:
 
     def words(self, text: str) -> list[TokenTuple]:
         """Query-mode word tokens: precise segmentation only."""
+        if self._jieba is None and self.lexicon is not None:
+            tokenizer = self.lexicon.tokenizer_for(text)
+            return list(_iter_words(text, tokenizer, subwords=False))
         return list(self._iter_words(text, subwords=False))
 
     def index_words(self, text: str) -> list[TokenTuple]:
@@ -73,22 +85,25 @@ class Segmenter:
         return list(self._iter_words(text, subwords=True))
 
     def _iter_words(self, text: str, subwords: bool) -> Iterator[TokenTuple]:
-        pos = 0
-        cut = self.jieba.cut
-        freq = self.jieba.FREQ
-        for match in _RUN_RE.finditer(text):
-            start = match.start()
-            if match.lastgroup == "code":
-                yield match.group().lower(), pos, start, match.end()
-                pos += 1
-                continue
-            for word in cut(match.group(), HMM=True):
-                end = start + len(word)
-                yield word, pos, start, end
-                if subwords and len(word) > 2:
-                    yield from _subwords(word, pos, start, freq)
-                pos += 1
-                start = end
+        return _iter_words(text, self.jieba, subwords)
+
+
+def _iter_words(text: str, tokenizer: jieba.Tokenizer, subwords: bool) -> Iterator[TokenTuple]:
+    """Precise words of each Chinese run (plus sub-words), and Latin/digit codes whole."""
+    pos = 0
+    for match in _RUN_RE.finditer(text):
+        start = match.start()
+        if match.lastgroup == "code":
+            yield match.group().lower(), pos, start, match.end()
+            pos += 1
+            continue
+        for word in tokenizer.cut(match.group(), HMM=True):
+            end = start + len(word)
+            yield word, pos, start, end
+            if subwords and len(word) > 2:
+                yield from _subwords(word, pos, start, tokenizer.FREQ)
+            pos += 1
+            start = end
 
 
 def _subwords(word: str, pos: int, start: int, freq: dict[str, int]) -> Iterator[TokenTuple]:
@@ -124,6 +139,56 @@ def char_tokens(text: str) -> list[TokenTuple]:
 def is_cjk(text: str) -> bool:
     """True when every character of text is a Chinese character."""
     return _CJK_RE.fullmatch(text) is not None
+
+
+class QueryLexicon:
+    """jieba's dictionary (user words included) in SQLite, for segmenting queries fast."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        self._connection = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True,
+                                           check_same_thread=False)
+        self._lock = threading.Lock()
+        meta = dict(self._connection.execute("SELECT key, value FROM meta"))
+        self.total = int(meta["total"])
+        self.longest = int(meta["longest"])
+
+    def tokenizer_for(self, text: str) -> jieba.Tokenizer:
+        """A jieba tokenizer that knows every dictionary entry text's Chinese runs contain."""
+        wanted = {
+            run[i:j]
+            for run in _CJK_RE.findall(text)
+            for i in range(len(run))
+            for j in range(i + 1, min(len(run), i + self.longest) + 1)
+        }
+        freq: dict[str, int] = {}
+        wanted_list = list(wanted)
+        with self._lock:
+            for chunk in range(0, len(wanted_list), 500):
+                batch = wanted_list[chunk : chunk + 500]
+                marks = ",".join("?" * len(batch))
+                freq.update(self._connection.execute(
+                    f"SELECT word, n FROM freq WHERE word IN ({marks})", batch))
+        tokenizer = jieba.Tokenizer()
+        tokenizer.FREQ, tokenizer.total, tokenizer.initialized = freq, self.total, True
+        return tokenizer
+
+
+def write_query_lexicon(segmenter: Segmenter, path: str | os.PathLike) -> None:
+    """Save the segmenter's dictionary for QueryLexicon (atomically)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.unlink(missing_ok=True)
+    tokenizer = segmenter.jieba
+    with sqlite3.connect(tmp) as connection:
+        connection.execute("CREATE TABLE freq (word TEXT PRIMARY KEY, n INTEGER) WITHOUT ROWID")
+        connection.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+        connection.executemany("INSERT INTO freq VALUES (?, ?)", tokenizer.FREQ.items())
+        longest = max(map(len, tokenizer.FREQ))
+        connection.executemany("INSERT INTO meta VALUES (?, ?)",
+                               [("total", str(tokenizer.total)), ("longest", str(longest))])
+    connection.close()
+    os.replace(tmp, path)
 
 
 class Pretokenized(str):
@@ -208,12 +273,17 @@ _SEGMENTERS: dict[str, Segmenter] = {}
 _REGISTRY_LOCK = threading.Lock()
 
 
-def register_segmenter(userdict: str | os.PathLike | None) -> str:
-    """Make a segmenter for this user dictionary available; return its profile."""
+def register_segmenter(userdict: str | os.PathLike | None,
+                       lexicon: str | os.PathLike | None = None) -> str:
+    """Make a segmenter for this user dictionary available; return its profile.
+
+    ``lexicon`` names a query lexicon written for the same configuration.
+    """
     profile = profile_name(userdict)
     with _REGISTRY_LOCK:
-        if profile not in _SEGMENTERS:
-            _SEGMENTERS[profile] = Segmenter(userdict)
+        segmenter = _SEGMENTERS.setdefault(profile, Segmenter(userdict))
+        if lexicon is not None and segmenter.lexicon is None and Path(lexicon).exists():
+            segmenter.lexicon = QueryLexicon(lexicon)
     return profile
 
 

@@ -37,6 +37,7 @@ from whoosh import index as whoosh_index  # noqa: E402  (schema silences whoosh'
 MANIFEST = "searchkit.json"
 LOCKFILE = "searchkit.lock"
 USERDICT = "userdict.txt"
+LEXICON = "query-lexicon.sqlite"
 FORMAT_VERSION = 1
 
 ProgressCallback = Callable[[int, int], None]
@@ -155,6 +156,8 @@ def update_index(
         _apply_changes(ix, paths, report, progress, warn)
         if manifest is None or rebuild:
             _install_userdict(index_dir, userdict)
+        if manifest is None or rebuild or not (index_dir / LEXICON).exists():
+            _install_query_lexicon(index_dir, ix.schema[schema.CONTENT].analyzer.profile)
         _switch_to(index_dir, generation, [str(p) for p in paths])
     report.seconds = time.perf_counter() - started
     return report
@@ -264,6 +267,19 @@ def _install_userdict(index_dir: Path, userdict: str | os.PathLike | None) -> No
     os.replace(tmp, target)
 
 
+def _install_query_lexicon(index_dir: Path, profile: str) -> None:
+    """Give the index the query lexicon of its segmenter (cached per configuration)."""
+    config = current_config(index_userdict(index_dir))
+    digest = hashlib.sha1(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
+    cached = analysis.cache_dir() / f"query-lexicon-{digest}.sqlite"
+    if not cached.exists():
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        analysis.write_query_lexicon(analysis.segmenter_for(profile), cached)
+    tmp = index_dir / (LEXICON + ".tmp")
+    shutil.copyfile(cached, tmp)
+    os.replace(tmp, index_dir / LEXICON)
+
+
 def _switch_to(index_dir: Path, generation: str, corpus: list[str]) -> None:
     """Point the manifest at generation (atomically) and drop older generations."""
     userdict = index_userdict(index_dir)
@@ -289,7 +305,7 @@ def open_whoosh_index(index_dir: str | os.PathLike):
     if manifest is None:
         raise IndexNotFoundError(f"no index at {index_dir}; build one with: searchkit index --index {index_dir}")
     check_compatible(index_dir, manifest)
-    analysis.register_segmenter(index_userdict(index_dir))
+    analysis.register_segmenter(index_userdict(index_dir), index_dir / LEXICON)
     return whoosh_index.open_dir(str(index_dir), indexname=manifest.generation), manifest
 
 

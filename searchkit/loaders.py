@@ -82,6 +82,19 @@ from searchkit.normalize import (
     normalize_text,
 )
 
+__all__ = [
+    "SIDECAR_NAME",
+    "CorpusFile",
+    "canonical_source",
+    "decode_bytes",
+    "html_to_text",
+    "iter_corpus_files",
+    "load_corpus",
+    "load_file",
+    "parse_date",
+    "split_front_matter",
+]
+
 SIDECAR_NAME = "searchkit-meta.toml"
 _SOURCES_FILE = Path(__file__).with_name("data") / "sources.json"
 
@@ -102,9 +115,17 @@ def _builtin_aliases() -> dict[str, list[str]]:
         return json.load(file)
 
 
-def merge_aliases(*tables: Aliases | None) -> dict[str, list[str]]:
+def _merge_aliases(*tables: Aliases | None) -> dict[str, list[str]]:
     """Merge alias tables (``canonical -> [alias, ...]``) onto the built-in one."""
     return _combine_aliases(_builtin_aliases(), *tables) or {}
+
+
+def _combine_aliases(*tables: Aliases | None) -> dict[str, list[str]] | None:
+    combined: dict[str, list[str]] = {}
+    for table in tables:
+        for name, aliases in (table or {}).items():
+            combined.setdefault(name, []).extend(aliases)
+    return combined or None
 
 
 def _alias_lookup(aliases: Aliases) -> dict[str, str]:
@@ -120,6 +141,10 @@ def _builtin_lookup() -> dict[str, str]:
     return _alias_lookup(_builtin_aliases())
 
 
+def _lookup_for(aliases: Aliases | None) -> dict[str, str]:
+    return _alias_lookup(_merge_aliases(aliases)) if aliases else _builtin_lookup()
+
+
 def canonical_source(name: str, aliases: Aliases | None = None) -> str:
     """The canonical name of a source, e.g. ``澎湃号`` -> ``澎湃新闻``.
 
@@ -128,8 +153,7 @@ def canonical_source(name: str, aliases: Aliases | None = None) -> str:
     not itself known is looked up by its first part; unknown names come back
     normalized.
     """
-    lookup = _alias_lookup(merge_aliases(aliases)) if aliases else _builtin_lookup()
-    return _lookup_source(name, lookup)
+    return _lookup_source(name, _lookup_for(aliases))
 
 
 def _lookup_source(name: str, lookup: Mapping[str, str]) -> str:
@@ -155,15 +179,15 @@ def _known_source(names: Iterable[str], lookup: Mapping[str, str]) -> str | None
 @functools.cache
 def _common_cjk() -> frozenset[str]:
     """The frequent Chinese characters: GB2312 level 1 and Big5 level 1."""
-    gb2312 = bytes(b for lead in range(0xB0, 0xD8) for trail in range(0xA1, 0xFF) for b in (lead, trail))
-    big5 = bytes(
-        b
-        for lead in range(0xA4, 0xC7)
-        for trail in (*range(0x40, 0x7F), *range(0xA1, 0xFF))
-        for b in (lead, trail)
-    )
-    chars = gb2312.decode("gb2312", errors="ignore") + big5.decode("big5", errors="ignore")
-    return frozenset(chars)
+    gb2312 = _double_bytes(range(0xB0, 0xD8), range(0xA1, 0xFF)).decode("gb2312", errors="ignore")
+    trails = (*range(0x40, 0x7F), *range(0xA1, 0xFF))
+    big5 = _double_bytes(range(0xA4, 0xC7), trails).decode("big5", errors="ignore")
+    return frozenset(gb2312 + big5)
+
+
+def _double_bytes(leads: Iterable[int], trails: Iterable[int]) -> bytes:
+    trails = list(trails)
+    return bytes(byte for lead in leads for trail in trails for byte in (lead, trail))
 
 
 def _common_share(text: str) -> float:
@@ -174,13 +198,20 @@ def _common_share(text: str) -> float:
     return sum(char in common for char in non_ascii) / len(non_ascii)
 
 
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
 def decode_bytes(data: bytes) -> str | None:
     """Decode a file's bytes, or None if they look binary or decode in no encoding.
 
     UTF-8 (BOM optional) and UTF-16 with BOM; otherwise GB18030 or Big5,
     whichever decodes strictly to the higher share of common Chinese characters.
     """
-    for bom, encoding in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+    for bom, encoding in _BOMS:
         if data.startswith(bom):
             return _decode_strict(data, encoding)
     if b"\x00" in data:
@@ -188,7 +219,8 @@ def decode_bytes(data: bytes) -> str | None:
     text = _decode_strict(data, "utf-8")
     if text is not None:
         return text
-    candidates = [t for t in (_decode_strict(data, enc) for enc in ("gb18030", "big5")) if t is not None]
+    decoded = (_decode_strict(data, encoding) for encoding in ("gb18030", "big5"))
+    candidates = [text for text in decoded if text is not None]
     # max() keeps the first of equals, so GB18030 wins ties.
     return max(candidates, key=_common_share, default=None)
 
@@ -202,9 +234,13 @@ def _decode_strict(data: bytes, encoding: str) -> str | None:
 
 # --- front matter -------------------------------------------------------
 
-_FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\r?\n(.*?)^(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.S | re.M)
+_FRONT_MATTER_RE = re.compile(
+    r"\A---[ \t]*\r?\n(.*?)^(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.S | re.M
+)
 _YAML_KEY_RE = re.compile(r"^([A-Za-z_][\w-]*)\s*:\s*(.*)$")
 _YAML_ITEM_RE = re.compile(r"^\s+-\s*(.*)$")
+_YAML_QUOTED_RE = re.compile(r"""(["'])(.*?)\1\s*(?:#.*)?$""")
+_YAML_COMMENT_RE = re.compile(r"\s+#.*$")
 
 
 def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
@@ -246,21 +282,23 @@ def _yaml_value(value: str) -> Any:
 
 
 def _yaml_scalar(value: str) -> str:
-    value = value.strip()
-    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-        return value[1:-1]
-    return re.sub(r"\s+#.*$", "", value)
+    quoted = _YAML_QUOTED_RE.match(value.strip())
+    if quoted:
+        return quoted.group(2)
+    return _YAML_COMMENT_RE.sub("", value).strip()
 
 
 # --- HTML ---------------------------------------------------------------
 
-_SKIPPED_TAGS = {"script", "style", "nav", "header", "footer", "aside", "noscript", "template", "svg", "iframe", "form"}
+_SKIPPED_TAGS = {
+    "script", "style", "nav", "header", "footer", "aside", "noscript", "template", "svg",
+    "iframe", "form",
+}
 _BLOCK_TAGS = {
     "p", "div", "br", "li", "ul", "ol", "dl", "dt", "dd", "h1", "h2", "h3", "h4", "h5", "h6",
     "tr", "table", "section", "article", "main", "center", "blockquote", "pre", "figure",
     "figcaption", "hr", "title", "address",
 }
-_VOID_TAGS = {"br", "hr", "img", "meta", "link", "input", "area", "base", "col", "embed", "source", "wbr"}
 _HTML_PAGE_RE = re.compile(r"\A\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head)\b", re.I | re.S)
 _HTML_BODY_RE = re.compile(r"<(?:p|br|div|img|center|strong|span|h[1-6]|table|li|a)\b[^>]*>", re.I)
 
@@ -278,7 +316,7 @@ class _HTMLText(HTMLParser):
         self._in_pre = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _SKIPPED_TAGS and tag not in _VOID_TAGS:
+        if tag in _SKIPPED_TAGS:
             self._skip_depth += 1
         elif tag == "meta":
             self._add_meta(dict(attrs))
@@ -337,7 +375,9 @@ def html_to_text(html: str) -> tuple[str, str, dict[str, str]]:
 # --- metadata carried by the text ---------------------------------------
 
 _AUTOLINK_LINE_RE = re.compile(r"^[ \t]*<(https?://[^\s>]+)>[ \t]*$", re.M)
-_SOURCE_LINE_RE = re.compile(r"[（(]?\s*(?:文章)?来源\s*[:：]\s*([^\s）)]{1,40})\s*[）)]?")
+_SOURCE_LINE_RE = re.compile(
+    r"[（(]?\s*(?:文章)?来源\s*[:：]\s*([^\s）)]{1,40})\s*[）)]?(?:\s+\S.*)?"
+)
 _ORIGINAL_TITLE_RE = re.compile(r"原标题\s*[:：]\s*《(.+?)》|原标题\s*[:：]\s*(.+)")
 _DATE_RE = re.compile(
     r"(?:(?:发布)?(?:时间|日期)\s*[:：]\s*)?"
@@ -396,7 +436,7 @@ def _is_heading_line(line: str) -> bool:
     )
 
 
-def heading_title(text: str) -> str | None:
+def _heading_title(text: str) -> str | None:
     """The headline a text opens with, or None.
 
     The heading block is the run of short leading lines without sentence
@@ -424,15 +464,17 @@ def heading_title(text: str) -> str | None:
     return " ".join(block) or None
 
 
-def first_sentence_title(text: str) -> str:
+def _first_sentence_title(text: str) -> str:
     """A title from the first sentence, cut to about 30 characters at a clause end."""
     sentence = _SENTENCE_END_RE.split(text.strip(), maxsplit=1)[0].strip()
     if len(sentence) <= _TITLE_LENGTH:
         return sentence
     head = sentence[:_TITLE_LENGTH]
     clause_ends = [match.start() for match in _CLAUSE_END_RE.finditer(head)]
-    cut = clause_ends[-1] if clause_ends and clause_ends[-1] >= _TITLE_LENGTH // 2 else _TITLE_LENGTH
-    return head[:cut].strip()
+    # Prefer ending at a clause boundary, unless that leaves too little.
+    if clause_ends and clause_ends[-1] >= _TITLE_LENGTH // 2:
+        head = head[: clause_ends[-1]]
+    return head.strip()
 
 
 @dataclass
@@ -456,7 +498,7 @@ class _Fields:
         )
 
 
-def carried_fields(text: str) -> _Fields:
+def _carried_fields(text: str) -> _Fields:
     """Metadata that the lines of a text carry (source, original title, date, byline)."""
     lines = _content_lines(text)
     fields = _Fields()
@@ -499,11 +541,15 @@ def _html_fields(title: str, meta: dict[str, str]) -> _Fields:
     extras = {key: meta[key] for key in ("author", "description", "keywords") if meta.get(key)}
     return _Fields(
         title=meta.get("og:title") or title or None,
-        date=parse_date(meta.get("article:published_time") or meta.get("pubdate") or meta.get("date")),
-        source=meta.get("source") or meta.get("article:source") or meta.get("og:site_name"),
-        url=meta.get("og:url") or meta.get("canonical"),
+        date=parse_date(_first_meta(meta, "article:published_time", "pubdate", "date")),
+        source=_first_meta(meta, "source", "article:source", "og:site_name"),
+        url=_first_meta(meta, "og:url", "canonical"),
         metadata=extras,
     )
+
+
+def _first_meta(meta: dict[str, str], *names: str) -> str | None:
+    return next((meta[name] for name in names if meta.get(name)), None)
 
 
 def _as_str(value: Any) -> str | None:
@@ -514,7 +560,7 @@ def _as_str(value: Any) -> str | None:
     return str(value)
 
 
-def parse_body(text: str, *, html_page: bool = False) -> _Body:
+def _parse_body(text: str, *, html_page: bool = False) -> _Body:
     """Plain text and carried metadata of a text, Markdown or HTML document."""
     front, body = split_front_matter(text)
     fields = _front_matter_fields(front)
@@ -524,7 +570,7 @@ def parse_body(text: str, *, html_page: bool = False) -> _Body:
     if html_page or _HTML_PAGE_RE.match(body) or _HTML_BODY_RE.search(body):
         body, title, meta = html_to_text(body)
         fields = fields.fill(_html_fields(title, meta))
-    fields = fields.fill(carried_fields(body)).fill(_Fields(url=urls[0] if urls else None))
+    fields = fields.fill(_carried_fields(body)).fill(_Fields(url=urls[0] if urls else None))
     return _Body(body, fields)
 
 
@@ -557,7 +603,8 @@ class CorpusFile:
 
     def checksum(self) -> str:
         """Changes with the file's bytes, its sidecar entry, the aliases or the normalizer."""
-        salt = json.dumps([NORMALIZER_VERSION, self.overrides, self.aliases], ensure_ascii=False, sort_keys=True, default=str)
+        settings = [NORMALIZER_VERSION, self.overrides, self.aliases]
+        salt = json.dumps(settings, ensure_ascii=False, sort_keys=True, default=str)
         digest = hashlib.sha1(salt.encode("utf-8") + b"\0")
         digest.update(self.path.read_bytes())
         return digest.hexdigest()
@@ -582,7 +629,7 @@ def load_file(
     if isinstance(path, CorpusFile):
         path, doc_id, overrides, aliases = path.path, path.doc_id, path.overrides, path.aliases
     path = Path(path)
-    warn = warn or _warn_stderr
+    warn = _warn_stderr if warn is None else warn
     try:
         yield from _load_documents(path, doc_id or path.name, warn, aliases, overrides)
     except LoadError as error:
@@ -590,14 +637,18 @@ def load_file(
 
 
 def _load_documents(
-    path: Path, doc_id: str, warn: Warn, aliases: Aliases | None, overrides: Mapping[str, Any] | None
+    path: Path,
+    doc_id: str,
+    warn: Warn,
+    aliases: Aliases | None,
+    overrides: Mapping[str, Any] | None,
 ) -> Iterator[Document]:
-    lookup = _alias_lookup(merge_aliases(aliases))
+    lookup = _lookup_for(aliases)
     sidecar = _override_fields(overrides or {})
     if path.suffix.lower() == ".jsonl":
         yield from _load_jsonl(path, doc_id, warn, lookup, sidecar)
         return
-    body = parse_body(_read_text(path), html_page=path.suffix.lower() in {".html", ".htm"})
+    body = _parse_body(_read_text(path), html_page=path.suffix.lower() in {".html", ".htm"})
     yield _make_document(doc_id, path, body, sidecar, lookup)
 
 
@@ -610,7 +661,9 @@ def _override_fields(overrides: Mapping[str, Any]) -> _Fields:
     )
 
 
-def _load_jsonl(path: Path, doc_id: str, warn: Warn, lookup: Mapping[str, str], sidecar: _Fields) -> Iterator[Document]:
+def _load_jsonl(
+    path: Path, doc_id: str, warn: Warn, lookup: Mapping[str, str], sidecar: _Fields
+) -> Iterator[Document]:
     loaded = 0
     try:
         with path.open(encoding="utf-8-sig") as lines:
@@ -622,11 +675,13 @@ def _load_jsonl(path: Path, doc_id: str, warn: Warn, lookup: Mapping[str, str], 
                     warn(f"{path}:{number}: skipped, not a JSON object with text fields")
                     continue
                 body = _record_body(record)
-                record_id = str(record.get("id") or f"{doc_id}#{number}")
+                record_id = record.get("id")
+                record_id = f"{doc_id}#{number}" if record_id in (None, "") else str(record_id)
                 yield _make_document(record_id, path, body, sidecar, lookup)
                 loaded += 1
     except UnicodeDecodeError as error:
-        raise LoadError(f"{path}: skipped after {loaded} records, not UTF-8 ({error.reason})") from error
+        message = f"{path}: skipped after {loaded} records, not UTF-8 ({error.reason})"
+        raise LoadError(message) from error
     except OSError as error:
         raise LoadError(f"{path}: cannot read ({error.strerror or error})") from error
 
@@ -638,13 +693,14 @@ def _jsonl_record(line: str) -> dict[str, Any] | None:
         return None
     if not isinstance(record, dict):
         return None
-    if any(not isinstance(record.get(key, ""), (str, type(None))) for key in ("title", "text", "source", "url")):
+    text_fields = (record.get(key) for key in ("title", "text", "source", "url"))
+    if any(value is not None and not isinstance(value, str) for value in text_fields):
         return None
     return record
 
 
 def _record_body(record: dict[str, Any]) -> _Body:
-    body = parse_body(record.get("text") or "")
+    body = _parse_body(record.get("text") or "")
     own = _Fields(
         title=record.get("title") or None,
         date=parse_date(record.get("date")),
@@ -655,10 +711,12 @@ def _record_body(record: dict[str, Any]) -> _Body:
     return _Body(body.text, own.fill(body.fields))
 
 
-def _make_document(doc_id: str, path: Path, body: _Body, sidecar: _Fields, lookup: Mapping[str, str]) -> Document:
+def _make_document(
+    doc_id: str, path: Path, body: _Body, sidecar: _Fields, lookup: Mapping[str, str]
+) -> Document:
     fields = sidecar.fill(body.fields)
     original = clean_text(body.text)
-    title = fields.title or heading_title(body.text) or first_sentence_title(original)
+    title = fields.title or _heading_title(body.text) or _first_sentence_title(original)
     return Document(
         id=doc_id,
         text=normalize_text(original),
@@ -676,9 +734,11 @@ def _document_source(fields: _Fields, lookup: Mapping[str, str]) -> str | None:
     if fields.source:
         return _lookup_source(fields.source, lookup)
     # Blog-style front matter often names the outlet only as a category or tag.
-    labels = [fields.metadata.get(key) for key in ("categories", "category", "tags")]
-    names = [name for label in labels for name in (label if isinstance(label, list) else [label]) if isinstance(name, str)]
-    return _known_source(names, lookup)
+    names: list[str] = []
+    for key in ("categories", "category", "tags"):
+        value = fields.metadata.get(key)
+        names.extend(value if isinstance(value, list) else [value])
+    return _known_source((name for name in names if isinstance(name, str)), lookup)
 
 
 # --- corpora ------------------------------------------------------------
@@ -688,7 +748,7 @@ def _warn_stderr(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr)
 
 
-def read_sidecar(directory: Path, warn: Warn) -> dict[str, Any]:
+def _read_sidecar(directory: Path, warn: Warn) -> dict[str, Any]:
     """The parsed ``searchkit-meta.toml`` of a directory ({} if none or broken)."""
     sidecar = directory / SIDECAR_NAME
     if not sidecar.is_file():
@@ -712,17 +772,12 @@ def _corpus_files(root: Path) -> Iterator[tuple[Path, str]]:
             yield file, file.relative_to(root).as_posix()
 
 
-def _combine_aliases(*tables: Aliases | None) -> dict[str, list[str]] | None:
-    combined: dict[str, list[str]] = {}
-    for table in tables:
-        for name, aliases in (table or {}).items():
-            combined.setdefault(name, []).extend(aliases)
-    return combined or None
-
-
 def _sidecar_aliases(sidecar: Mapping[str, Any]) -> dict[str, list[str]]:
     table = sidecar.get("aliases", {})
-    return {name: [names] if isinstance(names, str) else list(names) for name, names in table.items()}
+    return {
+        name: [aliases] if isinstance(aliases, str) else list(aliases)
+        for name, aliases in table.items()
+    }
 
 
 def iter_corpus_files(
@@ -736,7 +791,7 @@ def iter_corpus_files(
     Hidden files and directories and sidecar files are left out; a path that
     does not exist is reported through ``warn``.
     """
-    warn = warn or _warn_stderr
+    warn = _warn_stderr if warn is None else warn
     for root in map(Path, paths):
         if root.is_dir():
             sidecar_dir, files = root, _corpus_files(root)
@@ -745,7 +800,7 @@ def iter_corpus_files(
         else:
             warn(f"{root}: skipped, no such file or directory")
             continue
-        sidecar = read_sidecar(sidecar_dir, warn)
+        sidecar = _read_sidecar(sidecar_dir, warn)
         extra_aliases = _combine_aliases(aliases, _sidecar_aliases(sidecar))
         for file, doc_id in files:
             key = file.relative_to(sidecar_dir).as_posix()
@@ -767,6 +822,6 @@ def load_corpus(
     ``warn`` (default: standard error). ``aliases`` (``canonical -> [alias,
     ...]``) extends the source alias table, as a sidecar ``[aliases]`` does.
     """
-    warn = warn or _warn_stderr
+    warn = _warn_stderr if warn is None else warn
     for corpus_file in iter_corpus_files(paths, warn=warn, aliases=aliases):
         yield from load_file(corpus_file, warn=warn)

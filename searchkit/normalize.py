@@ -137,6 +137,10 @@ class _Converter:
     # listing astral characters one by one makes the regex ~50 times slower).
     candidates: re.Pattern[str] | None = None
 
+    @property
+    def fast(self) -> bool:
+        return None not in (self.separators, self.convert_piece, self.candidates)
+
 
 def _opencc_internals(cc: OpenCC) -> tuple[re.Pattern[str], Callable[..., str], list[Any]] | None:
     """The private parts of opencc-python-reimplemented the fast path relies on.
@@ -222,7 +226,7 @@ def to_simplified(text: str) -> str:
     that some dictionary entry changes are handed to the converter.
     """
     converter = _t2s()
-    if converter.candidates is None or converter.separators is None or converter.convert_piece is None:
+    if not converter.fast:
         return converter.opencc.convert(text)
     parts: list[str] = []
     done = 0

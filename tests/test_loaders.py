@@ -1,0 +1,330 @@
+"""Tests of searchkit.loaders: formats, encodings, metadata, corpora."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from searchkit.loaders import canonical_source, decode_bytes, load_corpus, load_file
+from searchkit.normalize import is_site_chrome, to_simplified
+
+SEEDS = Path(__file__).parent.parent / "seeds"
+
+TRADITIONAL = "韶關市委書記在接受專訪時說，要堅持高質量發展。"
+SIMPLIFIED = "韶关市委书记在接受专访时说，要坚持高质量发展。"
+
+
+class Warnings(list):
+    """Collects warnings; called like the ``warn`` callback."""
+
+    def __call__(self, message: str) -> None:
+        self.append(message)
+
+
+@pytest.fixture
+def warnings() -> Warnings:
+    return Warnings()
+
+
+@pytest.fixture(scope="module")
+def seeds() -> dict[str, object]:
+    return {doc.id[:3]: doc for doc in load_corpus([SEEDS], warn=pytest.fail)}
+
+
+# --- the seeds ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("seed", "title", "date", "source"),
+    [
+        ("000", "韶关 凝心聚力深化改革 开创高质量发展新局面", dt.date(2022, 2, 18), "羊城晚报"),
+        ("001", "韶关 凝心聚力深化改革 开创高质量发展新局面", None, "羊城晚报"),
+        ("002", "韶关:打开改革新局面 闯出转型新天地", dt.date(2021, 4, 12), "澎湃新闻"),
+        ("003", "韶关生态区位重要、生态基础好、生态资源丰富", None, "南方日报"),
+        ("004", "韶关改革攻坚规范治理取得初步成效", dt.date(2022, 5, 17), "南方Plus"),
+    ],
+)
+def test_seed_metadata(seeds, seed, title, date, source):
+    doc = seeds[seed]
+    assert (doc.title, doc.date, doc.source) == (title, date, source)
+
+
+def test_seed_ids_paths_and_urls(seeds):
+    assert sorted(doc.id for doc in seeds.values()) == sorted(p.name for p in SEEDS.glob("*.txt"))
+    assert seeds["000"].path == str((SEEDS / seeds["000"].id).resolve())
+    assert seeds["000"].url == "http://finews.zning.xyz/html_News/NewsShare.html?infoCode=NW202202182281217340"
+    assert seeds["004"].url == "http://finews.zning.xyz/html_News/NewsShare.html?infoCode=NW202205172382326856"
+    assert seeds["002"].url is None
+
+
+def test_seed_front_matter_extras_go_to_metadata(seeds):
+    assert seeds["000"].metadata["categories"] == "yangchengwanbao"
+    assert seeds["004"].metadata["tags"] == "南方Plus新闻"
+
+
+@pytest.mark.parametrize("seed", ["000", "001", "002", "003", "004"])
+def test_seed_text_is_clean(seeds, seed):
+    doc = seeds[seed]
+    assert len(doc.text) == len(doc.original)
+    assert not re.search(r"</?[a-zA-Z][^>]*>|&(?:[a-z]+|#\d+);", doc.text)
+    assert not re.search(r"[(?][a-zāáǎàēéěèīíǐìōóǒòūúǔùü]{1,6}\)", doc.text)
+    assert not any(is_site_chrome(line) for line in doc.text.splitlines())
+    for chrome in ("下载客户端", "ICP备", "返回首页", "<http", "阅读原文", "© 2014"):
+        assert chrome not in doc.text
+    assert "\n\n" not in doc.text and doc.text == doc.text.strip()
+
+
+def test_seed_html_bodies_keep_paragraphs(seeds):
+    lines = seeds["004"].text.splitlines()
+    assert "营商环境不断优化" in lines
+    assert lines[-1] == "（文章来源：南方Plus）"
+
+
+def test_seed_003_is_simplified_and_original_traditional(seeds):
+    doc = seeds["003"]
+    assert to_simplified(doc.text) == doc.text
+    assert "南岭国家公园" in doc.text
+    assert "韶關" in doc.original and "南嶺國家公園" in doc.original
+
+
+# --- encodings ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("encoding", "text"),
+    [
+        ("gb18030", SIMPLIFIED),
+        ("gb18030", TRADITIONAL),
+        ("big5", TRADITIONAL),
+        ("utf-8", SIMPLIFIED),
+    ],
+)
+def test_decode_bytes_recognises_chinese_encodings(encoding, text):
+    assert decode_bytes(text.encode(encoding)) == text
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("gb.txt", SIMPLIFIED.encode("gb18030")),
+        ("big5.txt", TRADITIONAL.encode("big5")),
+        ("le.txt", b"\xff\xfe" + TRADITIONAL.encode("utf-16-le")),
+        ("be.txt", b"\xfe\xff" + TRADITIONAL.encode("utf-16-be")),
+        ("bom.txt", b"\xef\xbb\xbf" + TRADITIONAL.encode("utf-8")),
+    ],
+)
+def test_files_in_each_encoding_load(tmp_path, warnings, name, data):
+    (tmp_path / name).write_bytes(data)
+    [doc] = load_corpus([tmp_path], warn=warnings)
+    assert doc.text == SIMPLIFIED
+    assert doc.original in (SIMPLIFIED, TRADITIONAL)
+    assert not doc.original.startswith("\ufeff")
+    assert warnings == []
+
+
+def test_binary_file_is_skipped_with_a_warning(tmp_path, warnings):
+    (tmp_path / "a.txt").write_text("第一篇文章。", encoding="utf-8")
+    (tmp_path / "b.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x01")
+    (tmp_path / "c.txt").write_text("第三篇文章。", encoding="utf-8")
+    docs = list(load_corpus([tmp_path], warn=warnings))
+    assert [doc.id for doc in docs] == ["a.txt", "c.txt"]
+    assert len(warnings) == 1 and "b.png" in warnings[0] and "binary" in warnings[0]
+
+
+@pytest.mark.parametrize("content", [b"", b"  \n\t\r\n\xe3\x80\x80\n"])
+def test_empty_file_is_skipped_with_a_warning(tmp_path, warnings, content):
+    (tmp_path / "empty.txt").write_bytes(content)
+    assert list(load_corpus([tmp_path], warn=warnings)) == []
+    assert len(warnings) == 1 and "empty.txt" in warnings[0] and "empty" in warnings[0]
+
+
+# --- formats ------------------------------------------------------------
+
+
+def test_front_matter_without_body_is_a_document(tmp_path, warnings):
+    path = tmp_path / "post.md"
+    path.write_text(
+        "---\ntitle: '韓國 新聞'\ndate: \"2023-01-05\"\ntags: [经济, 改革]\ncategories:\n  - 新闻\n  - 评论\n---\n",
+        encoding="utf-8",
+    )
+    [doc] = load_file(path, warn=warnings)
+    assert (doc.title, doc.text, doc.date) == ("韩国 新闻", "", dt.date(2023, 1, 5))
+    assert doc.metadata == {"tags": ["经济", "改革"], "categories": ["新闻", "评论"]}
+    assert warnings == []
+
+
+HTML_PAGE = """<!DOCTYPE html>
+<html><head>
+<title>页面标题 - 某网站</title>
+<meta property="og:title" content="韶關打開改革新局面">
+<meta name="description" content="一段摘要">
+<meta property="article:published_time" content="2021-04-12T23:00:00+08:00">
+<meta property="og:url" content="https://example.com/a/1">
+<meta name="author" content="张文">
+<meta name="source" content="thepaper">
+<style>body { color: red; }</style>
+<script>var tracking = "不应出现";</script>
+</head><body>
+<header>网站头部</header>
+<nav><a href="/">首页</a> | <a href="/news">新闻</a></nav>
+<article>
+<h1>韶關打開改革新局面</h1>
+<p>第一段：增長&amp;發展&nbsp;並進 &lt;重要&gt;。</p>
+<p>第二段<br>換行內容。</p>
+</article>
+<aside>相关推荐</aside>
+<footer>© 2024 某网站</footer>
+</body></html>
+"""
+
+
+def test_html_page(tmp_path, warnings):
+    path = tmp_path / "page.html"
+    path.write_text(HTML_PAGE, encoding="utf-8")
+    [doc] = load_file(path, warn=warnings)
+    assert doc.title == "韶关打开改革新局面"
+    assert (doc.date, doc.source, doc.url) == (dt.date(2021, 4, 12), "澎湃新闻", "https://example.com/a/1")
+    assert doc.metadata == {"author": "张文", "description": "一段摘要"}
+    assert doc.text.splitlines() == [
+        "韶关打开改革新局面",
+        "第一段：增长&发展 并进 <重要>。",
+        "第二段",
+        "换行内容。",
+    ]
+
+
+def test_html_detected_by_content(tmp_path, warnings):
+    (tmp_path / "page.txt").write_text(HTML_PAGE, encoding="utf-8")
+    [doc] = load_corpus([tmp_path], warn=warnings)
+    assert "tracking" not in doc.text and "首页" not in doc.text
+    assert doc.title == "韶关打开改革新局面"
+
+
+def test_jsonl_records_and_bad_lines(tmp_path, warnings):
+    lines = [
+        json.dumps({"id": "r1", "title": "標題", "text": "正文內容。", "date": "2022-02-18",
+                    "source": "南方+", "url": "https://e.com/1", "author": "张文"}, ensure_ascii=False),
+        "{not json",
+        "",
+        json.dumps(["a", "list"]),
+        json.dumps({"text": "沒有編號的記錄，第二句。"}, ensure_ascii=False),
+        json.dumps({"text": 42}),
+    ]
+    (tmp_path / "data.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    first, second = load_corpus([tmp_path], warn=warnings)
+    assert (first.id, first.title, first.text, first.date, first.source, first.url) == (
+        "r1", "标题", "正文内容。", dt.date(2022, 2, 18), "南方Plus", "https://e.com/1")
+    assert first.metadata == {"author": "张文"}
+    assert (second.id, second.title, second.date) == ("data.jsonl#5", "没有编号的记录，第二句", None)
+    assert [re.search(r"data\.jsonl:(\d+)", w).group(1) for w in warnings] == ["2", "4", "6"]
+
+
+@pytest.mark.parametrize(
+    ("text", "title"),
+    [
+        ("短句。第二句。", "短句"),
+        ("没有任何标点符号的一个非常非常长的句子一直写下去直到超过三十个字为止。第二句。",
+         "没有任何标点符号的一个非常非常长的句子一直写下去直到超过三十"),
+        ("第一个分句已经写得比较长了一些，第二个分句同样也写得很长很长很长很长。", "第一个分句已经写得比较长了一些"),
+    ],
+)
+def test_title_from_first_sentence_is_short(tmp_path, text, title):
+    (tmp_path / "a.txt").write_text(text, encoding="utf-8")
+    [doc] = load_corpus([tmp_path])
+    assert doc.title == title
+
+
+def test_carried_source_date_and_original_title(tmp_path):
+    (tmp_path / "a.txt").write_text(
+        "某标题\n\n2023年3月8日 10:00\n来源：羊城晚报·羊城派\n正文第一段。\n原标题:《真正的标题》\n", encoding="utf-8")
+    [doc] = load_corpus([tmp_path])
+    assert (doc.title, doc.date, doc.source) == ("真正的标题", dt.date(2023, 3, 8), "羊城晚报")
+
+
+def test_no_date_is_invented(tmp_path):
+    (tmp_path / "a.txt").write_text("2020年5月1日起，新规实施。\n2021年实现增长。", encoding="utf-8")
+    [doc] = load_corpus([tmp_path])
+    assert doc.date is None
+
+
+# --- corpora ------------------------------------------------------------
+
+
+def test_directory_walk_ids_and_hidden_files(tmp_path, warnings):
+    (tmp_path / "sub" / "deeper").mkdir(parents=True)
+    (tmp_path / ".hidden").mkdir()
+    (tmp_path / "b.txt").write_text("乙。", encoding="utf-8")
+    (tmp_path / "sub" / "a.txt").write_text("甲。", encoding="utf-8")
+    (tmp_path / "sub" / "deeper" / "c.txt").write_text("丙。", encoding="utf-8")
+    (tmp_path / ".secret.txt").write_text("隐藏。", encoding="utf-8")
+    (tmp_path / ".hidden" / "d.txt").write_text("隐藏。", encoding="utf-8")
+    ids = [doc.id for doc in load_corpus([tmp_path], warn=warnings)]
+    assert ids == ["b.txt", "sub/a.txt", "sub/deeper/c.txt"]
+    assert [doc.id for doc in load_corpus([tmp_path / "sub" / "a.txt"])] == ["a.txt"]
+    assert warnings == []
+
+
+def test_load_corpus_streams(tmp_path, warnings):
+    (tmp_path / "a.txt").write_text("甲。", encoding="utf-8")
+    (tmp_path / "b.txt").write_text("乙。", encoding="utf-8")
+    documents = load_corpus([tmp_path], warn=warnings)
+    assert next(documents).id == "a.txt"
+    (tmp_path / "b.txt").unlink()  # read only when it is reached
+    assert list(documents) == []
+    assert len(warnings) == 1 and "b.txt" in warnings[0]
+
+
+def test_missing_path_is_reported(tmp_path, warnings):
+    assert list(load_corpus([tmp_path / "nope"], warn=warnings)) == []
+    assert len(warnings) == 1 and "nope" in warnings[0]
+
+
+def test_sidecar_overrides_and_aliases(tmp_path, warnings):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "a.txt").write_text("来源：某某晨报\n正文。", encoding="utf-8")
+    (tmp_path / "b.txt").write_text("来源：某某晨报\n正文。", encoding="utf-8")
+    (tmp_path / "searchkit-meta.toml").write_text(
+        '["sub/a.txt"]\ntitle = "覆盖的标题"\ndate = 2020-01-02\nurl = "https://e.com/a"\nsource = "南方+"\n'
+        '\n[aliases]\n"晨报集团" = ["某某晨报"]\n',
+        encoding="utf-8",
+    )
+    a, b = sorted(load_corpus([tmp_path], warn=warnings), key=lambda doc: doc.id)
+    assert (a.id, a.title, a.date, a.url, a.source) == ("b.txt", "来源：某某晨报", None, None, "晨报集团")
+    assert (b.id, b.title, b.date, b.url, b.source) == ("sub/a.txt", "覆盖的标题", dt.date(2020, 1, 2), "https://e.com/a", "南方Plus")
+    assert warnings == []
+
+
+def test_broken_sidecar_is_reported_and_ignored(tmp_path, warnings):
+    (tmp_path / "a.txt").write_text("正文。", encoding="utf-8")
+    (tmp_path / "searchkit-meta.toml").write_text("[broken", encoding="utf-8")
+    [doc] = load_corpus([tmp_path], warn=warnings)
+    assert doc.id == "a.txt"
+    assert len(warnings) == 1 and "searchkit-meta.toml" in warnings[0]
+
+
+@pytest.mark.parametrize(
+    ("name", "canonical"),
+    [
+        ("澎湃新闻·澎湃号·政务", "澎湃新闻"),
+        ("THEPAPER", "澎湃新闻"),
+        ("澎湃号", "澎湃新闻"),
+        ("yangchengwanbao", "羊城晚报"),
+        ("羊城晚报新闻", "羊城晚报"),
+        ("南方+", "南方Plus"),
+        ("NanfangPlus", "南方Plus"),
+        ("南方plus新闻", "南方Plus"),
+        ("南方日報", "南方日报"),
+        ("某某晨報", "某某晨报"),
+    ],
+)
+def test_canonical_source(name, canonical):
+    assert canonical_source(name) == canonical
+
+
+def test_canonical_source_with_user_aliases():
+    assert canonical_source("ＭＹ Paper", {"我的报纸": ["my paper"]}) == "我的报纸"
+    assert canonical_source("澎湃号", {"我的报纸": ["my paper"]}) == "澎湃新闻"
