@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,7 +15,11 @@ EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
 
 class CliError(Exception):
-    """A usage problem found after argument parsing."""
+    """A problem found after argument parsing."""
+
+
+class UsageError(CliError):
+    """The command was called wrongly: its usage is printed with the message."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -31,6 +34,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         return args.handler(args)
+    except UsageError as exc:
+        sys.stderr.write(args.usage)
+        print(f"searchkit {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except (SearchkitError, CliError) as exc:
         print(f"searchkit: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -78,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="show snippets in the document's original script")
     search.add_argument("--batch", metavar="FILE",
                         help="run one query per line of FILE ('-' for stdin), print JSON lines")
-    search.set_defaults(handler=cmd_search)
+    search.set_defaults(handler=cmd_search, usage=search.format_usage())
 
     show = commands.add_parser("show", help="print one document in full")
     show.add_argument("id", help="the document id (as search prints it)")
@@ -152,10 +159,10 @@ def _progress_bar():
 
 def cmd_search(args: argparse.Namespace) -> int:
     if args.batch is None and not (args.query or "").strip():
-        raise CliError("empty query. Try: searchkit search 数据中心  "
+        raise UsageError("empty query. Try: searchkit search 数据中心  "
                        "(words are ANDed; OR, NOT, \"phrase\", title:, source:, date: work too)")
     if args.batch is not None and args.query:
-        raise CliError("give either a query or --batch, not both")
+        raise UsageError("give either a query or --batch, not both")
     options = dict(sources=args.source, since=args.since, until=args.until, limit=args.limit,
                    offset=(args.page - 1) * args.limit, sort=args.sort, original=args.original)
     with open_index(args) as index:
@@ -184,8 +191,8 @@ def _run_batch(index: SearchIndex, source: str, options: dict) -> int:
                 print(render.results_json(index.search(query, **options)), flush=True)
             except SearchkitError as exc:
                 failures += 1
-                print(json.dumps({"query": query, "total": 0, "partial": False, "hits": [],
-                                  "error": str(exc)}, ensure_ascii=False), flush=True)
+                print(render.to_json({"query": query, "total": 0, "partial": False, "hits": [],
+                                      "error": str(exc)}), flush=True)
     return EXIT_ERROR if failures else EXIT_OK
 
 
@@ -205,7 +212,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_sources(args: argparse.Namespace) -> int:
     with open_index(args) as index:
         sources = index.sources()
-    print(json.dumps(sources, ensure_ascii=False) if args.json else render.sources_text(sources))
+    print(render.to_json(sources) if args.json else render.sources_text(sources))
     return EXIT_OK
 
 
@@ -213,7 +220,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     with open_index(args) as index:
         stats = index.stats()
     if args.json:
-        print(json.dumps(stats.__dict__, ensure_ascii=False, default=str))
+        print(render.to_json(stats.__dict__))
     else:
         print(render.stats_text(stats))
     return EXIT_OK

@@ -162,7 +162,7 @@ class SearchIndex:
             results = self._run(searcher, compiled, filters, limit + offset, sort)
             partial = False
             if results.total == 0 and len(compiled.clauses) > 1:
-                partial_results = self._run_partial(searcher, compiled, filters, limit + offset)
+                partial_results = self._run_partial(searcher, compiled, filters, limit + offset, sort)
                 if partial_results.total:
                     results, partial = partial_results, True
             hits = [self._hit(searcher, docnum, score, compiled.terms, original)
@@ -176,20 +176,28 @@ class SearchIndex:
     def _run(self, searcher, compiled: _Compiled, filters, top: int, sort: str) -> "_Ranked":
         combined = _and([compiled.query, *filters])
         if sort == "date":
-            facet = sorting.FieldFacet(schema.DAYNUMBER, reverse=True)
-            found = searcher.search(combined, limit=top, sortedby=facet)
-            ranked = [(hit.docnum, hit.score or 0.0) for hit in found]
-            return _Ranked(len(found), ranked)
+            # Newest first, undated (day 0) last, then by relevance. A sorted search
+            # reports its sort key as the score, so the scores come from a second,
+            # scored search restricted to the documents shown.
+            order = sorting.MultiFacet([sorting.FieldFacet(schema.DAYNUMBER, reverse=True),
+                                        sorting.ScoreFacet()])
+            found = searcher.search(combined, limit=top, sortedby=order)
+            docnums = [hit.docnum for hit in found]
+            scored = searcher.search(combined, filter=set(docnums), limit=None)
+            scores = {hit.docnum: hit.score for hit in scored}
+            return _Ranked(len(found), [(d, scores.get(d) or 0.0) for d in docnums])
         found = searcher.search(combined, limit=top)
         ranked = [(hit.docnum, hit.score) for hit in found]
         ranked.sort(key=lambda pair: (-round(pair[1], 6), -self._date_ordinal(searcher, pair[0])))
         return _Ranked(len(found), ranked)
 
-    def _run_partial(self, searcher, compiled: _Compiled, filters, top: int) -> "_Ranked":
+    def _run_partial(self, searcher, compiled: _Compiled, filters, top: int,
+                     sort: str = "relevance") -> "_Ranked":
         """Best partial matches when no document has every word of the query.
 
         Each document is ranked first by how many of the query's words it
-        contains, then by score; at least half of the words must be there.
+        contains, then by score (with sort='date', by date first); at least
+        half of the words must be there.
         Single characters never count on their own, so partial matching never
         degrades into character noise.
         """
@@ -206,6 +214,8 @@ class SearchIndex:
         ranked = [(hit.docnum, hit.score) for hit in found]
         ranked.sort(key=lambda pair: (-coverage[pair[0]], -round(pair[1], 6),
                                       -self._date_ordinal(searcher, pair[0])))
+        if sort == "date":  # stable: same-day documents keep their coverage order
+            ranked.sort(key=lambda pair: -self._date_ordinal(searcher, pair[0]))
         return _Ranked(len(ranked), ranked[:top])
 
     def _count_undated(self, searcher, compiled: _Compiled, filters) -> int:
@@ -325,6 +335,8 @@ class SearchIndex:
 
     def _filters(self, sources, since, until) -> list[wq.Query]:
         filters = []
+        if isinstance(sources, str):  # one name, not an iterable of its characters
+            sources = [sources]
         if sources:
             filters.append(self._source_query(list(sources)))
         if since is not None or until is not None:

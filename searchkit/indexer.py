@@ -218,12 +218,18 @@ def _apply_changes(ix, paths: list[Path], report: IndexReport,
 
 
 def indexed_files(ix) -> dict[str, str]:
-    """{file key: checksum} of every file the index holds documents from."""
+    """{file key: checksum} of every file the index holds live documents from."""
+    found = {}
     with ix.reader() as reader:
         if schema.FILEKEY not in reader.indexed_field_names():
-            return {}
-        pairs = (term.decode("utf-8").split("\t", 1) for term in reader.lexicon(schema.FILEKEY))
-        return {key: checksum for key, checksum in pairs}
+            return found
+        for term in reader.lexicon(schema.FILEKEY):
+            # Deleted documents keep their terms until their segment is merged away.
+            postings = reader.postings(schema.FILEKEY, term)
+            if any(not reader.is_deleted(docnum) for docnum in postings.all_ids()):
+                key, checksum = term.decode("utf-8").split("\t", 1)
+                found[key] = checksum
+    return found
 
 
 def document_fields(document: Document, file_key: str, checksum: str,
@@ -232,7 +238,8 @@ def document_fields(document: Document, file_key: str, checksum: str,
     title_chars = analysis.char_tokens(document.title)
     text_chars = analysis.char_tokens(document.text)
     gap = len(title_chars) + 100  # keeps phrases from spanning title and text
-    chars = title_chars + [(t, pos + gap, s, e) for t, pos, s, e in text_chars]
+    shift = len(document.title) + 1
+    chars = title_chars + [(t, pos + gap, s + shift, e + shift) for t, pos, s, e in text_chars]
     fields = {
         schema.ID: document.id,
         schema.PATH: file_key,

@@ -773,7 +773,9 @@ def _corpus_files(root: Path) -> Iterator[tuple[Path, str]]:
 
 
 def _sidecar_aliases(sidecar: Mapping[str, Any]) -> dict[str, list[str]]:
-    table = sidecar.get("aliases", {})
+    table = sidecar.get("aliases")
+    if not isinstance(table, dict):
+        return {}
     return {
         name: [aliases] if isinstance(aliases, str) else list(aliases)
         for name, aliases in table.items()

@@ -74,13 +74,12 @@ _TONE_MARK_RE = re.compile(f"[{_TONE_MARKS}]")
 
 
 def _drop_annotation_run(match: re.Match[str]) -> str:
-    run = match["run"]
-    keep = (match["before"] or "") + (match["after"] or "")
-    if match["before"] and _TONE_MARK_RE.search(run):
-        keep = keep[1:]
-    if match["after"] and "?" in run:
-        keep = keep[:-1]
-    return keep
+    before, run, after = match["before"] or "", match["run"], match["after"] or ""
+    if before and not _TONE_MARK_RE.search(run):
+        return match.group()  # a letter with a plain parenthesis, not mangled pinyin
+    if "?" in run:
+        after = ""  # the stray byte of a character lost with the broken "("
+    return after
 
 
 def remove_pinyin_annotations(text: str) -> str:
@@ -229,15 +228,16 @@ def to_simplified(text: str) -> str:
     if not converter.fast:
         return converter.opencc.convert(text)
     parts: list[str] = []
-    done = 0
-    for hit in converter.candidates.finditer(text):
-        if hit.start() < done or hit.group() not in converter.trigger_chars:
-            continue  # inside the piece just converted, or not a trigger
+    done = pos = 0
+    while (hit := converter.candidates.search(text, pos)) is not None:
+        pos = hit.end()
+        if hit.group() not in converter.trigger_chars:
+            continue  # an astral character that no entry changes
         start = _piece_start(text, hit.start(), done, converter.separators)
-        after = converter.separators.search(text, hit.end())
+        after = converter.separators.search(text, pos)
         end = after.start() if after else len(text)
         parts += (text[done:start], converter.convert_piece(text[start:end]))
-        done = end
+        done = pos = end
     if not parts:
         return text
     parts.append(text[done:])

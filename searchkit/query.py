@@ -245,6 +245,8 @@ def parse_date(text: str, *, end: bool = False, column: int | None = None) -> dt
     if not match:
         raise BadDateError(f"bad date '{text}'{where}: use YYYY, YYYY-MM or YYYY-MM-DD")
     year, month, day = (int(g) if g else None for g in match.groups())
+    if month is not None and not 1 <= month <= 12:
+        raise BadDateError(f"bad date '{text}'{where}: no such month (use 01 to 12)")
     try:
         if month is None:
             return dt.date(year, 12, 31) if end else dt.date(year, 1, 1)

@@ -20,6 +20,8 @@ PLAIN_MARKS = ("【", "】")
 _ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?")
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _CONTROLS_NO_NEWLINE = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# What json.dumps(ensure_ascii=False) leaves raw but a terminal would act on.
+_JSON_UNSAFE = re.compile(r"[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 def sanitize(text: str | None, *, keep_newlines: bool = False) -> str:
@@ -70,6 +72,9 @@ def results_text(results: SearchResults, *, color: bool, offset: int = 0) -> str
     lines = []
     if results.total == 0:
         lines.append(f"No results for {sanitize(results.query)}.")
+    elif not results.hits:
+        lines.append(f"{results.total} result{'s' if results.total != 1 else ''} for "
+                     f"{sanitize(results.query)}, none on this page (it starts at {offset + 1}).")
     else:
         last = offset + len(results.hits)
         lines.append(f"{results.total} result{'s' if results.total != 1 else ''} for "
@@ -87,9 +92,16 @@ def results_text(results: SearchResults, *, color: bool, offset: int = 0) -> str
     return "\n".join(lines)
 
 
+def to_json(value) -> str:
+    """value as one line of JSON: CJK kept readable, control and bidi characters escaped."""
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    # These can only occur inside JSON strings, where a \uXXXX escape means the same.
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def results_json(results: SearchResults) -> str:
     """The one JSON object of the --json output contract."""
-    return json.dumps(results.to_json(), ensure_ascii=False)
+    return to_json(results.to_json())
 
 
 def document_text(document: Document, *, color: bool, spans: Sequence[tuple[int, int]] = (),
@@ -109,12 +121,12 @@ def document_text(document: Document, *, color: bool, spans: Sequence[tuple[int,
 
 def document_json(document: Document) -> str:
     """A whole document as JSON."""
-    return json.dumps({
+    return to_json({
         "id": document.id, "path": document.path, "title": document.title,
         "date": document.date.isoformat() if document.date else None,
         "source": document.source, "url": document.url, "text": document.text,
         "original": document.original, "metadata": document.metadata,
-    }, ensure_ascii=False, default=str)
+    })
 
 
 def sources_text(sources: dict[str, int]) -> str:

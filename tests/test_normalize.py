@@ -63,6 +63,7 @@ def test_pinyin_annotations_are_removed(text, expected):
         "規劃(2020-2035年)實施",
         "增長(GDP)明顯",
         "維生素C(Vc)含量",
+        "型號C(de)說明",
         "見附件(a b)說明",
         "English (word) here",
         "他說:(hello world)",

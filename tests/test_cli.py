@@ -1,0 +1,354 @@
+"""The searchkit command, run for real in a subprocess: output contract, exit codes, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from searchkit import SearchIndex
+
+S000 = "000_150bae6b94f5f664.txt"
+S001 = "001_cbd37f1b4b68be5e.txt"
+S002 = "002_3a19d138acb7fb5e.txt"
+S003 = "003_6a253fe0538d6617.txt"
+S004 = "004_adbd3bb83504ea18.txt"
+ALL = {S000, S001, S002, S003, S004}
+
+RESULT_KEYS = {"query", "total", "partial", "hits"}
+HIT_KEYS = {"id", "path", "title", "date", "source", "url", "score", "snippet", "highlights"}
+
+
+def run(*args, input=None, cwd=None, env=None) -> subprocess.CompletedProcess:
+    """searchkit ARGS, as a user would run it with its output piped."""
+    result = subprocess.run(
+        [sys.executable, "-m", "searchkit", *map(str, args)],
+        input=input, capture_output=True, text=True, encoding="utf-8",
+        cwd=cwd, env=env, timeout=120,
+    )
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
+def search(index, *args, input=None) -> subprocess.CompletedProcess:
+    return run("search", *args, "--index", index, input=input)
+
+
+def assert_contract(obj) -> None:
+    """obj has exactly the keys and types of the --json output contract."""
+    assert set(obj) == RESULT_KEYS
+    assert isinstance(obj["query"], str)
+    assert isinstance(obj["total"], int) and obj["total"] >= len(obj["hits"])
+    assert isinstance(obj["partial"], bool)
+    for hit in obj["hits"]:
+        assert set(hit) == HIT_KEYS
+        assert isinstance(hit["id"], str) and isinstance(hit["title"], str)
+        assert hit["date"] is None or (len(hit["date"]) == 10 and hit["date"][4] == hit["date"][7] == "-")
+        assert isinstance(hit["score"], (int, float)) and hit["score"] > 0
+        assert isinstance(hit["snippet"], str)
+        for span in hit["highlights"]:
+            assert isinstance(span, list) and len(span) == 2
+            start, end = span
+            assert 0 <= start < end <= len(hit["snippet"])
+
+
+def one_json(result: subprocess.CompletedProcess) -> dict:
+    """The single JSON object printed by --json, checked against the contract."""
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1, result.stdout
+    obj = json.loads(lines[0])
+    assert_contract(obj)
+    return obj
+
+
+def ids(obj) -> list[str]:
+    return [hit["id"] for hit in obj["hits"]]
+
+
+def assert_one_line_error(result, *words, code=1) -> None:
+    assert result.returncode == code
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("searchkit: error: ")
+    for word in words:
+        assert word in lines[0]
+
+
+# -- search --json ----------------------------------------------------------------
+
+
+def test_json_contract(seed_index_dir):
+    obj = one_json(search(seed_index_dir, "数据中心", "--json"))
+    assert obj["query"] == "数据中心"
+    assert obj["total"] == 3 and obj["partial"] is False
+    assert set(ids(obj)[:2]) == {S000, S001} and ids(obj)[2] == S002
+    first = obj["hits"][0]
+    assert first["date"] == "2022-02-18" and first["source"] == "羊城晚报"
+    assert first["path"].endswith(S000)
+    for hit in obj["hits"]:
+        assert {hit["snippet"][s:e] for s, e in hit["highlights"]} == {"数据中心"}
+    assert obj["hits"][1]["date"] is None  # 001 is undated
+
+
+def test_acceptance_batch_file(seed_index_dir, tmp_path):
+    queries = tmp_path / "queries.txt"
+    queries.write_text("韶關\n韶关 NOT 民政\n\n预制菜 OR 林长制\n足球比赛\n韶关 数据中心 足球\n", encoding="utf-8")
+    result = search(seed_index_dir, "--batch", queries)
+    assert result.returncode == 0, result.stderr
+    objs = [json.loads(line) for line in result.stdout.splitlines()]
+    for obj in objs:
+        assert_contract(obj)
+    assert [obj["query"] for obj in objs] == ["韶關", "韶关 NOT 民政", "预制菜 OR 林长制", "足球比赛",
+                                              "韶关 数据中心 足球"]
+    everything, without, either, nothing, partial = objs
+    assert set(ids(everything)) == ALL and everything["total"] == 5
+    assert set(ids(without)) == ALL - {S001}
+    assert set(ids(either)) == {S002, S003}
+    assert nothing == {"query": "足球比赛", "total": 0, "partial": False, "hits": []}
+    assert partial["partial"] is True and set(ids(partial)) == {S000, S001, S002}
+
+
+def test_batch_stdin_with_options(seed_index_dir):
+    result = search(seed_index_dir, "--batch", "-", "--source", "NANFANGPLUS", input="韶关\n改革\n")
+    assert result.returncode == 0, result.stderr
+    objs = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(objs) == 2
+    for obj in objs:
+        assert_contract(obj)
+        assert ids(obj) == [S004]
+
+
+def test_batch_reports_a_bad_line_and_goes_on(seed_index_dir):
+    result = search(seed_index_dir, "--batch", "-", input='"韶关\n民政\n')
+    assert result.returncode == 1
+    bad, good = (json.loads(line) for line in result.stdout.splitlines())
+    assert bad["total"] == 0 and bad["hits"] == [] and "quote" in bad["error"]
+    assert ids(good) == [S001]
+
+
+def test_batch_missing_file(seed_index_dir, tmp_path):
+    assert_one_line_error(search(seed_index_dir, "--batch", tmp_path / "nope.txt"), "nope.txt")
+
+
+def test_zero_hits_is_not_an_error(seed_index_dir):
+    obj = one_json(search(seed_index_dir, "足球比赛", "--json"))
+    assert obj == {"query": "足球比赛", "total": 0, "partial": False, "hits": []}
+
+
+def test_source_filter(seed_index_dir):
+    obj = one_json(search(seed_index_dir, "韶关", "--source", "澎湃新闻", "--json"))
+    assert ids(obj) == [S002] and obj["total"] == 1
+
+
+def test_date_filters_human_output(seed_index_dir):
+    result = search(seed_index_dir, "韶关", "--since", "2022-03-01", "--until", "2022-12-31")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert S004 in out
+    assert not any(doc_id in out for doc_id in ALL - {S004})
+    assert "2 matching documents without a known date" in out
+    assert "【韶关】" in out  # plain markers when piped
+    assert "\x1b" not in out  # and no colour
+
+
+def test_date_filters_json(seed_index_dir):
+    obj = one_json(search(seed_index_dir, "韶关", "--since", "2022-03-01", "--until", "2022-12-31", "--json"))
+    assert ids(obj) == [S004]
+
+
+def test_pages(seed_index_dir):
+    first = one_json(search(seed_index_dir, "韶关", "--limit", "2", "--json"))
+    second = one_json(search(seed_index_dir, "韶关", "--limit", "2", "--page", "2", "--json"))
+    assert first["total"] == second["total"] == 5
+    assert len(ids(first)) == len(ids(second)) == 2
+    assert not set(ids(first)) & set(ids(second))
+
+
+def test_sort_by_date(seed_index_dir):
+    obj = one_json(search(seed_index_dir, "韶关", "--sort", "date", "--json"))
+    dates = [hit["date"] for hit in obj["hits"]]
+    assert dates == ["2022-05-17", "2022-02-18", "2021-04-12", None, None]
+
+
+def test_original_script(seed_index_dir):
+    obj = one_json(search(seed_index_dir, "韶关 发展", "--source", "南方日报", "--original", "--json"))
+    hit = obj["hits"][0]
+    assert hit["id"] == S003
+    assert "韶關" in hit["snippet"] or "發展" in hit["snippet"]
+    assert {hit["snippet"][s:e] for s, e in hit["highlights"]} <= {"韶關", "發展"}
+
+
+# -- errors -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "words"),
+    [
+        ('"数据中心', ["quote", "column 1"]),
+        ("(韶关 改革", ["parenthesis", "column 1"]),
+        ("韶关)", ["parenthesis", "column 3"]),
+        ("foo:bar", ["unknown field", "foo", "column 1"]),
+        ("date:2022-13", ["2022-13", "column 6"]),
+    ],
+)
+def test_bad_query(seed_index_dir, query, words):
+    assert_one_line_error(search(seed_index_dir, query), *words)
+
+
+@pytest.mark.parametrize("args", [[], [""], ["   "]])
+def test_empty_query_prints_usage(seed_index_dir, args):
+    result = search(seed_index_dir, *args)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert "usage: searchkit search" in result.stderr
+    assert "empty query" in result.stderr
+
+
+def test_bad_since(seed_index_dir):
+    assert_one_line_error(search(seed_index_dir, "韶关", "--since", "2022-13"), "2022-13")
+
+
+@pytest.mark.parametrize("args", [["--limit", "0"], ["--page", "x"], ["--sort", "title"]])
+def test_bad_options(seed_index_dir, args):
+    result = search(seed_index_dir, "韶关", *args)
+    assert result.returncode == 2
+    assert "usage:" in result.stderr
+
+
+def test_missing_index(tmp_path):
+    missing = tmp_path / "no-index"
+    result = run("search", "韶关", "--index", missing)
+    assert_one_line_error(result, str(missing))
+    assert not missing.exists()  # an explicit --index is never built behind your back
+
+
+# -- show, sources, stats, help ---------------------------------------------------------
+
+
+def test_show(seed_index_dir):
+    result = run("show", S002, "--index", seed_index_dir)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "韶关:打开改革新局面 闯出转型新天地"
+    assert f"id: {S002}" in lines
+    assert "source: 澎湃新闻" in lines and "date: 2021-04-12" in lines
+    assert "林长制" in result.stdout
+
+
+def test_show_json(seed_index_dir):
+    result = run("show", S003, "--json", "--index", seed_index_dir)
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["id"] == S003 and document["source"] == "南方日报" and document["date"] is None
+    assert "韶关" in document["text"] and "韶關" in document["original"]
+
+
+def test_show_unknown_id(seed_index_dir):
+    assert_one_line_error(run("show", "no-such-id", "--index", seed_index_dir), "no-such-id")
+
+
+def test_sources(seed_index_dir):
+    result = run("sources", "--index", seed_index_dir)
+    assert result.returncode == 0, result.stderr
+    rows = [line.split() for line in result.stdout.splitlines()]
+    assert rows == [["羊城晚报", "2"], ["南方Plus", "1"], ["南方日报", "1"], ["澎湃新闻", "1"]]
+    result = run("sources", "--json", "--index", seed_index_dir)
+    assert json.loads(result.stdout) == {"羊城晚报": 2, "澎湃新闻": 1, "南方日报": 1, "南方Plus": 1}
+
+
+def test_stats(seed_index_dir):
+    result = run("stats", "--index", seed_index_dir)
+    assert result.returncode == 0, result.stderr
+    assert "documents:  5 (2 without a date)" in result.stdout
+    assert "2021-04-12" in result.stdout and "2022-05-17" in result.stdout
+    stats = json.loads(run("stats", "--json", "--index", seed_index_dir).stdout)
+    assert stats["documents"] == 5 and stats["undated"] == 2
+    assert stats["earliest"] == "2021-04-12" and stats["latest"] == "2022-05-17"
+
+
+@pytest.mark.parametrize("command", [[], ["index"], ["search"], ["show"], ["sources"], ["stats"], ["shell"]])
+def test_help(command):
+    result = run(*command, "--help")
+    assert result.returncode == 0
+    assert result.stdout.startswith("usage: searchkit")
+    assert result.stderr == ""
+
+
+def test_no_command_prints_help():
+    result = run(input="")
+    assert result.returncode == 2
+    assert "usage: searchkit" in result.stdout
+
+
+# -- the default index, built on first use ----------------------------------------------
+
+
+def test_default_index_built_on_first_use(tmp_path, seeds_dir):
+    shutil.copytree(seeds_dir, tmp_path / "seeds")
+    env = {k: v for k, v in os.environ.items() if k != "SEARCHKIT_INDEX"}
+    result = run("search", "数据中心", cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "index").is_dir()
+    assert "building" in result.stderr
+    assert S000 in result.stdout and "【数据中心】" in result.stdout
+    again = run("sources", cwd=tmp_path, env=env)
+    assert again.returncode == 0 and again.stderr == ""
+    assert "羊城晚报" in again.stdout
+
+
+# -- terminal safety ---------------------------------------------------------------------
+
+UNSAFE = ("\x1b", "\x07", "\u202e", "\x9b")
+
+
+@pytest.fixture(scope="module")
+def hostile_index(tmp_path_factory):
+    """An index of one document whose title and text carry escape sequences and a bidi override."""
+    corpus = tmp_path_factory.mktemp("hostile-corpus")
+    (corpus / "evil.md").write_text(textwrap.dedent("""\
+        ---
+        title: "坏标题\x1b]0;pwned\x07 \x1b[2J红\x1b[31m色\u202e反向"
+        date: 2022-01-01
+        ---
+        恶意文本\x1b]0;pwned\x07数据中心\x1b[2J清屏\x1b[31m红色\u202e反向文字。更多内容在这里。
+        """), encoding="utf-8")
+    path = tmp_path_factory.mktemp("hostile-index")
+    SearchIndex.build(path, [corpus])
+    with SearchIndex.open(path) as index:
+        stored = index.document("evil.md")
+    # The test means something only if the controls made it into the index.
+    assert any(c in stored.title + stored.text for c in UNSAFE)
+    return path, stored
+
+
+def test_human_output_has_no_control_characters(hostile_index):
+    path, _ = hostile_index
+    for args in (["search", "数据中心"], ["show", "evil.md"], ["show", "evil.md", "--original"]):
+        result = run(*args, "--index", path)
+        assert result.returncode == 0, result.stderr
+        assert "数据中心" in result.stdout
+        for char in UNSAFE:
+            assert char not in result.stdout, (args, char)
+
+
+def test_json_output_escapes_control_characters(hostile_index):
+    path, stored = hostile_index
+    result = run("search", "数据中心", "--json", "--index", path)
+    for char in UNSAFE:
+        assert char not in result.stdout
+    hit = one_json(result)["hits"][0]
+    assert hit["title"] == stored.title
+    assert hit["snippet"] == stored.text.strip()
+    result = run("show", "evil.md", "--json", "--index", path)
+    assert result.returncode == 0
+    for char in UNSAFE:
+        assert char not in result.stdout
+    document = json.loads(result.stdout)
+    assert (document["title"], document["text"]) == (stored.title, stored.text)

@@ -1,0 +1,547 @@
+"""SearchIndex: the public API, on the seeds and on small corpora written by the tests."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import shutil
+import textwrap
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from searchkit import (
+    BadDateError,
+    Document,
+    Hit,
+    IndexNotFoundError,
+    IndexStats,
+    QuerySyntaxError,
+    SearchIndex,
+    SearchResults,
+    render,
+)
+
+S000 = "000_150bae6b94f5f664.txt"  # 羊城晚报, 2022-02-18
+S001 = "001_cbd37f1b4b68be5e.txt"  # 羊城晚报 (print page), undated; mentions 民政
+S002 = "002_3a19d138acb7fb5e.txt"  # 澎湃新闻, 2021-04-12; 林长制
+S003 = "003_6a253fe0538d6617.txt"  # 南方日报, undated, Traditional; 预制菜
+S004 = "004_adbd3bb83504ea18.txt"  # 南方Plus, 2022-05-17
+ALL = {S000, S001, S002, S003, S004}
+
+
+def ids(results: SearchResults) -> list[str]:
+    return [hit.id for hit in results.hits]
+
+
+def write_md(directory, name, title, date, text):
+    directory.mkdir(parents=True, exist_ok=True)
+    body = textwrap.dedent(f"""\
+        ---
+        title: "{title}"
+        date: {date}
+        ---
+        {text}
+        """)
+    (directory / name).write_text(body, encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def ranking_index(tmp_path_factory):
+    """Two pairs of documents: same text with different titles, same text with different dates."""
+    corpus = tmp_path_factory.mktemp("ranking-corpus")
+    text = "本市今年推进湿地保护工作，湿地面积持续扩大。相关部门表示将继续努力。"
+    write_md(corpus, "a.md", "城市绿化报告", "2021-03-01", text)
+    write_md(corpus, "b.md", "湿地保护进展", "2021-03-01", text)
+    # The older one sorts first by name, so index order alone would put it first.
+    text = "新公园开放，市民踊跃参观游览。园内设有儿童乐园和健身步道。"
+    write_md(corpus, "1_old.md", "公园简讯", "2019-05-01", text)
+    write_md(corpus, "2_new.md", "公园简讯", "2023-05-01", text)
+    path = tmp_path_factory.mktemp("ranking-index")
+    SearchIndex.build(path, [corpus])
+    with SearchIndex.open(path) as index:
+        yield index
+
+
+# -- opening ------------------------------------------------------------------
+
+
+def test_open_missing_index(tmp_path):
+    with pytest.raises(IndexNotFoundError) as caught:
+        SearchIndex.open(tmp_path / "nowhere")
+    assert "nowhere" in str(caught.value)
+
+
+def test_open_empty_directory_is_not_an_index(tmp_path):
+    with pytest.raises(IndexNotFoundError):
+        SearchIndex.open(tmp_path)
+
+
+def test_context_manager(seed_index_dir):
+    with SearchIndex.open(seed_index_dir) as index:
+        assert index.search("韶关").total == 5
+    # Closing releases the searcher; the object can still be used (it reopens lazily).
+    assert index.search("韶关").total == 5
+    index.close()
+
+
+# -- result types -----------------------------------------------------------------
+
+_PLAIN = (str, int, float, bool, type(None), dt.date)
+
+
+def assert_plain(value, where="result"):
+    """value is made of builtins, dates and searchkit dataclasses only, all the way down."""
+    if dataclasses.is_dataclass(value):
+        assert type(value).__module__.startswith("searchkit"), where
+        for f in dataclasses.fields(value):
+            assert_plain(getattr(value, f.name), f"{where}.{f.name}")
+    elif isinstance(value, dict):
+        assert type(value) is dict, where
+        for key, item in value.items():
+            assert_plain(key, f"{where} key")
+            assert_plain(item, f"{where}[{key!r}]")
+    elif isinstance(value, (list, tuple)):
+        assert type(value) in (list, tuple), where
+        for n, item in enumerate(value):
+            assert_plain(item, f"{where}[{n}]")
+    else:
+        assert type(value) in _PLAIN, f"{where} is a {type(value)!r}"
+
+
+def test_search_results_are_typed(seed_index):
+    results = seed_index.search("数据中心")
+    assert isinstance(results, SearchResults)
+    assert results.query == "数据中心"
+    assert results.total == 3
+    assert results.partial is False
+    assert results.undated_excluded == 0
+    assert results.elapsed >= 0
+    hit = results.hits[0]
+    assert isinstance(hit, Hit)
+    assert hit.id == S000
+    assert hit.path.endswith(S000)
+    assert hit.title == "韶关 凝心聚力深化改革 开创高质量发展新局面"
+    assert hit.date == dt.date(2022, 2, 18)
+    assert hit.source == "羊城晚报"
+    assert hit.url.startswith("http")
+    assert isinstance(hit.score, float) and hit.score > 0
+    assert "数据中心" in hit.snippet
+    assert hit.highlights
+
+
+@pytest.mark.parametrize("query", ["韶关 改革", "韶关 数据中心 足球", "足球比赛", "date:2022", "source:澎湃新闻"])
+def test_no_whoosh_object_leaks(seed_index, query):
+    assert_plain(seed_index.search(query, since="2021", sort="date"))
+    assert_plain(seed_index.search(query))
+
+
+def test_no_whoosh_object_leaks_from_documents_and_stats(seed_index):
+    for doc_id in ALL:
+        assert_plain(seed_index.document(doc_id))
+    assert_plain(seed_index.sources())
+    stats = seed_index.stats()
+    assert isinstance(stats, IndexStats)
+    assert_plain(stats)
+
+
+# -- documents, sources, stats -----------------------------------------------------
+
+
+def test_document(seed_index):
+    document = seed_index.document(S002)
+    assert isinstance(document, Document)
+    assert document.id == S002
+    assert document.title == "韶关:打开改革新局面 闯出转型新天地"
+    assert document.date == dt.date(2021, 4, 12)
+    assert document.source == "澎湃新闻"
+    assert "林长制" in document.text
+    assert len(document.original) == len(document.text)
+
+
+def test_document_keeps_the_original_script(seed_index):
+    document = seed_index.document(S003)
+    assert "韶关" in document.text
+    assert "韶關" in document.original
+
+
+def test_unknown_document(seed_index):
+    with pytest.raises(KeyError):
+        seed_index.document("no-such-id")
+
+
+def test_sources(seed_index):
+    assert seed_index.sources() == {"羊城晚报": 2, "澎湃新闻": 1, "南方日报": 1, "南方Plus": 1}
+    assert list(seed_index.sources())[0] == "羊城晚报"
+
+
+def test_stats(seed_index, seed_index_dir):
+    stats = seed_index.stats()
+    assert stats.documents == 5
+    assert stats.undated == 2
+    assert stats.earliest == dt.date(2021, 4, 12)
+    assert stats.latest == dt.date(2022, 5, 17)
+    assert stats.sources == seed_index.sources()
+    assert stats.size_bytes > 0
+    assert stats.analyzer["segmenter"].startswith("jieba")
+
+
+def test_add_documents_then_searchable(seed_index_dir, tmp_path):
+    path = tmp_path / "index"
+    shutil.copytree(seed_index_dir, path)
+    with SearchIndex.open(path) as index:
+        assert index.search("冰川").total == 0
+        added = index.add_documents([
+            Document(id="n1", text="一篇关于冰川的新文章，介绍韶关的新产业。", title="冰川考察",
+                     date=dt.date(2023, 1, 2), source="新华社"),
+        ])
+        assert added == 1
+        results = index.search("冰川")
+        assert ids(results) == ["n1"]
+        assert results.hits[0].source == "新华社"
+        assert results.hits[0].date == dt.date(2023, 1, 2)
+        assert index.search("韶关").total == 6
+        assert index.document("n1").title == "冰川考察"
+        assert index.sources()["新华社"] == 1
+        assert index.stats().documents == 6
+    # The shared seed index is untouched.
+    with SearchIndex.open(seed_index_dir) as index:
+        assert index.search("冰川").total == 0
+
+
+# -- thread safety -----------------------------------------------------------------
+
+THREAD_QUERIES = ["韶关", "数据中心", "韶关 NOT 民政", "预制菜 OR 林长制", "韶关 数据中心 足球",
+                  '"数据中心集群"', "title:改革", "发展 date:2022", "足球比赛", "韶關 改革"]
+
+
+def _fingerprint(results: SearchResults):
+    return (results.total, results.partial,
+            [(h.id, round(h.score, 6), h.snippet, tuple(map(tuple, h.highlights))) for h in results.hits])
+
+
+def test_thread_safe(seed_index):
+    expected = {q: _fingerprint(seed_index.search(q)) for q in THREAD_QUERIES}
+
+    def worker(n):
+        return [(q, _fingerprint(seed_index.search(q)))
+                for q in (THREAD_QUERIES[(n + i) % len(THREAD_QUERIES)] for i in range(20))]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        runs = list(pool.map(worker, range(8)))
+    assert sum(len(run) for run in runs) == 160
+    for run in runs:
+        for query, fingerprint in run:
+            assert fingerprint == expected[query], query
+
+
+# -- the query language on the seeds (the issue's acceptance) ------------------------
+
+
+def test_traditional_query_finds_all_five(seed_index):
+    assert set(ids(seed_index.search("韶關"))) == ALL
+    assert seed_index.search("韶關").total == 5
+
+
+def test_not_excludes(seed_index):
+    assert set(ids(seed_index.search("民政"))) == {S001}
+    assert set(ids(seed_index.search("韶关 NOT 民政"))) == ALL - {S001}
+    assert set(ids(seed_index.search("韶关 -民政"))) == ALL - {S001}
+
+
+def test_or(seed_index):
+    results = seed_index.search("预制菜 OR 林长制")
+    assert set(ids(results)) == {S002, S003}
+    assert results.partial is False
+
+
+def test_grouping(seed_index):
+    assert set(ids(seed_index.search("(数据 OR 算力) 中心"))) == {S000, S001, S002}
+    assert set(ids(seed_index.search("(预制菜 OR 林长制) -民政"))) == {S002, S003}
+
+
+def test_phrase(seed_index):
+    assert set(ids(seed_index.search('"数据中心集群"'))) == {S000, S001}
+    assert seed_index.search('"集群数据中心"').total == 0
+
+
+def test_title_field(seed_index):
+    assert set(ids(seed_index.search("title:改革"))) == {S000, S001, S002, S004}
+    assert set(ids(seed_index.search("title:攻坚"))) == {S004}
+
+
+def test_source_field(seed_index):
+    assert ids(seed_index.search("source:澎湃新闻")) == [S002]
+    assert set(ids(seed_index.search("韶关 source:羊城晚报"))) == {S000, S001}
+
+
+def test_date_field(seed_index):
+    results = seed_index.search("date:2022-01..2022-06")
+    assert set(ids(results)) == {S000, S004}
+    assert results.undated_excluded == 2
+    assert ids(seed_index.search("韶关 date:..2021")) == [S002]
+    assert set(ids(seed_index.search("韶关 date:2022-03.."))) == {S004}
+
+
+@pytest.mark.parametrize("query", ['"韶关', "(韶关", "韶关)", "foo:bar", "韶关 OR", ""])
+def test_bad_syntax_raises(seed_index, query):
+    with pytest.raises(QuerySyntaxError):
+        seed_index.search(query)
+
+
+def test_bad_date_in_query_raises(seed_index):
+    with pytest.raises(BadDateError, match="column 6"):
+        seed_index.search("date:2022-13")
+
+
+# -- partial matching ------------------------------------------------------------
+
+
+def test_partial_match_ranked_by_coverage(seed_index):
+    results = seed_index.search("韶关 数据中心 足球")
+    assert results.partial is True
+    # 000, 001 and 002 have two of the three words; 003 and 004 only one.
+    assert set(ids(results)) == {S000, S001, S002}
+    assert results.total == 3
+    results = seed_index.search("韶关 数据中心 民政 足球")
+    assert results.partial is True
+    assert ids(results)[0] == S001  # the only one with three of the four words
+    assert set(ids(results)[1:]) == {S000, S002}
+
+
+def test_no_partial_when_everything_matches(seed_index):
+    results = seed_index.search("韶关 数据中心")
+    assert results.partial is False
+    assert set(ids(results)) == {S000, S001, S002}
+
+
+def test_zero_hits_is_not_partial(seed_index):
+    results = seed_index.search("足球比赛")
+    assert (results.total, results.hits, results.partial) == (0, [], False)
+
+
+@pytest.mark.parametrize("query", ["足球 韶 关", "足球 韶", "数据中心 足 球"])
+def test_partial_never_matches_on_single_characters(seed_index, query):
+    results = seed_index.search(query)
+    assert (results.total, results.partial) == (0, False)
+
+
+def test_partial_respects_filters(seed_index):
+    results = seed_index.search("韶关 数据中心 足球", sources=["澎湃新闻"])
+    assert results.partial is True
+    assert ids(results) == [S002]
+
+
+# -- ranking -----------------------------------------------------------------------
+
+
+def test_more_mentions_rank_higher(seed_index):
+    # 000 and 001 mention 数据中心 eleven times each, 002 twice.
+    assert seed_index.document(S000).text.count("数据中心") == 11
+    assert seed_index.document(S002).text.count("数据中心") == 2
+    results = seed_index.search("数据中心")
+    assert set(ids(results)[:2]) == {S000, S001}
+    assert ids(results)[2] == S002
+    assert results.hits[1].score > results.hits[2].score
+
+
+def test_scores_descend(seed_index):
+    scores = [hit.score for hit in seed_index.search("韶关 改革").hits]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_title_boost(ranking_index):
+    results = ranking_index.search("湿地")
+    assert ids(results) == ["b.md", "a.md"]
+    assert results.hits[0].score > results.hits[1].score
+
+
+def test_ties_broken_by_date_newest_first(ranking_index):
+    results = ranking_index.search("公园")
+    assert ids(results) == ["2_new.md", "1_old.md"]
+    assert results.hits[0].score == pytest.approx(results.hits[1].score)
+
+
+def test_sort_by_date(seed_index):
+    results = seed_index.search("韶关", sort="date")
+    assert ids(results)[:3] == [S004, S000, S002]
+    assert set(ids(results)[3:]) == {S001, S003}  # undated last
+    assert [h.date for h in results.hits][3:] == [None, None]
+    assert all(hit.score > 0 for hit in results.hits)  # real scores, not sort keys
+
+
+def test_sort_by_date_pages(seed_index):
+    pages = [ids(seed_index.search("韶关", sort="date", limit=2, offset=o)) for o in (0, 2, 4)]
+    assert sum(pages, []) == ids(seed_index.search("韶关", sort="date"))
+
+
+def test_sort_by_date_partial(seed_index):
+    results = seed_index.search("韶关 数据中心 足球", sort="date")
+    assert results.partial is True
+    assert ids(results) == [S000, S002, S001]
+
+
+def test_bad_sort_and_limits(seed_index):
+    with pytest.raises(Exception, match="sort"):
+        seed_index.search("韶关", sort="title")
+    with pytest.raises(Exception, match="limit"):
+        seed_index.search("韶关", limit=0)
+
+
+def test_offset_pages_do_not_overlap(seed_index):
+    first = ids(seed_index.search("韶关", limit=2))
+    second = ids(seed_index.search("韶关", limit=2, offset=2))
+    third = ids(seed_index.search("韶关", limit=2, offset=4))
+    assert len(first) == len(second) == 2 and len(third) == 1
+    assert set(first) | set(second) | set(third) == ALL
+    assert first + second + third == ids(seed_index.search("韶关"))
+
+
+# -- highlighting ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "words"),
+    [
+        ("数据中心", {"数据中心"}),
+        ("韶关 改革", {"韶关", "改革"}),
+        ("韶關", {"韶关"}),
+        ("预制菜 OR 林长制", {"预制菜", "林长制"}),
+        ('"数据中心集群"', {"数据中心集群"}),
+        ("韶关 数据中心 足球", {"韶关", "数据中心"}),
+    ],
+)
+def test_highlights_index_the_snippet(seed_index, query, words):
+    results = seed_index.search(query)
+    assert results.hits
+    for hit in results.hits:
+        assert hit.highlights
+        marked = {hit.snippet[s:e] for s, e in hit.highlights}
+        assert marked <= words, (hit.id, marked)
+        assert all(0 <= s < e <= len(hit.snippet) for s, e in hit.highlights)
+
+
+def test_whole_words_highlighted_never_a_stray_part(seed_index):
+    for hit in seed_index.search("数据中心").hits:
+        assert {hit.snippet[s:e] for s, e in hit.highlights} == {"数据中心"}
+        # Every 数据中心 in the snippet is highlighted, and nothing else.
+        assert len(hit.highlights) == hit.snippet.count("数据中心")
+    # A snippet with 算力中心 in it: that 中心 is not highlighted.
+    hits = [h for h in seed_index.search("数据中心 算力").hits if "算力中心" in h.snippet]
+    assert hits
+    for hit in hits:
+        assert {hit.snippet[s:e] for s, e in hit.highlights} == {"数据中心", "算力"}
+
+
+def test_snippet_fragments_joined_with_ellipsis(seed_index):
+    hit = seed_index.search("数据中心").hits[0]
+    assert "…" in hit.snippet
+    assert "\n" not in hit.snippet
+    assert len(hit.snippet) < len(seed_index.document(hit.id).text)
+
+
+def test_original_script_snippet(seed_index):
+    hit = seed_index.search("韶关 发展", sources=["南方日报"], original=True).hits[0]
+    assert hit.id == S003
+    assert "韶關" in hit.snippet or "發展" in hit.snippet
+    marked = {hit.snippet[s:e] for s, e in hit.highlights}
+    assert marked <= {"韶關", "發展"}
+    plain = seed_index.search("韶关 发展", sources=["南方日报"]).hits[0]
+    assert "韶關" not in plain.snippet and len(plain.snippet) == len(hit.snippet)
+
+
+def test_render_marks_plain_or_colored(seed_index):
+    results = seed_index.search("数据中心", limit=1)
+    plain = render.results_text(results, color=False)
+    assert "【数据中心】" in plain
+    assert "\x1b" not in plain
+    colored = render.results_text(results, color=True)
+    assert f"{render.BOLD_RED}数据中心{render.RESET}" in colored
+    assert "【数据中心】" not in colored
+
+
+def test_render_sanitizes_document_text():
+    hit = Hit(id="x", path=None, title="标题\x1b]0;pwned\x07\u202e", date=None, source="源\x1b[31m",
+              url=None, score=1.0, snippet="前\x1b[2J数据中心\x9b后", highlights=[(6, 10)])
+    results = SearchResults(query="数据中心\x1b[31m", total=1, hits=[hit], elapsed=0.0)
+    for color in (False, True):
+        text = render.results_text(results, color=color)
+        if not color:
+            assert "\x1b" not in text
+        assert "pwned" not in text and "\x07" not in text and "\u202e" not in text and "\x9b" not in text
+        assert "数据中心" in text
+
+
+# -- filters ---------------------------------------------------------------------
+
+
+def test_source_filter(seed_index):
+    results = seed_index.search("韶关", sources=["澎湃新闻"])
+    assert ids(results) == [S002]
+
+
+@pytest.mark.parametrize("name", ["南方Plus", "南方plus", "NANFANGPLUS", "nanfangPlus", "nfplus", "南方+"])
+def test_source_filter_case_insensitive_and_aliases(seed_index, name):
+    assert ids(seed_index.search("韶关", sources=[name])) == [S004]
+
+
+def test_source_filter_accepts_one_name_as_a_string(seed_index):
+    assert ids(seed_index.search("韶关", sources="澎湃新闻")) == [S002]
+
+
+def test_render_page_past_the_end(seed_index):
+    results = seed_index.search("韶关", limit=2, offset=10)
+    assert results.total == 5 and results.hits == []
+    text = render.results_text(results, color=False, offset=10)
+    assert "5 results" in text and "none on this page" in text
+
+
+def test_source_filter_several(seed_index):
+    assert set(ids(seed_index.search("韶关", sources=["thepaper", "ycwb"]))) == {S000, S001, S002}
+
+
+def test_unknown_source_finds_nothing(seed_index):
+    assert seed_index.search("韶关", sources=["人民日报"]).total == 0
+
+
+def test_date_filter(seed_index):
+    results = seed_index.search("韶关", since="2022-03-01", until="2022-12-31")
+    assert ids(results) == [S004]
+    assert results.undated_excluded == 2
+
+
+@pytest.mark.parametrize(
+    ("since", "until", "expected"),
+    [
+        ("2022", None, {S000, S004}),
+        ("2021", "2021", {S002}),
+        ("2022-02", "2022-02", {S000}),
+        ("2022-02-18", "2022-02-18", {S000}),  # inclusive on both ends
+        ("2022-02-19", "2022-05-17", {S004}),
+        (None, "2022-02", {S000, S002}),
+        (dt.date(2022, 5, 17), None, {S004}),
+    ],
+)
+def test_date_filter_forms(seed_index, since, until, expected):
+    results = seed_index.search("韶关", since=since, until=until)
+    assert set(ids(results)) == expected
+    assert results.undated_excluded == 2
+
+
+def test_undated_excluded_counts_only_matching_documents(seed_index):
+    # Of the undated documents only 001 mentions 民政.
+    assert seed_index.search("民政", since="2000").undated_excluded == 1
+    assert seed_index.search("林长制", since="2000").undated_excluded == 0
+    assert seed_index.search("韶关").undated_excluded == 0
+
+
+@pytest.mark.parametrize("bad", ["2022-13", "22", "yesterday", "2022-02-30"])
+def test_bad_since(seed_index, bad):
+    with pytest.raises(BadDateError) as caught:
+        seed_index.search("韶关", since=bad)
+    assert bad in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_since_after_until(seed_index):
+    with pytest.raises(BadDateError):
+        seed_index.search("韶关", since="2023", until="2022")

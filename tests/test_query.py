@@ -1,0 +1,132 @@
+"""The query language: the syntax tree the parser builds, and the errors it reports."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from searchkit import BadDateError, QuerySyntaxError, SearchkitError
+from searchkit.query import And, DateSpan, Not, Or, Phrase, Source, Term, parse, parse_date, parse_date_range
+
+D = dt.date
+
+
+# -- the tree -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "tree"),
+    [
+        ("韶关", Term("韶关")),
+        ("韶关 改革", And((Term("韶关"), Term("改革")))),
+        ("韶关 AND 改革", And((Term("韶关"), Term("改革")))),
+        ("预制菜 OR 林长制", Or((Term("预制菜"), Term("林长制")))),
+        ("韶关 NOT 民政", And((Term("韶关"), Not(Term("民政"))))),
+        ("韶关 -民政", And((Term("韶关"), Not(Term("民政"))))),
+        ("-民政", Not(Term("民政"))),
+        ("NOT NOT 民政", Not(Not(Term("民政")))),
+        # AND binds tighter than OR.
+        ("a OR b c", Or((Term("a"), And((Term("b"), Term("c")))))),
+        ("a b OR c", Or((And((Term("a"), Term("b"))), Term("c")))),
+        ("(数据 OR 算力) 中心", And((Or((Term("数据"), Term("算力"))), Term("中心")))),
+        ("（数据 OR 算力） 中心", And((Or((Term("数据"), Term("算力"))), Term("中心")))),
+        ("-(a OR b)", Not(Or((Term("a"), Term("b"))))),
+        ("((a))", Term("a")),
+        ('"数据中心集群"', Phrase("数据中心集群")),
+        ('"数据 中心"', Phrase("数据 中心")),
+        ("“数据中心”", Phrase("数据中心")),
+        ("「数据中心」", Phrase("数据中心")),
+        ('韶关 "数据中心"', And((Term("韶关"), Phrase("数据中心")))),
+        ("title:改革", Term("改革", "title")),
+        ('title:"改革 攻坚"', Phrase("改革 攻坚", "title")),
+        ("TITLE:改革", Term("改革", "title")),
+        ("title：改革", Term("改革", "title")),
+        ("source:澎湃新闻", Source("澎湃新闻")),
+        ("韶关 source:nanfangPlus", And((Term("韶关"), Source("nanfangPlus")))),
+        ("date:2022", DateSpan(D(2022, 1, 1), D(2022, 12, 31))),
+        ("date:2022-02", DateSpan(D(2022, 2, 1), D(2022, 2, 28))),
+        ("date:2024-02", DateSpan(D(2024, 2, 1), D(2024, 2, 29))),
+        ("date:2022-05-17", DateSpan(D(2022, 5, 17), D(2022, 5, 17))),
+        ("date:2022-01..2022-06", DateSpan(D(2022, 1, 1), D(2022, 6, 30))),
+        ("date:2022-03..", DateSpan(D(2022, 3, 1), None)),
+        ("date:..2021", DateSpan(None, D(2021, 12, 31))),
+        # Operators are upper case; anything else is a word.
+        ("or", Term("or")),
+        ("a or b", And((Term("a"), Term("or"), Term("b")))),
+        ("5G-网络", Term("5G-网络")),
+    ],
+)
+def test_parse_tree(text, tree):
+    assert parse(text) == tree
+
+
+def test_combined_query():
+    tree = parse('韶关 (改革 OR 转型) -民政 title:发展 source:澎湃新闻 date:2021..2022 "产业 转型"')
+    assert tree == And((
+        Term("韶关"),
+        Or((Term("改革"), Term("转型"))),
+        Not(Term("民政")),
+        Term("发展", "title"),
+        Source("澎湃新闻"),
+        DateSpan(D(2021, 1, 1), D(2022, 12, 31)),
+        Phrase("产业 转型"),
+    ))
+
+
+# -- dates ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end"),
+    [
+        ("2022", D(2022, 1, 1), D(2022, 12, 31)),
+        ("2022-3", D(2022, 3, 1), D(2022, 3, 31)),
+        ("2022/03/01", D(2022, 3, 1), D(2022, 3, 1)),
+        ("2022.12", D(2022, 12, 1), D(2022, 12, 31)),
+    ],
+)
+def test_parse_date_periods(text, start, end):
+    assert parse_date(text) == start
+    assert parse_date(text, end=True) == end
+
+
+def test_parse_date_range_open_ends():
+    assert parse_date_range("2022..") == (D(2022, 1, 1), None)
+    assert parse_date_range("..2022-06") == (None, D(2022, 6, 30))
+
+
+# -- errors -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "error", "words"),
+    [
+        ('"数据中心', QuerySyntaxError, ["quote", "column 1"]),
+        ('韶关 "数据', QuerySyntaxError, ["quote", "column 4"]),
+        ("(韶关 改革", QuerySyntaxError, ["parenthesis", "column 1", "never closed"]),
+        ("韶关 改革)", QuerySyntaxError, ["parenthesis", "column 6"]),
+        ("foo:bar", QuerySyntaxError, ["unknown field", "foo", "column 1"]),
+        ("韶关 author:张文", QuerySyntaxError, ["unknown field", "author", "column 4"]),
+        ("date:2022-13", BadDateError, ["2022-13", "column 6", "month"]),
+        ("date:2022-02-30", BadDateError, ["2022-02-30", "column 6", "day"]),
+        ("date:yesterday", BadDateError, ["yesterday", "column 6", "YYYY"]),
+        ("date:2022-06..2022-01", BadDateError, ["start is after the end"]),
+        ("date:..", BadDateError, ["at least one end"]),
+        ("韶关 OR", QuerySyntaxError, ["OR", "column 4"]),
+        ("OR 韶关", QuerySyntaxError, ["column 1"]),
+        ("韶关 NOT", QuerySyntaxError, ["NOT", "column 4"]),
+        ("()", QuerySyntaxError, ["column 2"]),
+        ("title:", QuerySyntaxError, ["title:", "column 1", "value"]),
+        ("", QuerySyntaxError, ["empty"]),
+        ("   ", QuerySyntaxError, ["empty"]),
+    ],
+)
+def test_syntax_errors_say_where_and_why(text, error, words):
+    with pytest.raises(error) as caught:
+        parse(text)
+    message = str(caught.value)
+    assert "\n" not in message
+    for word in words:
+        assert word in message
+    assert isinstance(caught.value, SearchkitError)

@@ -1,0 +1,69 @@
+"""README examples are executed: the Python blocks, and the set-up command."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def python_blocks() -> list[str]:
+    return re.findall(r"^```python\n(.*?)^```", README.read_text(encoding="utf-8"), re.S | re.M)
+
+
+def setup_commands() -> list[str]:
+    """The searchkit commands of the set-up section (after 'pip install ... &&')."""
+    text = README.read_text(encoding="utf-8")
+    section = text.split("## Set-up", 1)[1].split("\n## ", 1)[0]
+    commands = []
+    for line in section.splitlines():
+        if line.startswith("    "):
+            for part in line.strip().split("&&"):
+                if part.strip().startswith("searchkit "):
+                    commands.append(part.strip())
+    return commands
+
+
+@pytest.fixture(scope="module")
+def readme_dir(tmp_path_factory, seeds_dir):
+    """A directory laid out like a checkout: seeds/ and nothing else."""
+    path = tmp_path_factory.mktemp("readme")
+    shutil.copytree(seeds_dir, path / "seeds")
+    return path
+
+
+def test_readme_has_examples():
+    assert python_blocks()
+    assert "searchkit search 数据中心" in setup_commands()
+
+
+@pytest.mark.parametrize("number", range(len(python_blocks())))
+def test_python_example(number, readme_dir, monkeypatch):
+    monkeypatch.chdir(readme_dir)
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output):
+        exec(compile(python_blocks()[number], f"README.md python block {number + 1}", "exec"), {})
+    assert output.getvalue().strip()
+
+
+@pytest.mark.parametrize("command", setup_commands())
+def test_setup_command(command, readme_dir):
+    env = {k: v for k, v in os.environ.items() if k != "SEARCHKIT_INDEX"}
+    result = subprocess.run(
+        [sys.executable, "-m", "searchkit", *shlex.split(command)[1:]],
+        cwd=readme_dir, env=env, capture_output=True, text=True, encoding="utf-8", timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "3 results for 数据中心" in result.stdout
+    assert "【数据中心】" in result.stdout
