@@ -66,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_index_option(index)
     index.add_argument("--rebuild", action="store_true", help="start from scratch")
     index.add_argument("--userdict", metavar="FILE", help="a jieba user dictionary for this index")
+    index.add_argument("--workers", type=_positive, metavar="N",
+                       help="processes to index with (default: one per core)")
     index.set_defaults(handler=cmd_index)
 
     search = commands.add_parser("search", help="search the index",
@@ -141,7 +143,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     index_dir = args.index or default_index_dir()
     progress = _progress_bar() if sys.stderr.isatty() else None
     report = SearchIndex.build(index_dir, paths, rebuild=args.rebuild, userdict=args.userdict,
-                               progress=progress, warn=_notice)
+                               progress=progress, warn=_notice, workers=args.workers)
     if progress:
         sys.stderr.write("\r\x1b[K")
     print(render.report_text(report))
@@ -152,7 +154,8 @@ def _progress_bar():
     def show(done: int, total: int) -> None:
         width = 30
         filled = width * done // max(total, 1)
-        sys.stderr.write(f"\rindexing [{'#' * filled}{'.' * (width - filled)}] {done}/{total} files")
+        sys.stderr.write(f"\rindexing [{'#' * filled}{'.' * (width - filled)}] "
+                         f"{done / 1e6:.1f}/{total / 1e6:.1f} MB")
         sys.stderr.flush()
     return show
 

@@ -24,6 +24,7 @@ from whoosh import scoring, sorting  # noqa: E402
 CHAR_WEIGHT = 0.3  # a character-level match counts, but ranks below a word match
 LITERAL_BONUS = 0.5  # the query's own characters in a row, when it was segmented
 DEFAULT_LIMIT = 10
+TIE_MARGIN = 10
 
 
 @dataclass
@@ -85,10 +86,16 @@ class SearchIndex:
         userdict: str | os.PathLike | None = None,
         progress: Callable[[int, int], None] | None = None,
         warn: Callable[[str], None] | None = None,
+        workers: int | None = None,
     ) -> IndexReport:
-        """Index (or update the index of) the files under corpus into path."""
+        """Index (or update the index of) the files under corpus into path.
+
+        ``progress(done, total)`` hears the bytes indexed so far; ``warn`` hears
+        one line per file skipped; ``workers`` processes share the work
+        (default: one per core).
+        """
         return indexer.update_index(path, corpus, rebuild=rebuild, userdict=userdict,
-                                    progress=progress, warn=warn)
+                                    progress=progress, warn=warn, workers=workers)
 
     def update(self, corpus: Iterable[str | os.PathLike], **options: Any) -> IndexReport:
         """Bring this index up to date with the files under corpus."""
@@ -186,10 +193,13 @@ class SearchIndex:
             scored = searcher.search(combined, filter=set(docnums), limit=None)
             scores = {hit.docnum: hit.score for hit in scored}
             return _Ranked(len(found), [(d, scores.get(d) or 0.0) for d in docnums])
-        found = searcher.search(combined, limit=top)
-        ranked = [(hit.docnum, hit.score) for hit in found]
-        ranked.sort(key=lambda pair: (-round(pair[1], 6), -self._date_ordinal(searcher, pair[0])))
-        return _Ranked(len(found), ranked)
+        # A few more than needed, so that ties at the cut are decided by date
+        # and id rather than by where documents happen to sit in the index.
+        found = searcher.search(combined, limit=top + TIE_MARGIN)
+        order = _TieBreak(searcher)
+        ranked = sorted(((hit.docnum, hit.score) for hit in found),
+                        key=lambda pair: order.key(pair[0], pair[1]))
+        return _Ranked(len(found), ranked[:top])
 
     def _run_partial(self, searcher, compiled: _Compiled, filters, top: int,
                      sort: str = "relevance") -> "_Ranked":
@@ -211,11 +221,11 @@ class SearchIndex:
         if not candidates:
             return _Ranked(0, [])
         found = searcher.search(_or(compiled.clauses), filter=candidates, limit=None)
-        ranked = [(hit.docnum, hit.score) for hit in found]
-        ranked.sort(key=lambda pair: (-coverage[pair[0]], -round(pair[1], 6),
-                                      -self._date_ordinal(searcher, pair[0])))
+        order = _TieBreak(searcher)
+        ranked = sorted(((hit.docnum, hit.score) for hit in found),
+                        key=lambda pair: (-coverage[pair[0]], *order.key(*pair)))
         if sort == "date":  # stable: same-day documents keep their coverage order
-            ranked.sort(key=lambda pair: -self._date_ordinal(searcher, pair[0]))
+            ranked.sort(key=lambda pair: -order.day(pair[0]))
         return _Ranked(len(ranked), ranked[:top])
 
     def _count_undated(self, searcher, compiled: _Compiled, filters) -> int:
@@ -225,9 +235,6 @@ class SearchIndex:
         query = _and([_strip_dates(compiled.query), *without_dates, undated])
         return sum(1 for _ in searcher.docs_for_query(query))
 
-    @staticmethod
-    def _date_ordinal(searcher, docnum: int) -> int:
-        return searcher.reader().column_reader(schema.DAYNUMBER)[docnum]
 
     def _hit(self, searcher, docnum: int, score: float, terms: list[str], original: bool) -> Hit:
         stored = searcher.stored_fields(docnum)
@@ -418,6 +425,18 @@ def default_corpus() -> Path | None:
         if candidate.is_dir():
             return candidate
     return None
+
+
+class _TieBreak:
+    """Order of hits with equal scores: newest first, then by id."""
+
+    def __init__(self, searcher) -> None:
+        reader = searcher.reader()
+        self.day = reader.column_reader(schema.DAYNUMBER).__getitem__
+        self.id = reader.column_reader(schema.ID).__getitem__
+
+    def key(self, docnum: int, score: float) -> tuple:
+        return (-round(score, 6), -self.day(docnum), self.id(docnum))
 
 
 @dataclass

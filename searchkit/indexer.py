@@ -26,18 +26,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import analysis, schema
+from . import analysis, parallel, schema
 from .errors import IndexLockedError, IndexMismatchError, IndexNotFoundError, SearchkitError
-from .loaders import iter_corpus_files, load_file
+from .loaders import iter_corpus_files, load_file, warn_stderr
 from .models import Document, IndexReport
 from .normalize import NORMALIZER_VERSION, clean_text, normalize_text
 
 from whoosh import index as whoosh_index  # noqa: E402  (schema silences whoosh's warnings first)
+from whoosh.codec.whoosh3 import W3Codec  # noqa: E402
+from whoosh.writing import SegmentWriter  # noqa: E402
 
 MANIFEST = "searchkit.json"
 LOCKFILE = "searchkit.lock"
 USERDICT = "userdict.txt"
 LEXICON = "query-lexicon.sqlite"
+WRITER_LIMIT_MB = 128
+WORKER_LIMIT_MB = 128
+PART_BYTES = 1_000_000  # JSON Lines files are dealt out to workers in parts this big
+PARALLEL_MIN_BYTES = 1_000_000  # below this, starting workers costs more than it saves
 FORMAT_VERSION = 1
 
 ProgressCallback = Callable[[int, int], None]
@@ -127,12 +133,15 @@ def update_index(
     userdict: str | os.PathLike | None = None,
     progress: ProgressCallback | None = None,
     warn: Callable[[str], None] | None = None,
+    workers: int | None = None,
 ) -> IndexReport:
     """Bring the index at index_dir up to date with the files under paths.
 
     New files are added, changed ones (by checksum) replaced, vanished ones
     removed. ``rebuild`` starts from scratch (required to change the user
-    dictionary of an existing index).
+    dictionary of an existing index). ``progress(done, total)`` is told the
+    bytes indexed so far; ``workers`` processes share the work (default: one
+    per core; small jobs are done in this process).
     """
     started = time.perf_counter()
     index_dir = Path(index_dir)
@@ -153,7 +162,7 @@ def update_index(
             profile = analysis.register_segmenter(userdict)
             ix = whoosh_index.create_in(str(index_dir), schema.build_schema(profile), indexname=generation)
         report = IndexReport()
-        _apply_changes(ix, paths, report, progress, warn)
+        _apply_changes(ix, paths, report, progress, warn, workers or default_workers())
         if manifest is None or rebuild:
             _install_userdict(index_dir, userdict)
         if manifest is None or rebuild or not (index_dir / LEXICON).exists():
@@ -161,6 +170,14 @@ def update_index(
         _switch_to(index_dir, generation, [str(p) for p in paths])
     report.seconds = time.perf_counter() - started
     return report
+
+
+def default_workers() -> int:
+    """One worker per core this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def _check_userdict_unchanged(index_dir: Path, userdict: str | os.PathLike | None) -> None:
@@ -180,41 +197,120 @@ def _next_generation(manifest: Manifest | None) -> str:
 
 
 def _apply_changes(ix, paths: list[Path], report: IndexReport,
-                   progress: ProgressCallback | None, warn) -> None:
+                   progress: ProgressCallback | None, warn, workers: int) -> None:
     segmenter = analysis.segmenter_for(ix.schema[schema.CONTENT].analyzer.profile)
     seen = indexed_files(ix)
-    files = list(iter_corpus_files(paths))
-    writer = ix.writer(limitmb=256)
+    changed: list[parallel.Unit] = []
+    present = set()
+    for corpus_file in iter_corpus_files(paths, warn=warn):
+        key = corpus_file.key
+        present.add(key)
+        checksum = corpus_file.checksum()
+        if seen.get(key) == checksum:
+            report.unchanged += 1
+        else:
+            changed.append(parallel.Unit(corpus_file, key, checksum))
+    writer = ix.writer(limitmb=WRITER_LIMIT_MB, codec=make_codec())
     try:
-        present = set()
-        for done, corpus_file in enumerate(files, 1):
-            key = corpus_file.key
-            present.add(key)
-            checksum = corpus_file.checksum()
-            if seen.get(key) == checksum:
-                report.unchanged += 1
-            else:
-                if key in seen:
-                    writer.delete_by_term(schema.PATH, key)
-                count = 0
-                for document in load_file(corpus_file, warn=warn):
-                    writer.add_document(**document_fields(document, key, checksum, segmenter))
-                    report.megabytes += len(document.text.encode("utf-8")) / 1e6
-                    count += 1
-                if count == 0:
-                    report.skipped += 1
-                elif key in seen:
-                    report.updated += count
-                else:
-                    report.added += count
-            if progress:
-                progress(done, len(files))
+        for unit in changed:
+            if unit.key in seen:
+                writer.delete_by_term(schema.PATH, unit.key)
         for key in seen.keys() - present:
             report.removed += writer.delete_by_term(schema.PATH, key) or 0
-        writer.commit(merge=True)
+        tally = _Tally(report, seen, progress, warn, sum(_unit_bytes(u) for u in changed))
+        if workers > 1 and tally.total_bytes >= PARALLEL_MIN_BYTES:
+            parts = [parallel.Unit(part, unit.key, unit.checksum)
+                     for unit in changed for part in unit.part.parts(PART_BYTES)]
+            segments = parallel.index_in_parallel(
+                lambda: _segment_writer(ix), index_unit, segmenter, parts, workers, tally.add)
+        else:
+            segments = []
+            for unit in changed:
+                tally.add(index_unit(unit, writer, segmenter))
+        tally.finish()
+        _commit(writer, segments)
     except BaseException:
         writer.cancel()
         raise
+
+
+def make_codec() -> W3Codec:
+    """Whoosh's codec, without per-term field-length statistics.
+
+    Those statistics only tighten the score bounds used to skip blocks while
+    searching; collecting them reads a column value for every posting and was
+    the largest single cost of a commit. Scores are unchanged.
+    """
+    codec = W3Codec()
+    codec.length_stats = False
+    return codec
+
+
+def _segment_writer(ix) -> SegmentWriter:
+    """A writer for a worker process: its own segment, no lock (the parent holds it)."""
+    return SegmentWriter(ix, _lk=False, limitmb=WORKER_LIMIT_MB, codec=make_codec())
+
+
+def index_unit(unit: parallel.Unit, writer, segmenter: analysis.Segmenter) -> parallel.UnitResult:
+    """Add the documents of one unit of work to writer."""
+    result = parallel.UnitResult(unit.key, 0, _unit_bytes(unit) / 1e6)
+    for document in load_file(unit.part, warn=result.warnings.append):
+        writer.add_document(**document_fields(document, unit.key, unit.checksum, segmenter))
+        result.documents += 1
+    return result
+
+
+def _unit_bytes(unit: parallel.Unit) -> int:
+    if unit.part.span is not None:
+        start, end, _ = unit.part.span
+        return end - start
+    try:
+        return unit.part.path.stat().st_size
+    except OSError:
+        return 0
+
+
+class _Tally:
+    """Adds up unit results into the report, per file, and drives the progress callback."""
+
+    def __init__(self, report: IndexReport, seen: dict[str, str],
+                 progress: ProgressCallback | None, warn, total_bytes: int) -> None:
+        self.report, self.seen, self.progress, self.warn = report, seen, progress, warn
+        self.total_bytes = total_bytes
+        self.done_bytes = 0
+        self.documents: dict[str, int] = {}
+
+    def add(self, result: parallel.UnitResult) -> None:
+        for message in result.warnings:
+            (self.warn or warn_stderr)(message)
+        self.documents[result.key] = self.documents.get(result.key, 0) + result.documents
+        self.report.megabytes += result.megabytes
+        self.done_bytes += round(result.megabytes * 1e6)
+        if self.progress:
+            self.progress(self.done_bytes, self.total_bytes)
+
+    def finish(self) -> None:
+        for key, count in self.documents.items():
+            if count == 0:
+                self.report.skipped += 1
+            elif key in self.seen:
+                self.report.updated += count
+            else:
+                self.report.added += count
+
+
+def _commit(writer, segments: list) -> None:
+    """Commit writer's changes together with segments written by workers."""
+    if not segments:
+        writer.commit(merge=True)
+        return
+    final = writer._merge_segments(None, None, True)
+    if writer._added:
+        final.append(writer._finalize_segment())
+    else:
+        writer._close_segment()
+    writer._commit_toc(final + segments)
+    writer._finish()
 
 
 def indexed_files(ix) -> dict[str, str]:
@@ -232,7 +328,7 @@ def indexed_files(ix) -> dict[str, str]:
     return found
 
 
-def document_fields(document: Document, file_key: str, checksum: str,
+def document_fields(document: Document, file_key: str | None, checksum: str,
                     segmenter: analysis.Segmenter) -> dict[str, Any]:
     """The Whoosh fields of one document, with its tokens computed."""
     title_chars = analysis.char_tokens(document.title)
@@ -341,7 +437,7 @@ def add_documents(index_dir: str | os.PathLike, documents: Iterable[Document]) -
         try:
             for document in documents:
                 document = _normalized(document)
-                fields = document_fields(document, document.path or "", "", segmenter)
+                fields = document_fields(document, document.path, "", segmenter)
                 del fields[schema.FILEKEY]  # not from a corpus file: file updates leave it alone
                 writer.update_document(**fields)
                 count += 1

@@ -57,6 +57,7 @@ sidecar of the directory that holds a file given on its own applies to it too.
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import datetime as dt
 import functools
 import hashlib
@@ -595,6 +596,14 @@ class CorpusFile:
     doc_id: str
     overrides: Mapping[str, Any] | None = None
     aliases: Aliases | None = None
+    # (first byte, end byte, number of the first line) of a JSON Lines part
+    span: tuple[int, int, int] | None = None
+
+    def parts(self, size: int) -> list[CorpusFile]:
+        """The file cut into JSON Lines parts of about size bytes (other files: itself)."""
+        if self.path.suffix.lower() != ".jsonl":
+            return [self]
+        return [dataclasses.replace(self, span=span) for span in jsonl_spans(self.path, size)]
 
     @property
     def key(self) -> str:
@@ -626,12 +635,14 @@ def load_file(
     read, or is binary, undecodable or empty, yields nothing and is reported
     through ``warn`` (default: standard error), as is each bad JSON line.
     """
+    span = None
     if isinstance(path, CorpusFile):
-        path, doc_id, overrides, aliases = path.path, path.doc_id, path.overrides, path.aliases
+        path, doc_id, overrides, aliases, span = (
+            path.path, path.doc_id, path.overrides, path.aliases, path.span)
     path = Path(path)
-    warn = _warn_stderr if warn is None else warn
+    warn = warn_stderr if warn is None else warn
     try:
-        yield from _load_documents(path, doc_id or path.name, warn, aliases, overrides)
+        yield from _load_documents(path, doc_id or path.name, warn, aliases, overrides, span)
     except LoadError as error:
         warn(str(error))
 
@@ -642,11 +653,12 @@ def _load_documents(
     warn: Warn,
     aliases: Aliases | None,
     overrides: Mapping[str, Any] | None,
+    span: tuple[int, int, int] | None = None,
 ) -> Iterator[Document]:
     lookup = _lookup_for(aliases)
     sidecar = _override_fields(overrides or {})
     if path.suffix.lower() == ".jsonl":
-        yield from _load_jsonl(path, doc_id, warn, lookup, sidecar)
+        yield from _load_jsonl(path, doc_id, warn, lookup, sidecar, span)
         return
     body = _parse_body(_read_text(path), html_page=path.suffix.lower() in {".html", ".htm"})
     yield _make_document(doc_id, path, body, sidecar, lookup)
@@ -662,28 +674,66 @@ def _override_fields(overrides: Mapping[str, Any]) -> _Fields:
 
 
 def _load_jsonl(
-    path: Path, doc_id: str, warn: Warn, lookup: Mapping[str, str], sidecar: _Fields
+    path: Path,
+    doc_id: str,
+    warn: Warn,
+    lookup: Mapping[str, str],
+    sidecar: _Fields,
+    span: tuple[int, int, int] | None = None,
 ) -> Iterator[Document]:
     loaded = 0
     try:
-        with path.open(encoding="utf-8-sig") as lines:
-            for number, line in enumerate(lines, start=1):
-                if not line.strip():
-                    continue
-                record = _jsonl_record(line)
-                if record is None:
-                    warn(f"{path}:{number}: skipped, not a JSON object with text fields")
-                    continue
-                body = _record_body(record)
-                record_id = record.get("id")
-                record_id = f"{doc_id}#{number}" if record_id in (None, "") else str(record_id)
-                yield _make_document(record_id, path, body, sidecar, lookup)
-                loaded += 1
+        for number, line in _jsonl_lines(path, span):
+            if not line.strip():
+                continue
+            record = _jsonl_record(line)
+            if record is None:
+                warn(f"{path}:{number}: skipped, not a JSON object with text fields")
+                continue
+            body = _record_body(record)
+            record_id = record.get("id")
+            record_id = f"{doc_id}#{number}" if record_id in (None, "") else str(record_id)
+            yield _make_document(record_id, path, body, sidecar, lookup)
+            loaded += 1
     except UnicodeDecodeError as error:
         message = f"{path}: skipped after {loaded} records, not UTF-8 ({error.reason})"
         raise LoadError(message) from error
     except OSError as error:
         raise LoadError(f"{path}: cannot read ({error.strerror or error})") from error
+
+
+def _jsonl_lines(path: Path, span: tuple[int, int, int] | None) -> Iterator[tuple[int, str]]:
+    """(line number, text) of the lines of a JSON Lines file, or of one part of it."""
+    start, end, number = span or (0, -1, 1)
+    with path.open("rb") as handle:
+        handle.seek(start)
+        position = start
+        for raw in handle:
+            if end >= 0 and position >= end:
+                break
+            position += len(raw)
+            line = raw.decode("utf-8")
+            yield number, line.removeprefix("\ufeff") if number == 1 else line
+            number += 1
+
+
+def jsonl_spans(path: Path, size: int) -> list[tuple[int, int, int]]:
+    """Cut a JSON Lines file into parts of about size bytes, at line ends.
+
+    Each part is (first byte, end byte, number of its first line).
+    """
+    spans = []
+    start, number = 0, 1
+    with path.open("rb") as handle:
+        while True:
+            chunk = handle.read(size)
+            if not chunk:
+                break
+            chunk += handle.readline()
+            spans.append((start, start + len(chunk), number))
+            start += len(chunk)
+            number += chunk.count(b"\n")
+    return spans or [(0, 0, 1)]
 
 
 def _jsonl_record(line: str) -> dict[str, Any] | None:
@@ -744,7 +794,7 @@ def _document_source(fields: _Fields, lookup: Mapping[str, str]) -> str | None:
 # --- corpora ------------------------------------------------------------
 
 
-def _warn_stderr(message: str) -> None:
+def warn_stderr(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr)
 
 
@@ -793,7 +843,7 @@ def iter_corpus_files(
     Hidden files and directories and sidecar files are left out; a path that
     does not exist is reported through ``warn``.
     """
-    warn = _warn_stderr if warn is None else warn
+    warn = warn_stderr if warn is None else warn
     for root in map(Path, paths):
         if root.is_dir():
             sidecar_dir, files = root, _corpus_files(root)
@@ -824,6 +874,6 @@ def load_corpus(
     ``warn`` (default: standard error). ``aliases`` (``canonical -> [alias,
     ...]``) extends the source alias table, as a sidecar ``[aliases]`` does.
     """
-    warn = _warn_stderr if warn is None else warn
+    warn = warn_stderr if warn is None else warn
     for corpus_file in iter_corpus_files(paths, warn=warn, aliases=aliases):
         yield from load_file(corpus_file, warn=warn)

@@ -12,7 +12,7 @@ from whoosh.analysis import IDTokenizer, LowercaseFilter  # noqa: E402
 from .analysis import CharTokenizer, WordTokenizer  # noqa: E402
 
 TITLE_BOOST = 3.0
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 # Field names, used by the indexer and the searcher alike.
 ID, PATH, TITLE, CONTENT, CHARS, DATE, DATED, SOURCE, URL, ORIGINAL, META = (
@@ -37,7 +37,7 @@ def build_schema(profile: str = "default") -> fields.Schema:
     words = WordTokenizer(profile)
     return fields.Schema(
         **{
-            ID: fields.ID(stored=True, unique=True),
+            ID: fields.ID(stored=True, unique=True, sortable=True),
             PATH: fields.ID(stored=True),
             TITLE: fields.TEXT(analyzer=words, stored=True, field_boost=TITLE_BOOST),
             CONTENT: fields.TEXT(analyzer=words, stored=True),

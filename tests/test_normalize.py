@@ -192,6 +192,24 @@ def test_to_simplified_matches_opencc_on_generated_text(reference):
         assert to_simplified(text) == reference.convert(text), repr(text)
 
 
+def test_to_simplified_matches_opencc_where_phrases_overlap(reference):
+    # Phrase matches decide how the rest of a piece is cut: pieces built from
+    # whole phrases, their prefixes and suffixes, Traditional characters and
+    # separators exercise the longest-match-first order and its length hints.
+    phrases_entry, characters_entry = reference._dict_chain_data[0]  # test-only
+    phrases, characters = sorted(phrases_entry[2]), sorted(characters_entry[2])
+    rng = random.Random(11)
+    for _ in range(2000):
+        pieces = []
+        for _ in range(rng.randint(1, 10)):
+            phrase = rng.choice(phrases)
+            pieces.append(rng.choice([phrase, phrase[: rng.randint(1, len(phrase))],
+                                      phrase[rng.randint(0, len(phrase) - 1):],
+                                      rng.choice(characters), rng.choice("，。 -!?、\u3000\n")]))
+        text = "".join(pieces)
+        assert to_simplified(text) == reference.convert(text), repr(text)
+
+
 def test_normalize_text_is_char_for_char():
     original = "韶關ＧＤＰ增長１２．７％，發展(2020年)。"
     normalized = normalize_text(original)
