@@ -27,14 +27,13 @@ from pathlib import Path
 from typing import Any
 
 from . import analysis, parallel, schema
+from .segments import FastSegmentWriter, commit_with, remove_temporary_directories
 from .errors import IndexLockedError, IndexMismatchError, IndexNotFoundError, SearchkitError
 from .loaders import iter_corpus_files, load_file, warn_stderr
 from .models import Document, IndexReport
 from .normalize import NORMALIZER_VERSION, clean_text, normalize_text
 
 from whoosh import index as whoosh_index  # noqa: E402  (schema silences whoosh's warnings first)
-from whoosh.codec.whoosh3 import W3Codec  # noqa: E402
-from whoosh.writing import SegmentWriter  # noqa: E402
 
 MANIFEST = "searchkit.json"
 LOCKFILE = "searchkit.lock"
@@ -168,6 +167,7 @@ def update_index(
         if manifest is None or rebuild or not (index_dir / LEXICON).exists():
             _install_query_lexicon(index_dir, ix.schema[schema.CONTENT].analyzer.profile)
         _switch_to(index_dir, generation, [str(p) for p in paths])
+        remove_temporary_directories(index_dir)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -210,7 +210,7 @@ def _apply_changes(ix, paths: list[Path], report: IndexReport,
             report.unchanged += 1
         else:
             changed.append(parallel.Unit(corpus_file, key, checksum))
-    writer = ix.writer(limitmb=WRITER_LIMIT_MB, codec=make_codec())
+    writer = FastSegmentWriter(ix, limitmb=WRITER_LIMIT_MB)
     try:
         for unit in changed:
             if unit.key in seen:
@@ -228,27 +228,15 @@ def _apply_changes(ix, paths: list[Path], report: IndexReport,
             for unit in changed:
                 tally.add(index_unit(unit, writer, segmenter))
         tally.finish()
-        _commit(writer, segments)
+        commit_with(writer, segments)
     except BaseException:
         writer.cancel()
         raise
 
 
-def make_codec() -> W3Codec:
-    """Whoosh's codec, without per-term field-length statistics.
-
-    Those statistics only tighten the score bounds used to skip blocks while
-    searching; collecting them reads a column value for every posting and was
-    the largest single cost of a commit. Scores are unchanged.
-    """
-    codec = W3Codec()
-    codec.length_stats = False
-    return codec
-
-
-def _segment_writer(ix) -> SegmentWriter:
+def _segment_writer(ix) -> FastSegmentWriter:
     """A writer for a worker process: its own segment, no lock (the parent holds it)."""
-    return SegmentWriter(ix, _lk=False, limitmb=WORKER_LIMIT_MB, codec=make_codec())
+    return FastSegmentWriter(ix, _lk=False, limitmb=WORKER_LIMIT_MB)
 
 
 def index_unit(unit: parallel.Unit, writer, segmenter: analysis.Segmenter) -> parallel.UnitResult:
@@ -297,20 +285,6 @@ class _Tally:
                 self.report.updated += count
             else:
                 self.report.added += count
-
-
-def _commit(writer, segments: list) -> None:
-    """Commit writer's changes together with segments written by workers."""
-    if not segments:
-        writer.commit(merge=True)
-        return
-    final = writer._merge_segments(None, None, True)
-    if writer._added:
-        final.append(writer._finalize_segment())
-    else:
-        writer._close_segment()
-    writer._commit_toc(final + segments)
-    writer._finish()
 
 
 def indexed_files(ix) -> dict[str, str]:
@@ -432,7 +406,7 @@ def add_documents(index_dir: str | os.PathLike, documents: Iterable[Document]) -
     with writer_lock(index_dir):
         ix, _ = open_whoosh_index(index_dir)
         segmenter = analysis.segmenter_for(ix.schema[schema.CONTENT].analyzer.profile)
-        writer = ix.writer(limitmb=256)
+        writer = FastSegmentWriter(ix, limitmb=WRITER_LIMIT_MB)
         count = 0
         try:
             for document in documents:

@@ -6,10 +6,13 @@ import warnings
 
 warnings.filterwarnings("ignore", category=SyntaxWarning, module=r"whoosh\..*")
 
+import pickle  # noqa: E402
+
 from whoosh import fields  # noqa: E402
+from whoosh.system import pack_uint  # noqa: E402
 from whoosh.analysis import IDTokenizer, LowercaseFilter  # noqa: E402
 
-from .analysis import CharTokenizer, WordTokenizer  # noqa: E402
+from .analysis import CharTokenizer, Pretokenized, TokenTuple, WordTokenizer  # noqa: E402
 
 TITLE_BOOST = 3.0
 SCHEMA_VERSION = "2"
@@ -26,6 +29,37 @@ FILEKEY = "filekey"
 DAYNUMBER = "daynumber"
 
 
+class TokenText(fields.TEXT):
+    """A TEXT field that turns the tokens a Pretokenized value carries into postings directly.
+
+    Whoosh would make a Token object per token and group them by word; for
+    tokens already computed (in a worker process) this does the same grouping
+    in one loop and encodes positions exactly as Whoosh's Positions format.
+    """
+
+    def index(self, value, **kwargs):
+        if isinstance(value, Pretokenized):
+            return positions_postings(value.tokens, self.format.field_boost)
+        return super().index(value, **kwargs)
+
+
+def positions_postings(tokens: list[TokenTuple], boost: float) -> list[tuple]:
+    """(term bytes, frequency, weight, encoded positions) for each distinct token text."""
+    positions: dict[str, list[int]] = {}
+    for text, pos, _, _ in tokens:
+        found = positions.get(text)
+        if found is None:
+            positions[text] = [pos]
+        else:
+            found.append(pos)
+    postings = []
+    for text, poses in positions.items():
+        deltas = [poses[0], *(b - a for a, b in zip(poses, poses[1:]))]
+        encoded = pack_uint(len(deltas)) + pickle.dumps(deltas, 2)
+        postings.append((text.encode("utf-8"), len(poses), len(poses) * boost, encoded))
+    return postings
+
+
 def build_schema(profile: str = "default") -> fields.Schema:
     """The schema: words for ranking, characters for recall, metadata for filters.
 
@@ -39,9 +73,9 @@ def build_schema(profile: str = "default") -> fields.Schema:
         **{
             ID: fields.ID(stored=True, unique=True, sortable=True),
             PATH: fields.ID(stored=True),
-            TITLE: fields.TEXT(analyzer=words, stored=True, field_boost=TITLE_BOOST),
-            CONTENT: fields.TEXT(analyzer=words, stored=True),
-            CHARS: fields.TEXT(analyzer=CharTokenizer()),
+            TITLE: TokenText(analyzer=words, stored=True, field_boost=TITLE_BOOST),
+            CONTENT: TokenText(analyzer=words, stored=True),
+            CHARS: TokenText(analyzer=CharTokenizer()),
             DATE: fields.DATETIME(stored=True, sortable=True),
             DATED: fields.BOOLEAN(),
             DAYNUMBER: fields.NUMERIC(int, bits=32, signed=False, sortable=True),
