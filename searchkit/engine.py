@@ -402,10 +402,11 @@ class SearchIndex:
         with self._lock:
             searcher = self._get_searcher()
             total = searcher.doc_count()
-            dates = [searcher.stored_fields(d).get(schema.DATE)
-                     for d in searcher.docs_for_query(wq.Term(schema.DATED, True))]
-        dates = [d.date() for d in dates if d]
-        dated = len(dates)
+            reader = searcher.reader()
+            day = reader.column_reader(schema.DAYNUMBER)
+            days = [d for d in (day[docnum] for docnum in reader.all_doc_ids()) if d]
+        dates = [dt.date.fromordinal(min(days)), dt.date.fromordinal(max(days))] if days else []
+        dated = len(days)
         size = sum(p.stat().st_size for p in self.path.iterdir() if p.is_file())
         return IndexStats(
             path=str(self.path), documents=total, sources=self.sources(),

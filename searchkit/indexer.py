@@ -386,11 +386,6 @@ def open_whoosh_index(index_dir: str | os.PathLike):
     return whoosh_index.open_dir(str(index_dir), indexname=manifest.generation), manifest
 
 
-def content_checksum(data: bytes) -> str:
-    """Checksum of a file's bytes, salted with the normalizer version."""
-    return hashlib.sha1(NORMALIZER_VERSION.encode() + b"\0" + data).hexdigest()
-
-
 def _normalized(document: Document) -> Document:
     """A document given from Python, cleaned and normalized like a loaded one."""
     original = clean_text(document.original or document.text)

@@ -230,3 +230,24 @@ def test_user_dictionary_words_are_single_tokens(tmp_path):
     assert "韶冶霞山片区" not in texts(WordTokenizer(), text, mode="query")
     assert "韶冶霞山片区" in texts(WordTokenizer(profile), text, mode="query")
     assert "韶冶霞山片区" in texts(WordTokenizer(profile), text, mode="index")
+
+
+# --- the query lexicon -------------------------------------------------------------
+
+
+def test_query_lexicon_segments_exactly_like_jieba(tmp_path, seed_texts):
+    from searchkit.analysis import QueryLexicon, Segmenter, write_query_lexicon
+
+    full = segmenter_for(register_segmenter(None))
+    write_query_lexicon(full, tmp_path / "lexicon.sqlite")
+    light = Segmenter()  # jieba's dictionary never loaded: every query goes through the lexicon
+    light.lexicon = QueryLexicon(tmp_path / "lexicon.sqlite")
+    rng = __import__("random").Random(5)
+    queries = ["数据中心集群", "韶关 改革 攻坚", "中华人民共和国", "陈少荣书记", "5G+工业互联网", "足球比赛"]
+    for text in seed_texts.values():
+        for _ in range(150):
+            start = rng.randrange(len(text))
+            queries.append(text[start : start + rng.randint(1, 40)])
+    for query in queries:
+        assert light.words(query) == full.words(query), query
+    assert light._jieba is None
