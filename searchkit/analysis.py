@@ -118,7 +118,13 @@ def _subwords(word: str, pos: int, start: int, freq: dict[str, int]) -> Iterator
 
 
 def char_tokens(text: str) -> list[TokenTuple]:
-    """Every Chinese character and every Latin/digit piece, in order."""
+    """Every Chinese character and every Latin/digit piece, in order.
+
+    Positions are consecutive over the whole text: a phrase over characters
+    ignores punctuation and spaces between them (``"隐叶，鸡"`` finds
+    ``隐叶，鸡``, and ``隐叶鸡`` too). Pure Chinese strings are matched through
+    ``bigram_tokens``, which is exact.
+    """
     tokens: list[TokenTuple] = []
     pos = 0
     for match in _RUN_RE.finditer(text):
@@ -133,6 +139,27 @@ def char_tokens(text: str) -> list[TokenTuple]:
                     (piece.group().lower(), pos, start + piece.start(), start + piece.end())
                 )
                 pos += 1
+    return tokens
+
+
+def bigram_tokens(text: str) -> list[TokenTuple]:
+    """Every pair of adjacent Chinese characters, in order.
+
+    Positions are consecutive within a run of Chinese characters and skip one
+    between runs, so a phrase of bigrams never spans punctuation. A literal
+    Chinese string of n >= 2 characters occurs in a text exactly where its
+    n - 1 bigrams occur at consecutive positions: one term lookup for a
+    two-character word, where the character field needs a phrase over two
+    (often very common) characters.
+    """
+    tokens: list[TokenTuple] = []
+    pos = 0
+    for run in _CJK_RE.finditer(text):
+        start, chars = run.start(), run.group()
+        for i in range(len(chars) - 1):
+            tokens.append((chars[i : i + 2], pos, start + i, start + i + 2))
+            pos += 1
+        pos += 1
     return tokens
 
 
@@ -261,6 +288,16 @@ class CharTokenizer(_TupleTokenizer):
 
     def tokens_for(self, text: str, mode: str) -> list[TokenTuple]:
         return char_tokens(text)
+
+    def __eq__(self, other) -> bool:
+        return type(other) is type(self)
+
+
+class BigramTokenizer(_TupleTokenizer):
+    """Whoosh tokenizer for the bigram field (see ``bigram_tokens``)."""
+
+    def tokens_for(self, text: str, mode: str) -> list[TokenTuple]:
+        return bigram_tokens(text)
 
     def __eq__(self, other) -> bool:
         return type(other) is type(self)

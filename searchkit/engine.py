@@ -466,12 +466,21 @@ def _or(queries: list[wq.Query]) -> wq.Query:
     return queries[0] if len(queries) == 1 else wq.Or(queries)
 
 
-def _phrase(field_name: str, words: list[str]) -> wq.Query:
-    return wq.Term(field_name, words[0]) if len(words) == 1 else wq.Phrase(field_name, words)
+def _phrase(field_name: str, words: list[str], boost: float = 1.0) -> wq.Query:
+    if len(words) == 1:
+        return wq.Term(field_name, words[0], boost=boost)
+    return wq.Phrase(field_name, words, boost=boost)
 
 
 def _char_phrase(text: str, boost: float = 1.0) -> wq.Query | None:
-    """An exact-substring query over the character field, or None if text has no characters."""
+    """An exact-substring query, or None if text has no characters.
+
+    Chinese strings of two or more characters are looked up as bigrams;
+    anything else (one character, Latin, digits, punctuation) as a phrase
+    over the character field.
+    """
+    if analysis.is_cjk(text) and len(text) > 1:
+        return _phrase(schema.BIGRAMS, [t[0] for t in analysis.bigram_tokens(text)], boost)
     chars = [t[0] for t in analysis.char_tokens(text)]
     if not chars:
         return None

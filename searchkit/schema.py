@@ -12,10 +12,16 @@ from whoosh import fields  # noqa: E402
 from whoosh.system import pack_uint  # noqa: E402
 from whoosh.analysis import IDTokenizer, LowercaseFilter  # noqa: E402
 
-from .analysis import CharTokenizer, Pretokenized, TokenTuple, WordTokenizer  # noqa: E402
+from .analysis import (  # noqa: E402
+    BigramTokenizer,
+    CharTokenizer,
+    Pretokenized,
+    TokenTuple,
+    WordTokenizer,
+)
 
 TITLE_BOOST = 3.0
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 
 # Field names, used by the indexer and the searcher alike.
 ID, PATH, TITLE, CONTENT, CHARS, DATE, DATED, SOURCE, URL, ORIGINAL, META = (
@@ -25,6 +31,9 @@ ID, PATH, TITLE, CONTENT, CHARS, DATE, DATED, SOURCE, URL, ORIGINAL, META = (
 # "<path>\t<checksum>" of the file a document came from: the lexicon of this
 # field tells the indexer what it has seen without reading stored documents.
 FILEKEY = "filekey"
+# Pairs of adjacent Chinese characters: literal matching of Chinese strings
+# of two or more characters by term lookups instead of character phrases.
+BIGRAMS = "bigrams"
 # Day number of the date, 0 when unknown: sorting by date puts undated documents last.
 DAYNUMBER = "daynumber"
 
@@ -65,8 +74,9 @@ def build_schema(profile: str = "default") -> fields.Schema:
 
     ``content`` stores the normalized text (snippets are cut from it);
     ``original`` stores the text in the document's own script only when it
-    differs. ``chars`` holds the title's and the text's characters, with
-    positions, and stores nothing.
+    differs. ``chars`` holds the title's and the text's characters and
+    ``bigrams`` their pairs of adjacent Chinese characters, with positions;
+    they store nothing.
     """
     words = WordTokenizer(profile)
     return fields.Schema(
@@ -76,6 +86,7 @@ def build_schema(profile: str = "default") -> fields.Schema:
             TITLE: TokenText(analyzer=words, stored=True, field_boost=TITLE_BOOST),
             CONTENT: TokenText(analyzer=words, stored=True),
             CHARS: TokenText(analyzer=CharTokenizer()),
+            BIGRAMS: TokenText(analyzer=BigramTokenizer()),
             DATE: fields.DATETIME(stored=True, sortable=True),
             DATED: fields.BOOLEAN(),
             DAYNUMBER: fields.NUMERIC(int, bits=32, signed=False, sortable=True),

@@ -108,6 +108,16 @@ def test_char_positions_are_consecutive_over_the_whole_text():
     assert [t[1] for t in found] == list(range(len(found)))
 
 
+def test_bigrams_cover_each_run_of_chinese_characters():
+    from searchkit.analysis import bigram_tokens
+
+    text = "入桂宫。\n莺啼正隐叶"
+    found = bigram_tokens(text)
+    assert [t[0] for t in found] == ["入桂", "桂宫", "莺啼", "啼正", "正隐", "隐叶"]
+    assert [t[1] for t in found] == [0, 1, 3, 4, 5, 6]
+    assert all(text[start:end] == bigram for bigram, _, start, end in found)
+
+
 # --- offsets index the text exactly ---------------------------------------
 
 

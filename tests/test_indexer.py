@@ -562,3 +562,15 @@ def test_cli_index_of_a_missing_path(tmp_path):
     assert result.returncode != 0
     assert "nope" in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_literal_matches_never_span_punctuation(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "poem.txt").write_text("余寒入桂宫。\n莺啼正隐叶，鸡鬬始开笼。", encoding="utf-8")
+    SearchIndex.build(tmp_path / "index", [corpus])
+    with SearchIndex.open(tmp_path / "index") as index:
+        assert index.search("宫莺").total == 0
+        assert index.search('"叶鸡"').total == 0
+        assert index.search('"隐叶，鸡"').total == 1
+        assert index.search("莺啼").total == 1
