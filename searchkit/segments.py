@@ -26,7 +26,9 @@ from whoosh.codec.whoosh3 import W3Codec, W3FieldWriter, W3TermInfo
 from whoosh.util import random_name
 from whoosh.writing import PostingPool, SegmentWriter
 
-RUN_CHUNK = 50_000  # postings per pickle call in a run file
+# Postings per pickle call in a run file. Merging runs holds one chunk of each
+# run in memory, so this bounds the merge's memory too (about 1 MB a run).
+RUN_CHUNK = 5_000
 # Posting lists shorter than this are kept in the term's entry in the terms
 # file, sparing a block (and its pickling and compression) for each rare term.
 INLINE_LIMIT = 8
