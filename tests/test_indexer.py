@@ -259,29 +259,32 @@ def test_rerun_after_a_change_is_unchanged(tmp_path, corpus_copy):
     """
     index_dir = tmp_path / "index"
     SearchIndex.build(index_dir, [corpus_copy])
-    path = corpus_copy / SEED_A
-    original = path.read_bytes()
-    before = _checksum(corpus_copy, SEED_A)
-    for n in range(100):
-        path.write_bytes(original + f"\n补记第{n}条。\n".encode("utf-8"))
-        if _checksum(corpus_copy, SEED_A) < before:
-            break
+    _append_sorting_first(corpus_copy, "补记第{n}条。")
     assert counts(SearchIndex.build(index_dir, [corpus_copy])) == (0, 1, 0, 4)
     assert counts(SearchIndex.build(index_dir, [corpus_copy])) == (0, 0, 0, 5)
+
+
+def _append_sorting_first(corpus: Path, sentence: str) -> bytes:
+    """Append a numbered sentence to SEED_A so that its new checksum sorts before the old one.
+
+    Returns the file's original bytes.
+    """
+    path = corpus / SEED_A
+    original = path.read_bytes()
+    before = _checksum(corpus, SEED_A)
+    for n in range(100):
+        path.write_bytes(original + f"\n{sentence.format(n=n)}\n".encode("utf-8"))
+        if _checksum(corpus, SEED_A) < before:
+            break
+    return original
 
 
 def test_reverting_a_file_restores_its_text(tmp_path, corpus_copy):
     index_dir = tmp_path / "index"
     SearchIndex.build(index_dir, [corpus_copy])
-    path = corpus_copy / SEED_A
-    original = path.read_bytes()
-    before = _checksum(corpus_copy, SEED_A)
-    for n in range(100):
-        path.write_bytes(original + f"\n临时插入的句子第{n}条。\n".encode("utf-8"))
-        if _checksum(corpus_copy, SEED_A) < before:
-            break
+    original = _append_sorting_first(corpus_copy, "临时插入的句子第{n}条。")
     SearchIndex.build(index_dir, [corpus_copy])
-    path.write_bytes(original)
+    (corpus_copy / SEED_A).write_bytes(original)
     SearchIndex.build(index_dir, [corpus_copy])
     with SearchIndex.open(index_dir) as index:
         assert index.search('"临时插入的句子"').total == 0
