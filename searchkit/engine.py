@@ -407,13 +407,12 @@ class SearchIndex:
             reader = searcher.reader()
             day = reader.column_reader(schema.DAYNUMBER)
             days = [d for d in (day[docnum] for docnum in reader.all_doc_ids()) if d]
-        dates = [dt.date.fromordinal(min(days)), dt.date.fromordinal(max(days))] if days else []
-        dated = len(days)
         size = sum(p.stat().st_size for p in self.path.iterdir() if p.is_file())
         return IndexStats(
             path=str(self.path), documents=total, sources=self.sources(),
-            earliest=min(dates) if dates else None, latest=max(dates) if dates else None,
-            undated=total - dated, size_bytes=size, analyzer=dict(self._manifest.config),
+            earliest=dt.date.fromordinal(min(days)) if days else None,
+            latest=dt.date.fromordinal(max(days)) if days else None,
+            undated=total - len(days), size_bytes=size, analyzer=dict(self._manifest.config),
         )
 
 
