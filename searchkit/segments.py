@@ -1,37 +1,49 @@
 """Writing Whoosh segments: the stock writer, with its costliest habits changed.
 
-Whoosh pools every posting in memory and, past a memory limit, sorts the pool
-and spills it to a temporary "run" file, one pickle call per posting; merging
-the runs costs one unpickle per posting. On a large corpus that was a third of
-all indexing time. Here runs are written and read in chunks of postings, which
-costs a few pickle calls per run instead. Each writer also gets a temporary
-directory of its own, so writers in several processes never share one.
+Whoosh pools every posting of a segment as a tuple, sorts them all, spills the
+sorted pool to "run" files past a memory limit (one pickle call per posting)
+and merges the runs posting by posting. ``TermPool`` instead groups postings
+by term as documents arrive. Documents arrive in docnum order, so each term's
+postings are already sorted: a spilled run is sorted by term only, and merging
+runs joins each term's lists end to end.
 
-When a segment is finished, Whoosh's field writer handles the sorted postings
-one call (and four type assertions) at a time; ``FastFieldWriter`` hands each
-term's postings to the block writer a block at a time. The files it writes are
-the same, byte for byte.
+When the segment is finished, ``FastFieldWriter`` writes each term's postings
+a block at a time, encodes the short lists that live in the terms file
+directly, and keeps the terms file's hash table in arrays instead of a tuple
+per term. The files written are the same, byte for byte, as Whoosh's own.
 """
 
 from __future__ import annotations
 
+import heapq
 import pickle
 import shutil
-from collections.abc import Iterator
+import struct
+from array import array
+from collections.abc import Iterable, Iterator
 from itertools import groupby
 from operator import itemgetter
 from pathlib import Path
 
 from whoosh.codec.whoosh3 import W3Codec, W3FieldWriter, W3TermInfo
+from whoosh.filedb.filetables import OrderedHashWriter
+from whoosh.system import pack_ushort
 from whoosh.util import random_name
-from whoosh.writing import PostingPool, SegmentWriter
+from whoosh.writing import SegmentWriter
 
-# Postings per pickle call in a run file. Merging runs holds one chunk of each
-# run in memory, so this bounds the merge's memory too (about 1 MB a run).
+# Terms per pickle call in a run file. Merging runs holds one chunk of each
+# run in memory, so this bounds the merge's memory too.
 RUN_CHUNK = 5_000
 # Posting lists shorter than this are kept in the term's entry in the terms
 # file, sparing a block (and its pickling and compression) for each rare term.
 INLINE_LIMIT = 8
+# What a pooled term and one more posting of a term cost in memory, roughly
+# (dictionary slot, key, list; three list slots).
+_TERM_BYTES = 200
+_POSTING_BYTES = 40
+
+# (fieldname, term bytes, [docnum, weight, value, docnum, weight, value, ...])
+PooledTerm = tuple[str, bytes, list]
 
 
 class FastCodec(W3Codec):
@@ -53,6 +65,160 @@ def make_codec() -> W3Codec:
     return FastCodec(inlinelimit=INLINE_LIMIT)
 
 
+class TermPool:
+    """The postings of a segment being written, grouped by field and term.
+
+    A term's postings are one flat list, ``[docnum, weight, value, ...]``, in
+    the order they were added, which is docnum order: documents are added in
+    docnum order, and a merged segment's postings come term by term, in
+    docnum order, after every document already added.
+    """
+
+    def __init__(self, tempstore, limitmb: float = 128) -> None:
+        self.tempstore = tempstore
+        self.limit = limitmb * 1024 * 1024
+        self.size = 0
+        self.fields: dict[str, dict[bytes, list]] = {}
+        self.runs: list[str] = []
+
+    def add_field(self, fieldname: str, docnum: int, items: Iterable[tuple], boost: float = 1.0) -> int:
+        """Pool a document's ``(term bytes, freq, weight, value)`` items for a field; return the sum of freqs."""
+        terms = self.fields.get(fieldname)
+        if terms is None:
+            terms = self.fields[fieldname] = {}
+        length = size = 0
+        for btext, freq, weight, value in items:
+            if boost != 1.0:
+                weight *= boost
+            length += freq
+            postings = terms.get(btext)
+            if postings is None:
+                terms[btext] = [docnum, weight, value]
+                size += _TERM_BYTES + len(btext) + len(value)
+            else:
+                postings += (docnum, weight, value)
+                size += _POSTING_BYTES + len(value)
+        self.size += size
+        if self.size > self.limit:
+            self.spill()
+        return length
+
+    def add(self, item: tuple) -> None:
+        """Pool one posting, ``(fieldname, term bytes, docnum, weight, value)`` (Whoosh's pool interface)."""
+        fieldname, btext, docnum, weight, value = item
+        self.add_field(fieldname, docnum, ((btext, 0, weight, value or b""),))
+
+    def spill(self) -> None:
+        """Write the pooled postings to a run file, sorted by field and term, and empty the pool."""
+        name = f"{random_name()}.run"
+        with self.tempstore.create_file(name).raw_file() as run:
+            chunk: list[PooledTerm] = []
+            for term in self._sorted_terms():
+                chunk.append(term)
+                if len(chunk) == RUN_CHUNK:
+                    pickle.dump(chunk, run, pickle.HIGHEST_PROTOCOL)
+                    chunk = []
+            if chunk:
+                pickle.dump(chunk, run, pickle.HIGHEST_PROTOCOL)
+        self.runs.append(name)
+        self.fields = {}
+        self.size = 0
+
+    def iter_terms(self) -> Iterator[PooledTerm]:
+        """Every pooled term with all its postings, sorted by field and term."""
+        if not self.runs:
+            yield from self._sorted_terms()
+            return
+        # heapq.merge is stable: a term's pieces come in the order they were pooled.
+        streams = [self._read_run(name) for name in self.runs] + [self._sorted_terms()]
+        for (fieldname, btext), pieces in groupby(heapq.merge(*streams, key=_term_key), key=_term_key):
+            postings = next(pieces)[2]
+            for _, _, more in pieces:
+                postings += more
+            yield fieldname, btext, postings
+
+    def iter_postings(self) -> Iterator[tuple]:
+        """Every pooled posting as Whoosh's ``(fieldname, term bytes, docnum, weight, value)``, sorted."""
+        for fieldname, btext, postings in self.iter_terms():
+            for i in range(0, len(postings), 3):
+                yield fieldname, btext, postings[i], postings[i + 1], postings[i + 2]
+
+    def cleanup(self) -> None:
+        """Remove the run files."""
+        for name in self.runs:
+            if self.tempstore.file_exists(name):
+                self.tempstore.delete_file(name)
+        self.runs = []
+
+    def _sorted_terms(self) -> Iterator[PooledTerm]:
+        for fieldname in sorted(self.fields):
+            terms = self.fields[fieldname]
+            for btext in sorted(terms):
+                yield fieldname, btext, terms[btext]
+
+    def _read_run(self, name: str) -> Iterator[PooledTerm]:
+        with self.tempstore.open_file(name).raw_file() as run:
+            while True:
+                try:
+                    chunk = pickle.load(run)
+                except EOFError:
+                    break
+                yield from chunk
+        self.tempstore.delete_file(name)
+
+
+_term_key = itemgetter(0, 1)
+
+
+class CompactOrderedHashWriter(OrderedHashWriter):
+    """Whoosh's terms-file writer, keeping its hash entries in arrays.
+
+    The stock writer keeps a tuple per term until the file is closed: on a
+    segment of millions of terms, hundreds of megabytes.
+    """
+
+    _pair = struct.Struct("!Iq")
+
+    def __init__(self, dbfile) -> None:
+        super().__init__(dbfile)
+        self.buckets = [(array("I"), array("q")) for _ in range(256)]
+
+    def add(self, key: bytes, value: bytes) -> None:
+        if key <= self.lastkey:
+            raise ValueError(f"Keys must increase: {self.lastkey!r}..{key!r}")
+        dbfile = self.dbfile
+        pos = dbfile.tell()
+        self.index.append(pos)
+        dbfile.write(_LENGTHS.pack(len(key), len(value)) + key + value)
+        hashval = self.hashfn(key)
+        hashes, positions = self.buckets[hashval & 255]
+        hashes.append(hashval)
+        positions.append(pos)
+        self.lastkey = key
+
+    def _write_hashes(self) -> None:
+        # Whoosh's open-addressing tables, slot for slot: a bucket of n entries
+        # gets 2n slots; an entry goes to its slot or the next free one.
+        dbfile = self.dbfile
+        for hashes, positions in self.buckets:
+            self.directory.append((dbfile.tell(), 2 * len(hashes)))
+            numslots = 2 * len(hashes)
+            table_hashes = [0] * numslots
+            table_positions = [0] * numslots
+            for hashval, position in zip(hashes, positions):
+                slot = (hashval >> 8) % numslots
+                while table_positions[slot]:  # no key starts at 0, after the header
+                    slot = (slot + 1) % numslots
+                table_hashes[slot] = hashval
+                table_positions[slot] = position
+            pair = self._pair.pack
+            dbfile.write(b"".join(pair(h, p) for h, p in zip(table_hashes, table_positions)))
+
+
+_LENGTHS = struct.Struct("!ii")
+_TERMINFO = W3TermInfo._struct
+
+
 class _TermInfo(W3TermInfo):
     # Whoosh's postings writer calls set_inline(), which its term info class
     # spells set_inlined(), so posting lists could never be inlined.
@@ -62,76 +228,76 @@ class _TermInfo(W3TermInfo):
 class FastFieldWriter(W3FieldWriter):
     """Writes a segment's postings term by term, a block at a time."""
 
+    def __init__(self, codec, storage, segment) -> None:
+        # W3FieldWriter.__init__, with the compact terms-file writer.
+        self._codec, self._storage, self._segment = codec, storage, segment
+        self._fieldname = self._fieldid = self._btext = self._fieldobj = self._format = None
+        self._tindex = CompactOrderedHashWriter(self._create_file(W3Codec.TERMS_EXT))
+        self._fieldmap = self._tindex.extras["fieldmap"] = {}
+        self._postfile = self._create_file(W3Codec.POSTS_EXT)
+        self._postwriter = None
+        self._infield = False
+        self.is_closed = False
+
+    def add_terms(self, schema, terms: Iterable[PooledTerm]) -> None:
+        """Write pooled terms, sorted by field and term, with their postings."""
+        for fieldname, field_terms in groupby(terms, key=itemgetter(0)):
+            self.start_field(fieldname, schema[fieldname])
+            inline_below = 3 * self._postwriter._inlinelimit
+            field_prefix = pack_ushort(self._fieldid)
+            add_entry = self._tindex.add
+            for _, btext, postings in field_terms:
+                if len(postings) < inline_below:
+                    add_entry(field_prefix + btext, _inlined_terminfo(postings))
+                else:
+                    self.start_term(btext)
+                    self._add_term(postings)
+                    self.finish_term()
+            self.finish_field()
+
     def add_postings(self, schema, lengths, items) -> None:
+        """Whoosh's interface: write sorted ``(fieldname, btext, docnum, weight, value)`` postings."""
         if lengths is not None:  # length statistics wanted: Whoosh's own loop gathers them
             return super().add_postings(schema, lengths, items)
-        for fieldname, field_postings in groupby(items, key=itemgetter(0)):
-            self.start_field(fieldname, schema[fieldname])
-            for btext, postings in groupby(field_postings, key=itemgetter(1)):
-                self.start_term(btext)
-                self._add_term(list(postings))
-                self.finish_term()
-            self.finish_field()
+        terms = ((fieldname, btext, [v for posting in postings for v in posting[2:]])
+                 for (fieldname, btext), postings in groupby(items, key=_term_key))
+        self.add_terms(schema, terms)
 
     def start_term(self, btext) -> None:
         self._btext = btext
         self._postwriter.start_postings(self._fieldobj.format, _TermInfo())
 
-    def _add_term(self, postings: list[tuple]) -> None:
+    def _add_term(self, postings: list) -> None:
         # What W3PostingsWriter.add_posting does per posting, a block at a time:
         # a full block is written when the next posting arrives, empty values
         # are not kept, the block remembers its largest weight.
         writer = self._postwriter
-        limit = writer._blocklimit
-        for start in range(0, len(postings), limit):
+        step = 3 * writer._blocklimit
+        for start in range(0, len(postings), step):
             if start:
                 writer._write_block()
-            block = postings[start : start + limit]
-            weights = [posting[3] for posting in block]
-            writer._ids.extend(posting[2] for posting in block)
+            block = postings[start : start + step]
+            weights = block[1::3]
+            writer._ids.extend(block[0::3])
             writer._weights.extend(weights)
-            writer._values.extend(posting[4] for posting in block if posting[4])
+            writer._values.extend(value for value in block[2::3] if value)
             writer._maxweight = max(writer._maxweight, max(weights))
 
 
-class ChunkedPostingPool(PostingPool):
-    """A posting pool whose spilled runs are pickled in chunks, not item by item."""
-
-    def add(self, item) -> None:
-        # Whoosh's own estimate of the posting's size, without its type
-        # assertions: searchkit's fields always give bytes.
-        self.currentsize += 150 + len(item[0]) + 2 * len(item[1]) + len(item[4] or b"")
-        if self.currentsize > self.limit:
-            self.save()
-        self.current.append(item)
-
-    def _write_run(self, f, items) -> None:
-        chunk: list = []
-        for item in items:
-            chunk.append(item)
-            if len(chunk) >= RUN_CHUNK:
-                pickle.dump(chunk, f, pickle.HIGHEST_PROTOCOL)
-                chunk = []
-        if chunk:
-            pickle.dump(chunk, f, pickle.HIGHEST_PROTOCOL)
-        f.close()
-
-    def _read_run(self, path) -> Iterator:
-        f = self._open_run(path)
-        try:
-            while True:
-                try:
-                    chunk = pickle.load(f)
-                except EOFError:
-                    return
-                yield from chunk
-        finally:
-            f.close()
-            self._remove_run(path)
+def _inlined_terminfo(postings: list) -> bytes:
+    """The terms-file entry of a short posting list, as W3TermInfo.to_bytes writes it inlined."""
+    ids = postings[0::3]
+    raw_weights = postings[1::3]
+    weights = array("f", raw_weights)  # the postings writer keeps weights as floats
+    values = tuple(value for value in postings[2::3] if value)
+    # flags (inlined), total weight, doc freq, min/max length bytes (no
+    # length statistics), max weight, first and last docnum; then the postings.
+    header = _TERMINFO.pack(1, sum(weights), len(ids), 0, 0, max(0, *raw_weights), ids[0], ids[-1])
+    return header + pickle.dumps((tuple(ids), tuple(weights), values), 2)
 
 
 class FastSegmentWriter(SegmentWriter):
-    """Whoosh's segment writer with a chunked posting pool and its own temp directory."""
+    """Whoosh's segment writer with a term pool, a faster codec and its own temp directory."""
 
     def __init__(self, ix, **kwargs) -> None:
         kwargs.setdefault("codec", make_codec())
@@ -140,8 +306,49 @@ class FastSegmentWriter(SegmentWriter):
         # column writer keeps files there) and removed by whichever writer
         # finishes first; this writer's runs live in a directory of its own.
         self._tempstorage = self.storage.temp_storage(f"{self.indexname}.{random_name()}.tmp")
-        self.pool = ChunkedPostingPool(self._tempstorage, self.newsegment,
-                                       limitmb=kwargs.get("limitmb", 128))
+        self.pool = TermPool(self._tempstorage, limitmb=kwargs.get("limitmb", 128))
+        self._plain_schema = not any(field.separate_spelling() or field.vector
+                                     for _, field in self.schema.items())
+
+    def add_document(self, **fields) -> None:
+        """Whoosh's add_document, handing each field's postings to the pool at once."""
+        if not self._plain_schema:  # spelling or vector fields: Whoosh's own way
+            return super().add_document(**fields)
+        self._check_state()
+        perdocwriter, schema, docnum = self.perdocwriter, self.schema, self.docnum
+        docboost = self._doc_boost(fields)
+        fieldnames = sorted(name for name in fields if not name.startswith("_"))
+        self._check_fields(schema, fieldnames)
+        perdocwriter.start_doc(docnum)
+        for fieldname in fieldnames:
+            value = fields[fieldname]
+            if value is None:
+                continue
+            field = schema[fieldname]
+            length = 0
+            if field.indexed:
+                boost = self._field_boost(fields, fieldname, docboost)
+                length = self.pool.add_field(fieldname, docnum, field.index(value), boost)
+                if not field.scorable:
+                    length = 0
+            stored = fields.get(f"_stored_{fieldname}", value)
+            perdocwriter.add_field(fieldname, field, stored if field.stored else None, length)
+            if field.column_type and stored is not None:
+                perdocwriter.add_column_value(fieldname, field.column_type, field.to_column_value(stored))
+        perdocwriter.finish_doc()
+        self._added = True
+        self.docnum += 1
+
+    def _flush_segment(self) -> None:
+        self.perdocwriter.close()
+        if isinstance(self.fieldwriter, FastFieldWriter):
+            self.fieldwriter.add_terms(self.schema, self.pool.iter_terms())
+        else:  # another codec: Whoosh's posting by posting interface
+            pdr = self.per_document_reader() if self.codec.length_stats else None
+            self.fieldwriter.add_postings(self.schema, pdr, self.pool.iter_postings())
+            if pdr:
+                pdr.close()
+        self.fieldwriter.close()
 
 
 def remove_temporary_directories(index_dir: Path) -> None:

@@ -6,9 +6,11 @@ import pytest
 from whoosh import index as whoosh_index
 from whoosh.codec.whoosh3 import W3Codec
 
+from whoosh.writing import SegmentWriter
+
 from searchkit import SearchIndex, analysis, indexer, schema, segments
 from searchkit.loaders import load_corpus
-from searchkit.segments import FastCodec, FastSegmentWriter, make_codec
+from searchkit.segments import FastCodec, FastFieldWriter, FastSegmentWriter, make_codec
 
 
 @pytest.fixture(scope="module")
@@ -19,16 +21,27 @@ def seed_fields(seeds_dir) -> list[dict]:
     return once * 27
 
 
-def _segment_files(directory, codec, documents, limitmb=128) -> dict[str, bytes]:
+def _segment_files(directory, codec, documents, limitmb=128, writer_class=FastSegmentWriter) -> dict[str, bytes]:
     """Index documents into directory with codec; the bytes of its terms and postings files."""
     directory.mkdir()
     ix = whoosh_index.create_in(str(directory), schema.build_schema(), indexname="t")
-    writer = FastSegmentWriter(ix, codec=codec, compound=False, limitmb=limitmb)
+    writer = writer_class(ix, codec=codec, compound=False, limitmb=limitmb)
     for fields in documents:
         writer.add_document(**fields)
     writer.commit()
     return {path.suffix: path.read_bytes() for path in directory.iterdir()
             if path.suffix in (".trm", ".pst")}
+
+
+class InliningW3Codec(W3Codec):
+    """Whoosh's own codec and field writer, with only the term info fix that lets it inline."""
+
+    length_stats = False
+
+    def field_writer(self, storage, segment):
+        writer = super().field_writer(storage, segment)
+        writer.start_term = lambda btext: FastFieldWriter.start_term(writer, btext)
+        return writer
 
 
 def test_fast_writer_writes_the_same_bytes_as_whoosh(tmp_path, seed_fields):
@@ -38,7 +51,14 @@ def test_fast_writer_writes_the_same_bytes_as_whoosh(tmp_path, seed_fields):
     stock.length_stats = False
     fast = _segment_files(tmp_path / "fast", FastCodec(), seed_fields)
     assert set(fast) == {".trm", ".pst"}
-    assert fast == _segment_files(tmp_path / "stock", stock, seed_fields)
+    assert fast == _segment_files(tmp_path / "stock", stock, seed_fields, writer_class=SegmentWriter)
+
+
+def test_inlined_terms_are_written_as_whoosh_would_inline_them(tmp_path, seed_fields):
+    # The fast writer encodes short posting lists itself.
+    codec = InliningW3Codec(inlinelimit=segments.INLINE_LIMIT)
+    fast = _segment_files(tmp_path / "fast", make_codec(), seed_fields)
+    assert fast == _segment_files(tmp_path / "stock", codec, seed_fields, writer_class=SegmentWriter)
 
 
 def test_inlined_posting_lists_answer_like_blocks(tmp_path, seeds_dir):
@@ -62,3 +82,22 @@ def test_spilled_runs_read_back_in_order(tmp_path, seed_fields):
     documents = seed_fields[:5]
     spilled = _segment_files(tmp_path / "spilled", make_codec(), documents, limitmb=0.05)
     assert spilled == _segment_files(tmp_path / "memory", make_codec(), documents)
+
+
+def test_merged_segments_answer_like_one_segment(tmp_path, seed_fields):
+    # Merging adds another segment's postings to the pool term by term, after
+    # the writer's own documents; with a tiny limit they spill mid-term.
+    documents = seed_fields[:10]
+    directory = tmp_path / "merged"
+    directory.mkdir()
+    ix = whoosh_index.create_in(str(directory), schema.build_schema(), indexname="t")
+    for batch in (documents[:5], documents[5:]):
+        writer = FastSegmentWriter(ix, compound=False, limitmb=0.05)
+        for fields in batch:
+            writer.add_document(**fields)
+        writer.commit(merge=False)
+    writer = FastSegmentWriter(ix, compound=False, limitmb=0.05)
+    writer.commit(optimize=True)
+    merged = {path.suffix: path.read_bytes() for path in directory.iterdir()
+              if path.suffix in (".trm", ".pst")}
+    assert merged == _segment_files(tmp_path / "once", make_codec(), documents)
