@@ -2,13 +2,15 @@
 
 Usage::
 
-    python benchmarks/identity.py [--docs 388270] [--queries 20000]
+    python benchmarks/identity.py [--docs 388270] [--queries 20000] [--skip-conversion]
 
 1. Traditional -> Simplified: ``searchkit.normalize.to_simplified`` against
    ``OpenCC('t2s').convert`` on the title and text of every poem, both timed.
 2. Query segmentation: a segmenter that reads jieba's dictionary from the
    query lexicon (what a one-shot query uses) against jieba with its whole
    dictionary loaded, on substrings sampled from the poems.
+3. Document segmentation: the fast cutter (``searchkit.segmentation``)
+   against jieba on every run of Chinese characters of every poem, both timed.
 
 Prints the counts of differing outputs (expected: 0) and the timings.
 """
@@ -24,7 +26,7 @@ from pathlib import Path
 
 from opencc import OpenCC
 
-from searchkit import analysis
+from searchkit import analysis, segmentation
 from searchkit.normalize import normalize_text, to_simplified
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -70,16 +72,40 @@ def check_segmentation(texts: list[str], count: int, seed: int = 1) -> dict:
     return {"queries": len(queries), "differences": differences}
 
 
+def check_document_segmentation(texts: list[str]) -> dict:
+    """Differences and timings of the fast cutter against jieba on every Chinese run of texts."""
+    jieba_tokenizer = analysis.segmenter_for(analysis.register_segmenter(None)).jieba
+    cutter = segmentation.fast_cutter(jieba_tokenizer)
+    assert isinstance(cutter, segmentation.FastCutter), "rjieba is not installed"
+    runs = [run for text in texts for run in analysis._CJK_RE.findall(normalize_text(text))]
+    started = time.perf_counter()
+    expected = [list(jieba_tokenizer.cut(run, HMM=True)) for run in runs]
+    jieba_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    actual = [cutter.cut(run) for run in runs]
+    fast_seconds = time.perf_counter() - started
+    return {
+        "runs": len(runs),
+        "differences": sum(a != b for a, b in zip(actual, expected)),
+        "jieba_s": round(jieba_seconds, 1),
+        "searchkit_s": round(fast_seconds, 1),
+        "speedup": round(jieba_seconds / fast_seconds, 1),
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jsonl", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--docs", type=int, default=None, help="first N poems (default: all)")
     parser.add_argument("--queries", type=int, default=20000)
+    parser.add_argument("--skip-conversion", action="store_true")
     args = parser.parse_args(argv)
     texts = [f"{doc.get('title') or ''}\n{doc.get('text') or ''}"
              for doc in iter_jsonl(args.jsonl, limit=args.docs)]
-    print("conversion:", check_conversion(texts), flush=True)
-    print("segmentation:", check_segmentation(texts, args.queries), flush=True)
+    if not args.skip_conversion:
+        print("conversion:", check_conversion(texts), flush=True)
+    print("query segmentation:", check_segmentation(texts, args.queries), flush=True)
+    print("document segmentation:", check_document_segmentation(texts), flush=True)
 
 
 if __name__ == "__main__":

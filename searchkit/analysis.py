@@ -32,6 +32,8 @@ from pathlib import Path
 import jieba
 from whoosh.analysis import Token, Tokenizer
 
+from .segmentation import fast_cutter
+
 # (text, position, startchar, endchar)
 TokenTuple = tuple[str, int, int, int]
 
@@ -62,6 +64,7 @@ class Segmenter:
         self.userdict = Path(userdict) if userdict else None
         self.lexicon: QueryLexicon | None = None
         self._jieba: jieba.Tokenizer | None = None
+        self._index_cutter = None
         self._lock = threading.Lock()
 
     @property
@@ -73,22 +76,29 @@ class Segmenter:
                     self._jieba = _load_jieba(self.userdict)
         return self._jieba
 
+    def accelerate(self) -> None:
+        """Cut documents' text faster from now on, with the same words (see segmentation.py).
+
+        Worth its half second of setup only for a large amount of text.
+        """
+        tokenizer = self.jieba
+        with self._lock:
+            if self._index_cutter is None:
+                self._index_cutter = fast_cutter(tokenizer)
+
     def words(self, text: str) -> list[TokenTuple]:
         """Query-mode word tokens: precise segmentation only."""
         if self._jieba is None and self.lexicon is not None:
             tokenizer = self.lexicon.tokenizer_for(text)
             return list(_iter_words(text, tokenizer, subwords=False))
-        return list(self._iter_words(text, subwords=False))
+        return list(_iter_words(text, self.jieba, subwords=False))
 
     def index_words(self, text: str) -> list[TokenTuple]:
         """Index-mode word tokens: precise words plus dictionary sub-words."""
-        return list(self._iter_words(text, subwords=True))
-
-    def _iter_words(self, text: str, subwords: bool) -> Iterator[TokenTuple]:
-        return _iter_words(text, self.jieba, subwords)
+        return list(_iter_words(text, self._index_cutter or self.jieba, subwords=True))
 
 
-def _iter_words(text: str, tokenizer: jieba.Tokenizer, subwords: bool) -> Iterator[TokenTuple]:
+def _iter_words(text: str, tokenizer, subwords: bool) -> Iterator[TokenTuple]:
     """Precise words of each Chinese run (plus sub-words), and Latin/digit codes whole."""
     pos = 0
     for match in _RUN_RE.finditer(text):

@@ -42,7 +42,8 @@ LEXICON = "query-lexicon.sqlite"
 WRITER_LIMIT_MB = 128
 WORKER_LIMIT_MB = 64  # per worker process; spilled runs are cheap (see segments.py)
 PART_BYTES = 1_000_000  # JSON Lines files are dealt out to workers in parts this big
-PARALLEL_MIN_BYTES = 1_000_000  # below this, starting workers costs more than it saves
+# Below this much text, starting workers or the fast segmenter costs more than it saves.
+LARGE_BYTES = 1_000_000
 FORMAT_VERSION = 1
 
 ProgressCallback = Callable[[int, int], None]
@@ -218,7 +219,10 @@ def _apply_changes(ix, paths: list[Path], report: IndexReport,
         for key in seen.keys() - present:
             report.removed += writer.delete_by_term(schema.PATH, key) or 0
         tally = _Tally(report, seen, progress, warn, sum(_unit_bytes(u) for u in changed))
-        if workers > 1 and tally.total_bytes >= PARALLEL_MIN_BYTES:
+        if tally.total_bytes >= LARGE_BYTES:
+            # Before any worker starts: workers share the parent's dictionaries.
+            segmenter.accelerate()
+        if workers > 1 and tally.total_bytes >= LARGE_BYTES:
             parts = [parallel.Unit(part, unit.key, unit.checksum)
                      for unit in changed for part in unit.part.parts(PART_BYTES)]
             segments = parallel.index_in_parallel(

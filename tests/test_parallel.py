@@ -48,8 +48,9 @@ def _answers(index_dir):
 
 def test_parallel_index_answers_exactly_like_serial(tmp_path, mixed_corpus, monkeypatch):
     serial = SearchIndex.build(tmp_path / "serial", [mixed_corpus], workers=1)
-    # Small parts, so the JSON Lines file is dealt out to both workers.
-    monkeypatch.setattr(indexer, "PARALLEL_MIN_BYTES", 0)
+    # Small parts, so the JSON Lines file is dealt out to both workers; the
+    # parallel build also cuts text with the fast segmenter.
+    monkeypatch.setattr(indexer, "LARGE_BYTES", 0)
     monkeypatch.setattr(indexer, "PART_BYTES", 4000)
     parallel = SearchIndex.build(tmp_path / "parallel", [mixed_corpus], workers=2)
     assert (parallel.added, parallel.skipped) == (serial.added, serial.skipped)
@@ -60,7 +61,7 @@ def test_parallel_index_answers_exactly_like_serial(tmp_path, mixed_corpus, monk
 def test_parallel_update_replaces_changed_files(tmp_path, mixed_corpus, monkeypatch):
     corpus = tmp_path / "corpus"
     shutil.copytree(mixed_corpus, corpus)
-    monkeypatch.setattr(indexer, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(indexer, "LARGE_BYTES", 0)
     SearchIndex.build(tmp_path / "index", [corpus], workers=2)
     changed = corpus / "copy0_000_150bae6b94f5f664.txt"
     changed.write_text(changed.read_text(encoding="utf-8") + "\n独一无二的测试句子。", encoding="utf-8")
