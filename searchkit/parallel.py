@@ -10,6 +10,7 @@ search results: scores use statistics over the whole index.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import queue
@@ -133,6 +134,11 @@ def _work(open_writer, index_unit, segmenter, jobs, results, parent: int) -> Non
     """A worker's life: index units until told to stop, then hand back the segment."""
     global _PARENT
     _PARENT = parent
+    # What the parent built (jieba's dictionaries above all) is never garbage:
+    # leaving it out of collections saves time and keeps its pages shared with
+    # the parent. The pool holds millions of lists: collect young objects less often.
+    gc.freeze()
+    gc.set_threshold(50_000)
     writer = None
     try:
         writer = open_writer()

@@ -10,7 +10,7 @@ from whoosh.writing import SegmentWriter
 
 from searchkit import SearchIndex, analysis, indexer, schema, segments
 from searchkit.loaders import load_corpus
-from searchkit.segments import FastCodec, FastFieldWriter, FastSegmentWriter, make_codec
+from searchkit.segments import FastSegmentWriter, make_codec
 
 
 @pytest.fixture(scope="module")
@@ -21,44 +21,45 @@ def seed_fields(seeds_dir) -> list[dict]:
     return once * 27
 
 
-def _segment_files(directory, codec, documents, limitmb=128, writer_class=FastSegmentWriter) -> dict[str, bytes]:
-    """Index documents into directory with codec; the bytes of its terms and postings files."""
+def _indexed(directory, documents, codec=None, limitmb=128, writer_class=FastSegmentWriter) -> dict:
+    """Index documents into a new directory; every term's statistics and postings, as Whoosh reads them."""
     directory.mkdir()
     ix = whoosh_index.create_in(str(directory), schema.build_schema(), indexname="t")
-    writer = writer_class(ix, codec=codec, compound=False, limitmb=limitmb)
+    writer = writer_class(ix, codec=codec or make_codec(), compound=False, limitmb=limitmb)
     for fields in documents:
         writer.add_document(**fields)
     writer.commit()
-    return {path.suffix: path.read_bytes() for path in directory.iterdir()
-            if path.suffix in (".trm", ".pst")}
+    return _postings(ix)
 
 
-class InliningW3Codec(W3Codec):
-    """Whoosh's own codec and field writer, with only the term info fix that lets it inline."""
-
-    length_stats = False
-
-    def field_writer(self, storage, segment):
-        writer = super().field_writer(storage, segment)
-        writer.start_term = lambda btext: FastFieldWriter.start_term(writer, btext)
-        return writer
-
-
-def test_fast_writer_writes_the_same_bytes_as_whoosh(tmp_path, seed_fields):
-    # Whoosh's own writer cannot inline posting lists (see segments._TermInfo),
-    # so the comparison is made with inlining off on both sides.
-    stock = W3Codec()
-    stock.length_stats = False
-    fast = _segment_files(tmp_path / "fast", FastCodec(), seed_fields)
-    assert set(fast) == {".trm", ".pst"}
-    assert fast == _segment_files(tmp_path / "stock", stock, seed_fields, writer_class=SegmentWriter)
+def _postings(ix) -> dict:
+    found = {}
+    with ix.reader() as reader:
+        for fieldname in reader.indexed_field_names():
+            for term in reader.lexicon(fieldname):
+                info = reader.term_info(fieldname, term)
+                matcher = reader.postings(fieldname, term)
+                postings = []
+                while matcher.is_active():
+                    postings.append((matcher.id(), matcher.weight(), matcher.value()))
+                    matcher.next()
+                found[fieldname, term] = (info.doc_frequency(), info.weight(), info.max_weight(),
+                                          info.min_id(), info.max_id(), postings)
+    return found
 
 
-def test_inlined_terms_are_written_as_whoosh_would_inline_them(tmp_path, seed_fields):
-    # The fast writer encodes short posting lists itself.
-    codec = InliningW3Codec(inlinelimit=segments.INLINE_LIMIT)
-    fast = _segment_files(tmp_path / "fast", make_codec(), seed_fields)
-    assert fast == _segment_files(tmp_path / "stock", codec, seed_fields, writer_class=SegmentWriter)
+def _stock_codec() -> W3Codec:
+    codec = W3Codec()
+    codec.length_stats = False  # what FastCodec leaves out; scores do not use it
+    return codec
+
+
+def test_fast_writer_indexes_exactly_what_whoosh_would(tmp_path, seed_fields):
+    fast = _indexed(tmp_path / "fast", seed_fields)
+    stock = _indexed(tmp_path / "stock", seed_fields, codec=_stock_codec(), writer_class=SegmentWriter)
+    assert len(fast) > 5000
+    assert max(len(entry[-1]) for entry in fast.values()) > 128  # some lists span blocks
+    assert fast == stock
 
 
 def test_inlined_posting_lists_answer_like_blocks(tmp_path, seeds_dir):
@@ -80,11 +81,11 @@ def test_inlined_posting_lists_answer_like_blocks(tmp_path, seeds_dir):
 def test_spilled_runs_read_back_in_order(tmp_path, seed_fields):
     # A tiny memory limit makes the pool spill many chunked runs and merge them.
     documents = seed_fields[:5]
-    spilled = _segment_files(tmp_path / "spilled", make_codec(), documents, limitmb=0.05)
-    assert spilled == _segment_files(tmp_path / "memory", make_codec(), documents)
+    spilled = _indexed(tmp_path / "spilled", documents, limitmb=0.05)
+    assert spilled == _indexed(tmp_path / "memory", documents)
 
 
-def test_merged_segments_answer_like_one_segment(tmp_path, seed_fields):
+def test_merged_segments_index_like_one_segment(tmp_path, seed_fields):
     # Merging adds another segment's postings to the pool term by term, after
     # the writer's own documents; with a tiny limit they spill mid-term.
     documents = seed_fields[:10]
@@ -96,8 +97,7 @@ def test_merged_segments_answer_like_one_segment(tmp_path, seed_fields):
         for fields in batch:
             writer.add_document(**fields)
         writer.commit(merge=False)
-    writer = FastSegmentWriter(ix, compound=False, limitmb=0.05)
-    writer.commit(optimize=True)
-    merged = {path.suffix: path.read_bytes() for path in directory.iterdir()
-              if path.suffix in (".trm", ".pst")}
-    assert merged == _segment_files(tmp_path / "once", make_codec(), documents)
+    assert len(ix.reader().leaf_readers()) == 2
+    FastSegmentWriter(ix, compound=False, limitmb=0.05).commit(optimize=True)
+    assert len(ix.reader().leaf_readers()) == 1
+    assert _postings(ix) == _indexed(tmp_path / "once", documents)
