@@ -37,9 +37,11 @@ from whoosh.util.numeric import length_to_byte
 from whoosh.util import random_name
 from whoosh.writing import SegmentWriter
 
-# Terms per pickle call in a run file. Merging runs holds one chunk of each
-# run in memory, so this bounds the merge's memory too.
-RUN_CHUNK = 5_000
+# Postings per pickle call in a run file (a term's list is never split).
+# Merging runs holds one chunk of each run in memory, so this bounds the
+# merge's memory too: a field of a few thousand very common terms (single
+# characters) would otherwise come back from every run at once.
+RUN_CHUNK = 10_000
 # Posting lists shorter than this are kept in the term's entry in the terms
 # file, sparing a block (and its pickling and compression) for each rare term.
 INLINE_LIMIT = 8
@@ -123,11 +125,13 @@ class TermPool:
         name = f"{random_name()}.run"
         with self.tempstore.create_file(name).raw_file() as run:
             chunk: list[PooledTerm] = []
+            items = 0
             for term in self._sorted_terms():
                 chunk.append(term)
-                if len(chunk) == RUN_CHUNK:
+                items += len(term[2])
+                if items >= 3 * RUN_CHUNK:
                     pickle.dump(chunk, run, pickle.HIGHEST_PROTOCOL)
-                    chunk = []
+                    chunk, items = [], 0
             if chunk:
                 pickle.dump(chunk, run, pickle.HIGHEST_PROTOCOL)
         self.runs.append(name)
