@@ -61,32 +61,27 @@ def positions_postings(tokens: list[TokenTuple], boost: float) -> list[tuple]:
             positions[text] = [pos]
         else:
             found.append(pos)
+    one_position = _ONE_POSITION
     postings = []
     for text, poses in positions.items():
         if len(poses) == 1:
-            encoded = _one_position(poses[0])
+            pos = poses[0]
+            encoded = one_position.get(pos) or _encode_one_position(pos)
+            postings.append((text.encode("utf-8"), 1, boost, encoded))
         else:
             deltas = [poses[0], *(b - a for a, b in zip(poses, poses[1:]))]
             encoded = pack_uint(len(deltas)) + pickle.dumps(deltas, 2)
-        postings.append((text.encode("utf-8"), len(poses), len(poses) * boost, encoded))
+            postings.append((text.encode("utf-8"), len(poses), len(poses) * boost, encoded))
     return postings
 
 
-# Every pickled one-element list starts alike (protocol, empty list, memo
-# slot); only the element and the closing opcodes differ.
-_LIST_HEAD = pickle.dumps([0], 2)[:5]
-_ONE_POSITION_HEAD = pack_uint(1) + _LIST_HEAD
-_position_tails: dict[int, bytes] = {}
+# Most postings hold a single position; their encodings are made once and shared.
+_ONE_POSITION: dict[int, bytes] = {}
 
 
-def _one_position(pos: int) -> bytes:
-    """The Positions encoding of a single position (what most postings hold)."""
-    tail = _position_tails.get(pos)
-    if tail is None:
-        tail = _position_tails[pos] = pickle.dumps([pos], 2)[len(_LIST_HEAD):]
-    # A new bytes object each time: pickle writes an object it has seen before
-    # as a back-reference, and postings are pickled into the index.
-    return _ONE_POSITION_HEAD + tail
+def _encode_one_position(pos: int) -> bytes:
+    encoded = _ONE_POSITION[pos] = pack_uint(1) + pickle.dumps([pos], 2)
+    return encoded
 
 
 def build_schema(profile: str = "default") -> fields.Schema:

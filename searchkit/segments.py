@@ -106,10 +106,12 @@ class TermPool:
             postings = terms.get(btext)
             if postings is None:
                 terms[btext] = [docnum, weight, value]
-                size += _TERM_BYTES + len(btext) + len(value)
+                size += _TERM_BYTES + len(btext)
             else:
                 postings += (docnum, weight, value)
-                size += _POSTING_BYTES + len(value)
+                size += _POSTING_BYTES
+            if freq > 1:  # one position's encoding is a shared object (see schema.py)
+                size += len(value) + 33
         self.size += size
         if self.size > self.limit:
             self.spill()
