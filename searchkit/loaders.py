@@ -661,7 +661,7 @@ def _load_documents(
         yield from _load_jsonl(path, doc_id, warn, lookup, sidecar, span)
         return
     body = _parse_body(_read_text(path), html_page=path.suffix.lower() in {".html", ".htm"})
-    yield _make_document(doc_id, path, body, sidecar, lookup)
+    yield _make_document(doc_id, str(path.resolve()), body, sidecar, lookup)
 
 
 def _override_fields(overrides: Mapping[str, Any]) -> _Fields:
@@ -682,6 +682,7 @@ def _load_jsonl(
     span: tuple[int, int, int] | None = None,
 ) -> Iterator[Document]:
     loaded = 0
+    resolved = str(path.resolve())  # once per file, not per record
     try:
         for number, line in _jsonl_lines(path, span):
             if not line.strip():
@@ -693,7 +694,7 @@ def _load_jsonl(
             body = _record_body(record)
             record_id = record.get("id")
             record_id = f"{doc_id}#{number}" if record_id in (None, "") else str(record_id)
-            yield _make_document(record_id, path, body, sidecar, lookup)
+            yield _make_document(record_id, resolved, body, sidecar, lookup)
             loaded += 1
     except UnicodeDecodeError as error:
         message = f"{path}: skipped after {loaded} records, not UTF-8 ({error.reason})"
@@ -762,7 +763,7 @@ def _record_body(record: dict[str, Any]) -> _Body:
 
 
 def _make_document(
-    doc_id: str, path: Path, body: _Body, sidecar: _Fields, lookup: Mapping[str, str]
+    doc_id: str, path: str, body: _Body, sidecar: _Fields, lookup: Mapping[str, str]
 ) -> Document:
     fields = sidecar.fill(body.fields)
     original = clean_text(body.text)
@@ -771,7 +772,7 @@ def _make_document(
         id=doc_id,
         text=normalize_text(original),
         original=original,
-        path=str(path.resolve()),
+        path=path,
         title=normalize_text(collapse_spaces(clean_text(title))),
         date=fields.date,
         source=_document_source(fields, lookup),
