@@ -198,14 +198,18 @@ class CompactOrderedHashWriter(OrderedHashWriter):
     def __init__(self, dbfile) -> None:
         super().__init__(dbfile)  # hash type 0: md5
         self.buckets = [(array("I"), array("q")) for _ in range(256)]
+        self._end: int | None = None  # where the next entry goes, once known
 
     def add(self, key: bytes, value: bytes) -> None:
         if key <= self.lastkey:
             raise ValueError(f"Keys must increase: {self.lastkey!r}..{key!r}")
-        raw = self.dbfile.file
-        pos = raw.tell()
+        pos = self._end
+        if pos is None:
+            pos = self.dbfile.tell()
+        entry = _LENGTHS.pack(len(key), len(value)) + key + value
+        self.dbfile.file.write(entry)
+        self._end = pos + len(entry)
         self.index.append(pos)
-        raw.write(_LENGTHS.pack(len(key), len(value)) + key + value)
         hashval = int.from_bytes(md5(key).digest()[-4:], "big")  # Whoosh's md5_hash, faster
         hashes, positions = self.buckets[hashval & 255]
         hashes.append(hashval)
@@ -302,6 +306,12 @@ class FastFieldWriter(W3FieldWriter):
 
 def _inlined_terminfo(postings: list) -> bytes:
     """The terms-file entry of a short posting list, as W3TermInfo.to_bytes writes it inlined."""
+    if len(postings) == 3:  # most terms of a segment are in one document
+        docnum, raw_weight, value = postings
+        weight = array("f", (raw_weight,))[0]
+        header = _TERMINFO.pack(1, weight, 1, 0, 0, max(0, raw_weight), docnum, docnum)
+        return header + pickle.dumps(((docnum,), (weight,), (value,) if value else ()),
+                                     pickle.HIGHEST_PROTOCOL)
     ids = postings[0::3]
     raw_weights = postings[1::3]
     weights = array("f", raw_weights)  # the postings writer keeps weights as floats
