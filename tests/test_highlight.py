@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from searchkit.highlight import Snippet, cut_like, find_spans, make_snippet
+from searchkit.highlight import Snippet, cut_like, find_spans, make_snippet, span_finder
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
@@ -101,6 +101,14 @@ def test_find_spans_is_fast_on_long_texts(plain):
     text = plain * 25  # about 100 KB
     spans = find_spans(text, ["改革", "韶关", "产业", "数据中心", "数据", "5g"])
     assert len(spans) > 1000
+
+
+def test_span_finder_finds_in_every_text_what_find_spans_finds(article, plain):
+    terms = ["数据中心", "数据", "韶关", "5G", "大湾区"]
+    spans = span_finder(terms)
+    for text in [article, plain, "5G网络与5g", "ＡＢ ab", "", "没有匹配"]:
+        assert spans(text) == find_spans(text, terms)
+    assert span_finder(["", ""])("韶关") == []
 
 
 # -- make_snippet -------------------------------------------------------------
