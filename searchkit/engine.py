@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import heapq
+import itertools
 import math
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -374,6 +376,7 @@ class _Compiler:
 
     def compile(self, node) -> _Compiled:
         """The Whoosh query for node, with what to highlight and the partial-match units."""
+        self._segment_together(list(_texts(node)))
         compiled = _Compiled(self.node(node))
         compiled.terms = sorted(set(self._highlight_terms(node)), key=len, reverse=True)
         items = node.items if isinstance(node, q.And) else (node,)
@@ -414,6 +417,23 @@ class _Compiler:
         if isinstance(node, q.DateSpan):
             return _date_range(node.start, node.end)
         raise TypeError(node)
+
+    def _segment_together(self, texts: list[str]) -> None:
+        """Segment several texts of the query in one call to the segmenter.
+
+        The segmenter cuts each run of Chinese characters (or of letters and
+        digits) on its own, so the texts joined by spaces give each text the
+        words it gives alone; one call reads the query lexicon once, not once
+        per text.
+        """
+        texts = [text for text in dict.fromkeys(texts) if text not in self._segmented]
+        if len(texts) < 2:
+            return
+        starts = list(itertools.accumulate((len(text) + 1 for text in texts[:-1]), initial=0))
+        words: dict[str, list[str]] = {text: [] for text in texts}
+        for word, _, start, _ in self._segmenter.words(" ".join(texts)):
+            words[texts[bisect.bisect_right(starts, start) - 1]].append(word)
+        self._segmented.update(words)
 
     def _words(self, text: str) -> list[str]:
         """The query segmentation of text, computed once per text of the query."""
@@ -633,6 +653,17 @@ def _as_date(value: str | dt.date, *, end: bool) -> dt.date:
     if isinstance(value, dt.date):
         return value
     return q.parse_date(str(value), end=end)
+
+
+def _texts(node) -> Iterator[str]:
+    """The texts of the words and phrases of a query tree."""
+    if isinstance(node, (q.Term, q.Phrase)):
+        yield node.text
+    elif isinstance(node, (q.And, q.Or)):
+        for item in node.items:
+            yield from _texts(item)
+    elif isinstance(node, q.Not):
+        yield from _texts(node.item)
 
 
 def _mentions_dates(node) -> bool:

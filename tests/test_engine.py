@@ -373,6 +373,16 @@ def test_term_looked_up_once_matches_like_whoosh_term(seed_index, field, text, b
     assert [(hit.docnum, hit.score) for hit in searcher.search(fast, limit=None)] == expected
 
 
+def test_query_texts_segmented_together_as_each_alone(seed_index):
+    from searchkit import engine
+
+    texts = ["韶关数据中心", "大湾区枢纽", "5G网络", "pd1728_a_1数据", "几处 天边", "中华人民共和国", "的", "足球"]
+    compiler = engine._Compiler(seed_index._segmenter, seed_index._source_query)
+    compiler._segment_together(texts)
+    for text in texts:
+        assert compiler._words(text) == [t[0] for t in seed_index._segmenter.words(text)]
+
+
 def test_first_of_a_sort_is_the_head_of_the_full_sort():
     """Keys are read only for contenders, yet the first n are those of the whole sorted list."""
     import random
