@@ -41,6 +41,8 @@ ELLIPSIS = "…"
 # in the folded text index the original text unchanged.
 _ASCII_FOLD = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 _ASCII_UPPER_RE = re.compile("[A-Z]")
+# Matches exactly the characters for which str.isspace() is true.
+_WHITESPACE_RE = re.compile(r"\s+")
 
 # A boundary is the offset just after a terminator (and any closing quotes or
 # brackets that follow it). ASCII , ; : between two digits (1,353 or 12:30) are
@@ -353,11 +355,15 @@ def _joiner(gap: str, before: str, after: str) -> str:
     return ELLIPSIS
 
 
-def _one_line(text: str, start: int, end: int) -> tuple[str, list[int]]:
+def _one_line(text: str, start: int, end: int) -> tuple[str, Sequence[int]]:
     """text[start:end] with whitespace runs as one space, and each char's new offset."""
+    fragment = text[start:end]
+    folded = _WHITESPACE_RE.sub(" ", fragment)
+    if len(folded) == len(fragment):  # no run longer than one character: no offset moves
+        return folded, range(len(fragment))
     out: list[str] = []
     positions: list[int] = []
-    for char in text[start:end]:
+    for char in fragment:
         if char.isspace():
             if not (out and out[-1] == " "):
                 out.append(" ")
