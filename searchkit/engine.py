@@ -609,6 +609,32 @@ class _Term(wq.Term):
         return matching.WrappingMatcher(postings, boost=self.boost) if self.boost != 1.0 else postings
 
 
+class _Phrase(wq.Phrase):
+    """A Whoosh phrase query whose words are looked up once per segment (see _Term).
+
+    Whoosh's Phrase checks that every word is in the segment, then opens each
+    with a new Term query that checks again, and estimates its size with yet
+    other Term queries; this one asks its own _Term queries every time.
+    """
+
+    def __init__(self, fieldname: str, words: list[str], boost: float = 1.0) -> None:
+        super().__init__(fieldname, words, boost=boost)
+        self._terms = [_Term(fieldname, word) for word in words]
+
+    def estimate_size(self, ixreader) -> int:
+        """The smallest document frequency of the words, as Whoosh's Phrase estimates it."""
+        return min(term.estimate_size(ixreader) for term in self._terms)
+
+    def matcher(self, searcher, context=None):
+        """Whoosh's Phrase.matcher (words in order, next to each other), over _Term queries."""
+        reader = searcher.reader()
+        if not all(term.estimate_size(reader) for term in self._terms):
+            return matching.NullMatcher()
+        near = wq.SpanNear2(self._terms, slop=self.slop, ordered=True, mindist=1)
+        found = near.matcher(searcher, context)
+        return matching.WrappingMatcher(found, boost=self.boost) if self.boost != 1.0 else found
+
+
 def _and(queries: list[wq.Query]) -> wq.Query:
     queries = [x for x in queries if x is not None]
     if not queries:
@@ -623,7 +649,7 @@ def _or(queries: list[wq.Query]) -> wq.Query:
 def _phrase(field_name: str, words: list[str], boost: float = 1.0) -> wq.Query:
     if len(words) == 1:
         return _Term(field_name, words[0], boost=boost)
-    return wq.Phrase(field_name, words, boost=boost)
+    return _Phrase(field_name, words, boost=boost)
 
 
 def _char_phrase(text: str, boost: float = 1.0) -> wq.Query | None:
@@ -640,7 +666,7 @@ def _char_phrase(text: str, boost: float = 1.0) -> wq.Query | None:
         return None
     if len(chars) == 1:
         return _Term(schema.CHARS, chars[0], boost=boost)
-    return wq.Phrase(schema.CHARS, chars, boost=boost)
+    return _Phrase(schema.CHARS, chars, boost=boost)
 
 
 def _date_range(start: dt.date | None, end: dt.date | None) -> wq.Query:

@@ -370,6 +370,25 @@ def test_term_looked_up_once_matches_like_whoosh_term(seed_index, field, text, b
     reader = searcher.reader()
     assert fast.estimate_size(reader) == fast.estimate_size(reader) == plain.estimate_size(reader)
     expected = [(hit.docnum, hit.score) for hit in searcher.search(plain, limit=None)]
+    assert expected or text == "不存在的词"
+    assert [(hit.docnum, hit.score) for hit in searcher.search(fast, limit=None)] == expected
+
+
+@pytest.mark.parametrize("field,words,boost", [
+    ("content", ["韶关", "数据中心"], 1.0), ("bigrams", ["韶关", "关数", "数据"], 0.3),
+    ("chars", ["数", "据"], 1.0), ("content", ["数据", "不存在的词"], 1.0),
+])
+def test_phrase_looked_up_once_matches_like_whoosh_phrase(seed_index, field, words, boost):
+    from whoosh import query as wq
+
+    from searchkit import engine
+
+    searcher = seed_index._get_searcher()
+    fast, plain = engine._Phrase(field, words, boost=boost), wq.Phrase(field, words, boost=boost)
+    reader = searcher.reader()
+    assert fast.estimate_size(reader) == plain.estimate_size(reader)
+    expected = [(hit.docnum, hit.score) for hit in searcher.search(plain, limit=None)]
+    assert expected or "不存在的词" in words
     assert [(hit.docnum, hit.score) for hit in searcher.search(fast, limit=None)] == expected
 
 
