@@ -2,7 +2,8 @@
 
 Usage::
 
-    python benchmarks/search_identity.py INDEX QUERIES OUT.json [--limit 10] [--original]
+    python benchmarks/search_identity.py INDEX QUERIES OUT.json [--limit 10] [--offset 0]
+                                         [--sort relevance|date] [--original]
 
 Runs every query of QUERIES (one a line) against the index at INDEX and writes,
 for each, the query, total, partial flag, undated count and every hit field
@@ -29,10 +30,10 @@ import searchkit
 from searchkit import SearchIndex, SearchkitError
 
 
-def dump_results(index: SearchIndex, query: str, limit: int, original: bool) -> dict:
+def dump_results(index: SearchIndex, query: str, **options) -> dict:
     """One query's results as plain JSON data (error text for a rejected query)."""
     try:
-        results = index.search(query, limit=limit, original=original)
+        results = index.search(query, **options)
     except SearchkitError as error:
         return {"query": query, "error": str(error)}
     return {
@@ -58,12 +59,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("queries", type=Path)
     parser.add_argument("out", type=Path)
     parser.add_argument("--limit", type=int, default=10)
+    parser.add_argument("--offset", type=int, default=0)
+    parser.add_argument("--sort", choices=["relevance", "date"], default="relevance")
     parser.add_argument("--original", action="store_true", help="cut snippets from the original script")
     args = parser.parse_args(argv)
     queries = [line.strip() for line in args.queries.read_text(encoding="utf-8").splitlines() if line.strip()]
     print(f"searchkit from {Path(searchkit.__file__).parent}", file=sys.stderr)
     with SearchIndex.open(args.index) as index:
-        dumped = [dump_results(index, query, args.limit, args.original) for query in queries]
+        dumped = [dump_results(index, query, limit=args.limit, offset=args.offset, sort=args.sort,
+                               original=args.original) for query in queries]
     args.out.write_text(json.dumps(dumped, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     print(f"{len(dumped)} queries written to {args.out}", file=sys.stderr)
 
