@@ -23,6 +23,7 @@ from .normalize import normalize_query
 
 from whoosh import query as wq  # noqa: E402  (schema silenced whoosh's warnings)
 from whoosh import matching, scoring, sorting  # noqa: E402
+from whoosh.reading import TermNotFound  # noqa: E402
 
 CHAR_WEIGHT = 0.3  # a character-level match counts, but ranks below a word match
 LITERAL_BONUS = 0.5  # the query's own characters in a row, when it was segmented
@@ -581,32 +582,58 @@ class _Term(wq.Term):
     """A Whoosh term query that looks its term up once per segment.
 
     Whoosh's own Term looks the term up in a segment's term table each time a
-    matcher tree is weighed (once for every And or Or around it) and once more
-    before opening the postings: a query of a few words makes dozens of such
-    lookups. This one remembers the document frequency it read per segment
-    (for the life of the query, which is built anew for every search) and
-    knows from it whether the term is there. Matching and scoring are Whoosh's.
+    matcher tree is weighed (once for every And or Or around it), once more
+    before opening the postings and again to set up the scorer: a query of a
+    few words makes dozens of such lookups. This one keeps the TermInfo it read
+    per segment (for the life of the query, which is built anew for every
+    search) and hands it to the scorer. Matching and scoring are Whoosh's.
     """
 
     def __init__(self, fieldname: str, text: str, boost: float = 1.0) -> None:
         super().__init__(fieldname, text, boost=boost)
-        self._doc_frequency: dict[Any, int] = {}
+        self._infos: dict[Any, Any] = {}  # reader -> its TermInfo, None if the term is absent
+
+    def _term_info(self, ixreader):
+        if ixreader not in self._infos:
+            try:
+                text = ixreader.schema[self.fieldname].to_bytes(self.text)
+                self._infos[ixreader] = ixreader.term_info(self.fieldname, text)
+            except (TermNotFound, KeyError, ValueError):  # no such term, field or value
+                self._infos[ixreader] = None
+        return self._infos[ixreader]
 
     def estimate_size(self, ixreader) -> int:
         """The term's document frequency in ixreader (0 if absent), read once."""
-        size = self._doc_frequency.get(ixreader)
-        if size is None:
-            size = self._doc_frequency[ixreader] = super().estimate_size(ixreader)
-        return size
+        info = self._term_info(ixreader)
+        return info.doc_frequency() if info is not None else 0
 
     def matcher(self, searcher, context=None):
-        """Whoosh's Term.matcher, minus its second look-up of the term."""
-        if not self.estimate_size(searcher.reader()):
+        """Whoosh's Term.matcher for one segment, with the TermInfo read once."""
+        if not searcher.is_atomic():  # searches run segment by segment; this is never hot
+            return super().matcher(searcher, context)
+        info = self._term_info(searcher.reader())
+        if info is None:
             return matching.NullMatcher()
-        weighting = searcher.weighting if context is None else context.weighting
+        weighting = (searcher.weighting if context is None else context.weighting) or searcher.weighting
         text = searcher.schema[self.fieldname].to_bytes(self.text)
-        postings = searcher.postings(self.fieldname, text, weighting=weighting)
+        scorer = weighting.scorer(_KnownTerm(searcher, info), self.fieldname, text)
+        postings = searcher.reader().postings(self.fieldname, text, scorer=scorer)
         return matching.WrappingMatcher(postings, boost=self.boost) if self.boost != 1.0 else postings
+
+
+class _KnownTerm:
+    """A searcher as BM25F's scorer uses it (schema, parent, lengths, term_info),
+    answering term_info with the TermInfo already read instead of a look-up."""
+
+    def __init__(self, searcher, info) -> None:
+        self.schema = searcher.schema
+        self.get_parent = searcher.get_parent
+        self.doc_field_length = searcher.doc_field_length
+        self._info = info
+
+    def term_info(self, fieldname: str, text: bytes):
+        """The TermInfo of the one term being scored."""
+        return self._info
 
 
 class _Phrase(wq.Phrase):
