@@ -374,6 +374,7 @@ class _Compiler:
         self._segmenter = segmenter
         self._source_query = source_query
         self._segmented: dict[str, list[str]] = {}
+        self._word_queries: dict[tuple[str, str | None], wq.Query] = {}
 
     def compile(self, node) -> _Compiled:
         """The Whoosh query for node, with what to highlight and the partial-match units."""
@@ -460,6 +461,14 @@ class _Compiler:
         return query
 
     def _word_query(self, word: str, field_name: str | None) -> wq.Query:
+        # The same object in the query and in the partial-match units, so that
+        # its terms' look-ups serve both.
+        key = (word, field_name)
+        if key not in self._word_queries:
+            self._word_queries[key] = self._new_word_query(word, field_name)
+        return self._word_queries[key]
+
+    def _new_word_query(self, word: str, field_name: str | None) -> wq.Query:
         if field_name == "title":
             return _Term(schema.TITLE, word)
         whole = wq.Or([_Term(schema.CONTENT, word), _Term(schema.TITLE, word)])
