@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
+import heapq
+import itertools
 import math
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +22,8 @@ from .models import Document, Hit, IndexReport, IndexStats, SearchResults
 from .normalize import normalize_query
 
 from whoosh import query as wq  # noqa: E402  (schema silenced whoosh's warnings)
-from whoosh import scoring, sorting  # noqa: E402
+from whoosh import matching, scoring, sorting  # noqa: E402
+from whoosh.reading import TermNotFound  # noqa: E402
 
 CHAR_WEIGHT = 0.3  # a character-level match counts, but ranks below a word match
 LITERAL_BONUS = 0.5  # the query's own characters in a row, when it was segmented
@@ -51,6 +55,7 @@ class SearchIndex:
         self._manifest = _manifest
         self._lock = threading.RLock()
         self._searcher = None
+        self._order: _TieBreak | None = None
         self._segmenter = analysis.segmenter_for(_ix.schema[schema.CONTENT].analyzer.profile)
 
     # -- opening and building -------------------------------------------------
@@ -114,6 +119,7 @@ class SearchIndex:
             if self._searcher is not None:
                 self._searcher.close()
                 self._searcher = None
+                self._order = None
 
     def __enter__(self) -> "SearchIndex":
         return self
@@ -129,7 +135,14 @@ class SearchIndex:
     def _get_searcher(self):
         if self._searcher is None:
             self._searcher = self._ix.searcher(weighting=scoring.BM25F())
+            self._order = None
         return self._searcher
+
+    def _tie_break(self) -> "_TieBreak":
+        """The order of hits for the current searcher (its column readers are reused)."""
+        if self._order is None:
+            self._order = _TieBreak(self._get_searcher())
+        return self._order
 
     # -- searching ----------------------------------------------------------------
 
@@ -171,7 +184,8 @@ class SearchIndex:
                 partial_results = self._run_partial(searcher, compiled, filters, limit + offset, sort)
                 if partial_results.total:
                     results, partial = partial_results, True
-            hits = [self._hit(searcher, docnum, score, compiled.terms, original)
+            find_spans = highlight.span_finder(compiled.terms)
+            hits = [self._hit(searcher, docnum, score, find_spans, original)
                     for docnum, score in results.ranked[offset : offset + limit]]
             undated = self._count_undated(searcher, compiled, filters) if dated else 0
         return SearchResults(
@@ -197,11 +211,9 @@ class SearchIndex:
         # documents sit in the index. (A top-N search skips blocks but then
         # runs the query a second time to count; on 100,000 poems the one pass
         # halved the median latency.)
-        found = searcher.search(combined, limit=None)
-        order = _TieBreak(searcher)
-        ranked = sorted(((hit.docnum, hit.score) for hit in found),
-                        key=lambda pair: order.key(pair[0], pair[1]))
-        return _Ranked(len(ranked), ranked[:top])
+        found = _scored_matches(searcher, combined)
+        order = self._tie_break()
+        return _Ranked(len(found), _first(found, top, order.rank, order.key))
 
     def _run_partial(self, searcher, compiled: _Compiled, filters, top: int,
                      sort: str = "relevance") -> "_Ranked":
@@ -222,13 +234,15 @@ class SearchIndex:
         candidates = {d for d, n in coverage.items() if n >= needed}
         if not candidates:
             return _Ranked(0, [])
-        found = searcher.search(_or(compiled.clauses), filter=candidates, limit=None)
-        order = _TieBreak(searcher)
-        ranked = sorted(((hit.docnum, hit.score) for hit in found),
-                        key=lambda pair: (-coverage[pair[0]], *order.key(*pair)))
+        found = _scored_matches(searcher, _or(compiled.clauses), allow=candidates)
+        order = self._tie_break()
         if sort == "date":  # stable: same-day documents keep their coverage order
+            ranked = sorted(found, key=lambda pair: (-coverage[pair[0]], *order.key(pair)))
             ranked.sort(key=lambda pair: -order.day(pair[0]))
-        return _Ranked(len(ranked), ranked[:top])
+            return _Ranked(len(ranked), ranked[:top])
+        ranked = _first(found, top, lambda pair: (-coverage[pair[0]], order.rank(pair)),
+                        lambda pair: (-coverage[pair[0]], *order.key(pair)))
+        return _Ranked(len(found), ranked)
 
     def _count_undated(self, searcher, compiled: _Compiled, filters) -> int:
         """How many documents match the query but were dropped for having no date."""
@@ -238,10 +252,11 @@ class SearchIndex:
         return sum(1 for _ in searcher.docs_for_query(query))
 
 
-    def _hit(self, searcher, docnum: int, score: float, terms: list[str], original: bool) -> Hit:
+    def _hit(self, searcher, docnum: int, score: float,
+             find_spans: Callable[[str], list[tuple[int, int]]], original: bool) -> Hit:
         stored = searcher.stored_fields(docnum)
         text = stored.get(schema.CONTENT, "")
-        spans = highlight.find_spans(text, terms)
+        spans = find_spans(text)
         snippet = highlight.make_snippet(text, spans)
         snippet_text = snippet.text
         if original and stored.get(schema.ORIGINAL):
@@ -257,88 +272,7 @@ class SearchIndex:
     # -- compiling queries ------------------------------------------------------
 
     def _compile(self, node) -> _Compiled:
-        compiled = _Compiled(self._node(node))
-        compiled.terms = sorted(set(self._highlight_terms(node)), key=len, reverse=True)
-        items = node.items if isinstance(node, q.And) else (node,)
-        for item in items:
-            if isinstance(item, q.Term):
-                compiled.clauses.extend(
-                    self._word_query(w, item.field) for w in self._query_words(item.text)
-                    if not (len(w) == 1 and analysis.is_cjk(w))
-                )
-            elif isinstance(item, q.Phrase):
-                compiled.clauses.append(self._node(item))
-            else:
-                compiled.required.append(self._node(item))
-        compiled.dated = _mentions_dates(node)
-        if len(compiled.clauses) <= 1:
-            compiled.clauses = []
-        return compiled
-
-    def _node(self, node) -> wq.Query:
-        if isinstance(node, q.And):
-            positives = [self._node(n) for n in node.items if not isinstance(n, q.Not)]
-            negatives = [self._node(n.item) for n in node.items if isinstance(n, q.Not)]
-            query = _and(positives) if positives else wq.Every()
-            for negative in negatives:
-                query = wq.AndNot(query, negative)
-            return query
-        if isinstance(node, q.Or):
-            return _or([self._node(n) for n in node.items])
-        if isinstance(node, q.Not):
-            return wq.AndNot(wq.Every(), self._node(node.item))
-        if isinstance(node, q.Term):
-            return self._term_query(node.text, node.field)
-        if isinstance(node, q.Phrase):
-            return self._phrase_query(node.text, node.field)
-        if isinstance(node, q.Source):
-            return self._source_query([node.name])
-        if isinstance(node, q.DateSpan):
-            return _date_range(node.start, node.end)
-        raise TypeError(node)
-
-    def _query_words(self, text: str) -> list[str]:
-        words = [t[0] for t in self._segmenter.words(text)]
-        content = [w for w in words if w not in analysis.STOP_WORDS]
-        return content or words
-
-    def _term_query(self, text: str, field_name: str | None) -> wq.Query:
-        words = self._query_words(text)
-        if not words:
-            return wq.NullQuery
-        query = _and([self._word_query(w, field_name) for w in words])
-        if len(words) > 1 and field_name is None:
-            literal = _char_phrase(text, boost=LITERAL_BONUS)
-            if literal is not None:
-                query = wq.AndMaybe(query, literal)
-        return query
-
-    def _word_query(self, word: str, field_name: str | None) -> wq.Query:
-        if field_name == "title":
-            return wq.Term(schema.TITLE, word)
-        whole = wq.Or([wq.Term(schema.CONTENT, word), wq.Term(schema.TITLE, word)])
-        chars = _char_phrase(word, boost=CHAR_WEIGHT)
-        return wq.Or([whole, chars]) if chars is not None else whole
-
-    def _phrase_query(self, text: str, field_name: str | None) -> wq.Query:
-        words = [t[0] for t in self._segmenter.words(text)]
-        if not words:
-            return wq.NullQuery
-        if field_name == "title":
-            return _phrase(schema.TITLE, words)
-        exact = _char_phrase(text)
-        return wq.Or([_phrase(schema.CONTENT, words), exact]) if exact is not None else wq.NullQuery
-
-    def _highlight_terms(self, node) -> list[str]:
-        if isinstance(node, (q.And, q.Or)):
-            return [t for n in node.items for t in self._highlight_terms(n)]
-        if isinstance(node, q.Phrase):
-            return [node.text]
-        if isinstance(node, q.Term):
-            words = self._query_words(node.text)
-            keep = [w for w in words if not (len(w) == 1 and analysis.is_cjk(w))] or words
-            return [node.text, *keep]
-        return []
+        return _Compiler(self._segmenter, self._source_query).compile(node)
 
     # -- filters -------------------------------------------------------------
 
@@ -429,16 +363,215 @@ def default_corpus() -> Path | None:
     return None
 
 
+class _Compiler:
+    """Turns one parsed query into Whoosh queries.
+
+    A text of the query is needed several times (for matching, for partial
+    matching, for highlighting): the compiler segments it once. Make one per query.
+    """
+
+    def __init__(self, segmenter: analysis.Segmenter, source_query: Callable[[list[str]], wq.Query]) -> None:
+        self._segmenter = segmenter
+        self._source_query = source_query
+        self._segmented: dict[str, list[str]] = {}
+        self._word_queries: dict[tuple[str, str | None], wq.Query] = {}
+
+    def compile(self, node) -> _Compiled:
+        """The Whoosh query for node, with what to highlight and the partial-match units."""
+        self._segment_together(list(_texts(node)))
+        compiled = _Compiled(self.node(node))
+        compiled.terms = sorted(set(self._highlight_terms(node)), key=len, reverse=True)
+        items = node.items if isinstance(node, q.And) else (node,)
+        for item in items:
+            if isinstance(item, q.Term):
+                compiled.clauses.extend(
+                    self._word_query(w, item.field) for w in self._query_words(item.text)
+                    if not (len(w) == 1 and analysis.is_cjk(w))
+                )
+            elif isinstance(item, q.Phrase):
+                compiled.clauses.append(self.node(item))
+            else:
+                compiled.required.append(self.node(item))
+        compiled.dated = _mentions_dates(node)
+        if len(compiled.clauses) <= 1:
+            compiled.clauses = []
+        return compiled
+
+    def node(self, node) -> wq.Query:
+        """The Whoosh query for one node of the syntax tree."""
+        if isinstance(node, q.And):
+            positives = [self.node(n) for n in node.items if not isinstance(n, q.Not)]
+            negatives = [self.node(n.item) for n in node.items if isinstance(n, q.Not)]
+            query = _and(positives) if positives else wq.Every()
+            for negative in negatives:
+                query = wq.AndNot(query, negative)
+            return query
+        if isinstance(node, q.Or):
+            return _or([self.node(n) for n in node.items])
+        if isinstance(node, q.Not):
+            return wq.AndNot(wq.Every(), self.node(node.item))
+        if isinstance(node, q.Term):
+            return self._term_query(node.text, node.field)
+        if isinstance(node, q.Phrase):
+            return self._phrase_query(node.text, node.field)
+        if isinstance(node, q.Source):
+            return self._source_query([node.name])
+        if isinstance(node, q.DateSpan):
+            return _date_range(node.start, node.end)
+        raise TypeError(node)
+
+    def _segment_together(self, texts: list[str]) -> None:
+        """Segment several texts of the query in one call to the segmenter.
+
+        The segmenter cuts each run of Chinese characters (or of letters and
+        digits) on its own, so the texts joined by spaces give each text the
+        words it gives alone; one call reads the query lexicon once, not once
+        per text.
+        """
+        texts = [text for text in dict.fromkeys(texts) if text not in self._segmented]
+        if len(texts) < 2:
+            return
+        starts = list(itertools.accumulate((len(text) + 1 for text in texts[:-1]), initial=0))
+        words: dict[str, list[str]] = {text: [] for text in texts}
+        for word, _, start, _ in self._segmenter.words(" ".join(texts)):
+            words[texts[bisect.bisect_right(starts, start) - 1]].append(word)
+        self._segmented.update(words)
+
+    def _words(self, text: str) -> list[str]:
+        """The query segmentation of text, computed once per text of the query."""
+        words = self._segmented.get(text)
+        if words is None:
+            words = self._segmented[text] = [t[0] for t in self._segmenter.words(text)]
+        return list(words)  # a fresh list: Whoosh phrases keep the one they are given
+
+    def _query_words(self, text: str) -> list[str]:
+        words = self._words(text)
+        content = [w for w in words if w not in analysis.STOP_WORDS]
+        return content or words
+
+    def _term_query(self, text: str, field_name: str | None) -> wq.Query:
+        words = self._query_words(text)
+        if not words:
+            return wq.NullQuery
+        query = _and([self._word_query(w, field_name) for w in words])
+        if len(words) > 1 and field_name is None:
+            literal = _char_phrase(text, boost=LITERAL_BONUS)
+            if literal is not None:
+                query = wq.AndMaybe(query, literal)
+        return query
+
+    def _word_query(self, word: str, field_name: str | None) -> wq.Query:
+        # The same object in the query and in the partial-match units, so that
+        # its terms' look-ups serve both.
+        key = (word, field_name)
+        if key not in self._word_queries:
+            self._word_queries[key] = self._new_word_query(word, field_name)
+        return self._word_queries[key]
+
+    def _new_word_query(self, word: str, field_name: str | None) -> wq.Query:
+        if field_name == "title":
+            return _Term(schema.TITLE, word)
+        whole = wq.Or([_Term(schema.CONTENT, word), _Term(schema.TITLE, word)])
+        chars = _char_phrase(word, boost=CHAR_WEIGHT)
+        return wq.Or([whole, chars]) if chars is not None else whole
+
+    def _phrase_query(self, text: str, field_name: str | None) -> wq.Query:
+        words = self._words(text)
+        if not words:
+            return wq.NullQuery
+        if field_name == "title":
+            return _phrase(schema.TITLE, words)
+        exact = _char_phrase(text)
+        return wq.Or([_phrase(schema.CONTENT, words), exact]) if exact is not None else wq.NullQuery
+
+    def _highlight_terms(self, node) -> list[str]:
+        if isinstance(node, (q.And, q.Or)):
+            return [t for n in node.items for t in self._highlight_terms(n)]
+        if isinstance(node, q.Phrase):
+            return [node.text]
+        if isinstance(node, q.Term):
+            words = self._query_words(node.text)
+            keep = [w for w in words if not (len(w) == 1 and analysis.is_cjk(w))] or words
+            return [node.text, *keep]
+        return []
+
+
 class _TieBreak:
-    """Order of hits with equal scores: newest first, then by id."""
+    """Order of hits: by score, then (equal scores) newest first, then by id."""
 
     def __init__(self, searcher) -> None:
         reader = searcher.reader()
         self.day = reader.column_reader(schema.DAYNUMBER).__getitem__
         self.id = reader.column_reader(schema.ID).__getitem__
 
-    def key(self, docnum: int, score: float) -> tuple:
+    @staticmethod
+    def rank(pair: tuple[int, float]) -> float:
+        """The first part of key, which needs no column read."""
+        return -round(pair[1], 6)
+
+    def key(self, pair: tuple[int, float]) -> tuple:
+        """Sort key of a (docnum, score) pair."""
+        docnum, score = pair
         return (-round(score, 6), -self.day(docnum), self.id(docnum))
+
+
+def _scored_matches(searcher, query: wq.Query, allow: set[int] | None = None) -> list[tuple[int, float]]:
+    """(docnum, score) of every document matching query (and in allow, if given).
+
+    The scores are those of ``searcher.search(query, limit=None)``: the same
+    matchers, built with the same context, each document scored by the same
+    additions (see ``_match_scores``), without the collector and Results
+    objects around them.
+    """
+    context = searcher.context()
+    found = []
+    for subsearcher, offset in searcher.leaf_searchers():
+        scores = _match_scores(query.matcher(subsearcher, context))
+        found.extend((offset + docnum, score) for docnum, score in scores.items()
+                     if allow is None or offset + docnum in allow)
+    return found
+
+
+def _match_scores(matcher) -> dict[int, float]:
+    """Docnum -> score of every match of a Whoosh matcher tree.
+
+    Stepping a union (Or) matcher document by document costs more than the
+    scoring itself. So each side of a union is scored on its own and the
+    scores of a document found on both sides are added ``a + b``, as
+    ``UnionMatcher.score`` adds them; a boost multiplies as
+    ``WrappingMatcher.score`` does. The floats are therefore the very same.
+    Any other matcher (intersections, phrases, filters) is stepped as
+    Whoosh's collector steps it.
+    """
+    kind = type(matcher)
+    if kind is matching.UnionMatcher:
+        scores = _match_scores(matcher.a)
+        for docnum, score in _match_scores(matcher.b).items():
+            found = scores.get(docnum)
+            scores[docnum] = score if found is None else found + score
+        return scores
+    if kind is matching.WrappingMatcher:
+        boost = matcher.boost
+        return {docnum: score * boost for docnum, score in _match_scores(matcher.child).items()}
+    scores = {}
+    while matcher.is_active():
+        scores[matcher.id()] = matcher.score()
+        matcher.next()
+    return scores
+
+
+def _first(pairs: list, top: int, rank: Callable, key: Callable) -> list:
+    """The first top of pairs sorted by key, computing key only for the contenders.
+
+    ``key(pair)`` must start with ``rank(pair)``, which should be cheap: a pair
+    whose rank is beaten by top others cannot be among the first top, so its
+    (column-reading) key is never needed.
+    """
+    if len(pairs) > top:
+        ranks = [rank(pair) for pair in pairs]
+        cut = heapq.nsmallest(top, ranks)[-1]
+        pairs = [pair for pair, pair_rank in zip(pairs, ranks) if pair_rank <= cut]
+    return sorted(pairs, key=key)[:top]
 
 
 @dataclass
@@ -454,6 +587,90 @@ def canonical_source_name(name: str) -> str:
     return canonical_source(name) or name
 
 
+class _Term(wq.Term):
+    """A Whoosh term query that looks its term up once per segment.
+
+    Whoosh's own Term looks the term up in a segment's term table each time a
+    matcher tree is weighed (once for every And or Or around it), once more
+    before opening the postings and again to set up the scorer: a query of a
+    few words makes dozens of such lookups. This one keeps the TermInfo it read
+    per segment (for the life of the query, which is built anew for every
+    search) and hands it to the scorer. Matching and scoring are Whoosh's.
+    """
+
+    def __init__(self, fieldname: str, text: str, boost: float = 1.0) -> None:
+        super().__init__(fieldname, text, boost=boost)
+        self._infos: dict[Any, Any] = {}  # reader -> its TermInfo, None if the term is absent
+
+    def _term_info(self, ixreader):
+        if ixreader not in self._infos:
+            try:
+                text = ixreader.schema[self.fieldname].to_bytes(self.text)
+                self._infos[ixreader] = ixreader.term_info(self.fieldname, text)
+            except (TermNotFound, KeyError, ValueError):  # no such term, field or value
+                self._infos[ixreader] = None
+        return self._infos[ixreader]
+
+    def estimate_size(self, ixreader) -> int:
+        """The term's document frequency in ixreader (0 if absent), read once."""
+        info = self._term_info(ixreader)
+        return info.doc_frequency() if info is not None else 0
+
+    def matcher(self, searcher, context=None):
+        """Whoosh's Term.matcher for one segment, with the TermInfo read once."""
+        if not searcher.is_atomic():  # searches run segment by segment; this is never hot
+            return super().matcher(searcher, context)
+        info = self._term_info(searcher.reader())
+        if info is None:
+            return matching.NullMatcher()
+        weighting = (searcher.weighting if context is None else context.weighting) or searcher.weighting
+        text = searcher.schema[self.fieldname].to_bytes(self.text)
+        scorer = weighting.scorer(_KnownTerm(searcher, info), self.fieldname, text)
+        postings = searcher.reader().postings(self.fieldname, text, scorer=scorer)
+        return matching.WrappingMatcher(postings, boost=self.boost) if self.boost != 1.0 else postings
+
+
+class _KnownTerm:
+    """A searcher as BM25F's scorer uses it (schema, parent, lengths, term_info),
+    answering term_info with the TermInfo already read instead of a look-up."""
+
+    def __init__(self, searcher, info) -> None:
+        self.schema = searcher.schema
+        self.get_parent = searcher.get_parent
+        self.doc_field_length = searcher.doc_field_length
+        self._info = info
+
+    def term_info(self, fieldname: str, text: bytes):
+        """The TermInfo of the one term being scored."""
+        return self._info
+
+
+class _Phrase(wq.Phrase):
+    """A Whoosh phrase query whose words are looked up once per segment (see _Term).
+
+    Whoosh's Phrase checks that every word is in the segment, then opens each
+    with a new Term query that checks again, and estimates its size with yet
+    other Term queries; this one asks its own _Term queries every time.
+    """
+
+    def __init__(self, fieldname: str, words: list[str], boost: float = 1.0) -> None:
+        super().__init__(fieldname, words, boost=boost)
+        self._terms = [_Term(fieldname, word) for word in words]
+
+    def estimate_size(self, ixreader) -> int:
+        """The smallest document frequency of the words, as Whoosh's Phrase estimates it."""
+        return min(term.estimate_size(ixreader) for term in self._terms)
+
+    def matcher(self, searcher, context=None):
+        """Whoosh's Phrase.matcher (words in order, next to each other), over _Term queries."""
+        reader = searcher.reader()
+        if not all(term.estimate_size(reader) for term in self._terms):
+            return matching.NullMatcher()
+        near = wq.SpanNear2(self._terms, slop=self.slop, ordered=True, mindist=1)
+        found = near.matcher(searcher, context)
+        return matching.WrappingMatcher(found, boost=self.boost) if self.boost != 1.0 else found
+
+
 def _and(queries: list[wq.Query]) -> wq.Query:
     queries = [x for x in queries if x is not None]
     if not queries:
@@ -467,8 +684,8 @@ def _or(queries: list[wq.Query]) -> wq.Query:
 
 def _phrase(field_name: str, words: list[str], boost: float = 1.0) -> wq.Query:
     if len(words) == 1:
-        return wq.Term(field_name, words[0], boost=boost)
-    return wq.Phrase(field_name, words, boost=boost)
+        return _Term(field_name, words[0], boost=boost)
+    return _Phrase(field_name, words, boost=boost)
 
 
 def _char_phrase(text: str, boost: float = 1.0) -> wq.Query | None:
@@ -484,8 +701,8 @@ def _char_phrase(text: str, boost: float = 1.0) -> wq.Query | None:
     if not chars:
         return None
     if len(chars) == 1:
-        return wq.Term(schema.CHARS, chars[0], boost=boost)
-    return wq.Phrase(schema.CHARS, chars, boost=boost)
+        return _Term(schema.CHARS, chars[0], boost=boost)
+    return _Phrase(schema.CHARS, chars, boost=boost)
 
 
 def _date_range(start: dt.date | None, end: dt.date | None) -> wq.Query:
@@ -498,6 +715,17 @@ def _as_date(value: str | dt.date, *, end: bool) -> dt.date:
     if isinstance(value, dt.date):
         return value
     return q.parse_date(str(value), end=end)
+
+
+def _texts(node) -> Iterator[str]:
+    """The texts of the words and phrases of a query tree."""
+    if isinstance(node, (q.Term, q.Phrase)):
+        yield node.text
+    elif isinstance(node, (q.And, q.Or)):
+        for item in node.items:
+            yield from _texts(item)
+    elif isinstance(node, q.Not):
+        yield from _texts(node.item)
 
 
 def _mentions_dates(node) -> bool:

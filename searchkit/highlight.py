@@ -30,16 +30,19 @@ import bisect
 import re
 import string
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-__all__ = ["ELLIPSIS", "Snippet", "cut_like", "find_spans", "make_snippet"]
+__all__ = ["ELLIPSIS", "Snippet", "cut_like", "find_spans", "make_snippet", "span_finder"]
 
 ELLIPSIS = "…"
 
 # Folding only ASCII letters keeps every string the same length, so offsets found
 # in the folded text index the original text unchanged.
 _ASCII_FOLD = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+_ASCII_UPPER_RE = re.compile("[A-Z]")
+# Matches exactly the characters for which str.isspace() is true.
+_WHITESPACE_RE = re.compile(r"\s+")
 
 # A boundary is the offset just after a terminator (and any closing quotes or
 # brackets that follow it). ASCII , ; : between two digits (1,353 or 12:30) are
@@ -71,14 +74,25 @@ def find_spans(text: str, terms: Iterable[str]) -> list[tuple[int, int]]:
     match case-insensitively (``5g`` finds ``5G``); nothing else is folded, so
     offsets index ``text`` exactly. Empty terms are ignored.
     """
+    return span_finder(terms)(text)
+
+
+def span_finder(terms: Iterable[str]) -> Callable[[str], list[tuple[int, int]]]:
+    """``find_spans`` for one set of terms, to run on many texts: the terms are compiled once."""
     folded_terms = {term.translate(_ASCII_FOLD) for term in terms if term}
-    if not text or not folded_terms:
-        return []
+    if not folded_terms:
+        return lambda text: []
     # Python's alternation takes the first alternative that matches at a position:
     # ordered longest first, that is the longest term there.
     ordered = sorted(folded_terms, key=lambda term: (-len(term), term))
     pattern = re.compile("|".join(map(re.escape, ordered)))
-    return [match.span() for match in pattern.finditer(text.translate(_ASCII_FOLD))]
+
+    def spans(text: str) -> list[tuple[int, int]]:
+        if _ASCII_UPPER_RE.search(text):  # folding is slow, and most texts have nothing to fold
+            text = text.translate(_ASCII_FOLD)
+        return [match.span() for match in pattern.finditer(text)]
+
+    return spans
 
 
 def make_snippet(
@@ -107,12 +121,12 @@ def make_snippet(
     if fragment_chars < 1:
         raise ValueError("fragment_chars must be at least 1")
     spans = _clean_spans(spans, len(text))
-    cutter = _Cutter(text, spans, fragment_chars, min_fragment_chars)
     if len(text) <= fragment_chars:
         windows = [(0, len(text))]
     elif not spans:
-        windows = [cutter.opening()]
+        windows = [_Cutter(text, spans, fragment_chars, min_fragment_chars).opening()]
     else:
+        cutter = _Cutter(text, spans, fragment_chars, min_fragment_chars)
         windows = _choose_windows(text, spans, cutter, max_fragments)
     windows = [(s, e) for s, e in (_strip(text, *window) for window in windows) if s < e]
     return _assemble(text, windows, spans)
@@ -341,11 +355,15 @@ def _joiner(gap: str, before: str, after: str) -> str:
     return ELLIPSIS
 
 
-def _one_line(text: str, start: int, end: int) -> tuple[str, list[int]]:
+def _one_line(text: str, start: int, end: int) -> tuple[str, Sequence[int]]:
     """text[start:end] with whitespace runs as one space, and each char's new offset."""
+    fragment = text[start:end]
+    folded = _WHITESPACE_RE.sub(" ", fragment)
+    if len(folded) == len(fragment):  # no run longer than one character: no offset moves
+        return folded, range(len(fragment))
     out: list[str] = []
     positions: list[int] = []
-    for char in text[start:end]:
+    for char in fragment:
         if char.isspace():
             if not (out and out[-1] == " "):
                 out.append(" ")

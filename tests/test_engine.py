@@ -332,6 +332,101 @@ def test_partial_respects_filters(seed_index):
     assert ids(results) == [S002]
 
 
+# -- fast paths give Whoosh's own answers ------------------------------------------
+
+WHOOSH_QUERIES = [
+    "韶关", "数据中心", "韶关 数据中心", "韶关 OR 民政", '"数据中心"', "数据中心 -民政",
+    "title:湿地", "韶关 数据中心 足球", "5g", "中心", "预制菜 source:南方日报",
+]
+
+
+@pytest.mark.parametrize("query", WHOOSH_QUERIES)
+def test_every_match_scored_as_whoosh_search_scores_it(seed_index, query):
+    """searchkit steps Whoosh's matchers itself; the matches and the scores must not change."""
+    from whoosh import query as wq
+
+    from searchkit import engine
+    from searchkit import query as q
+    from searchkit.normalize import normalize_query
+
+    compiled = seed_index._compile(q.parse(normalize_query(query)))
+    searcher = seed_index._get_searcher()
+    for whoosh_query in [compiled.query, wq.Or(compiled.clauses or [compiled.query])]:
+        expected = {hit.docnum: hit.score for hit in searcher.search(whoosh_query, limit=None)}
+        assert dict(engine._scored_matches(searcher, whoosh_query)) == expected
+
+
+@pytest.mark.parametrize("field,text,boost", [
+    ("content", "数据中心", 1.0), ("title", "韶关", 1.0), ("bigrams", "韶关", 0.3),
+    ("chars", "韶", 0.3), ("content", "不存在的词", 1.0),
+])
+def test_term_looked_up_once_matches_like_whoosh_term(seed_index, field, text, boost):
+    from whoosh import query as wq
+
+    from searchkit import engine
+
+    searcher = seed_index._get_searcher()
+    fast, plain = engine._Term(field, text, boost=boost), wq.Term(field, text, boost=boost)
+    reader = searcher.reader()
+    assert fast.estimate_size(reader) == fast.estimate_size(reader) == plain.estimate_size(reader)
+    expected = [(hit.docnum, hit.score) for hit in searcher.search(plain, limit=None)]
+    assert expected or text == "不存在的词"
+    assert [(hit.docnum, hit.score) for hit in searcher.search(fast, limit=None)] == expected
+
+
+@pytest.mark.parametrize("field,words,boost", [
+    ("content", ["韶关", "数据中心"], 1.0), ("bigrams", ["韶关", "关数", "数据"], 0.3),
+    ("chars", ["数", "据"], 1.0), ("content", ["数据", "不存在的词"], 1.0),
+])
+def test_phrase_looked_up_once_matches_like_whoosh_phrase(seed_index, field, words, boost):
+    from whoosh import query as wq
+
+    from searchkit import engine
+
+    searcher = seed_index._get_searcher()
+    fast, plain = engine._Phrase(field, words, boost=boost), wq.Phrase(field, words, boost=boost)
+    reader = searcher.reader()
+    assert fast.estimate_size(reader) == plain.estimate_size(reader)
+    expected = [(hit.docnum, hit.score) for hit in searcher.search(plain, limit=None)]
+    assert expected or "不存在的词" in words
+    assert [(hit.docnum, hit.score) for hit in searcher.search(fast, limit=None)] == expected
+
+
+def test_query_texts_segmented_together_as_each_alone(seed_index):
+    from searchkit import engine
+
+    texts = ["韶关数据中心", "大湾区枢纽", "5G网络", "pd1728_a_1数据", "几处 天边", "中华人民共和国", "的", "足球"]
+    compiler = engine._Compiler(seed_index._segmenter, seed_index._source_query)
+    compiler._segment_together(texts)
+    for text in texts:
+        assert compiler._words(text) == [t[0] for t in seed_index._segmenter.words(text)]
+
+
+def test_first_of_a_sort_is_the_head_of_the_full_sort():
+    """Keys are read only for contenders, yet the first n are those of the whole sorted list."""
+    import random
+
+    from searchkit.engine import _first
+
+    rng = random.Random(5)
+    pairs = [(docnum, rng.choice([1.0, 2.0, 2.0000000001, 3.5])) for docnum in range(200)]
+    read = []
+
+    def key(pair):
+        read.append(pair)
+        return (-round(pair[1], 6), pair[0] % 7, pair[0])
+
+    def rank(pair):
+        return -round(pair[1], 6)
+
+    for top in (1, 10, 57, 120, 200, 500):
+        expected = sorted(pairs, key=key)[:top]
+        read.clear()
+        assert _first(pairs, top, rank, key) == expected
+        if top <= 10:
+            assert {pair[1] for pair in read} == {3.5}  # only the best-scored were keyed
+
+
 # -- ranking -----------------------------------------------------------------------
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import pytest
 
-from searchkit.highlight import Snippet, cut_like, find_spans, make_snippet
+from searchkit.highlight import Snippet, cut_like, find_spans, make_snippet, span_finder
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
@@ -101,6 +102,29 @@ def test_find_spans_is_fast_on_long_texts(plain):
     text = plain * 25  # about 100 KB
     spans = find_spans(text, ["改革", "韶关", "产业", "数据中心", "数据", "5g"])
     assert len(spans) > 1000
+
+
+def test_whitespace_pattern_is_str_isspace():
+    """Snippets fold whitespace with a regex in one place and str.isspace in another."""
+    from searchkit.highlight import _WHITESPACE_RE
+
+    everything = "".join(map(chr, range(sys.maxunicode + 1)))
+    assert "".join(_WHITESPACE_RE.findall(everything)) == "".join(c for c in everything if c.isspace())
+
+
+@pytest.mark.parametrize("text", ["一行\n二行\t三行 四行", "一行\n\n二行  三行\u3000\n四行", "\n二行\n四行\n"])
+def test_highlights_survive_single_and_long_whitespace_runs(text):
+    snippet = make_snippet(text, find_spans(text, ["二行", "四行"]))
+    assert [snippet.text[s:e] for s, e in snippet.highlights] == ["二行", "四行"]
+    assert snippet.text == re.sub(r"\s+", " ", text.strip())
+
+
+def test_span_finder_finds_in_every_text_what_find_spans_finds(article, plain):
+    terms = ["数据中心", "数据", "韶关", "5G", "大湾区"]
+    spans = span_finder(terms)
+    for text in [article, plain, "5G网络与5g", "ＡＢ ab", "", "没有匹配"]:
+        assert spans(text) == find_spans(text, terms)
+    assert span_finder(["", ""])("韶关") == []
 
 
 # -- make_snippet -------------------------------------------------------------

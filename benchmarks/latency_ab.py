@@ -1,0 +1,101 @@
+"""In-process search latency of two searchkit checkouts, measured side by side.
+
+Usage::
+
+    python benchmarks/latency_ab.py INDEX QUERIES BASE_DIR NEW_DIR [--rounds 3]
+
+Starts one worker process per checkout (``PYTHONPATH=BASE_DIR`` and
+``PYTHONPATH=NEW_DIR``), each with the index open. After a warm-up pass over
+the queries (as ``bench.py`` does), every query is sent to both workers in
+turn, alternating which goes first, so that a busy machine slows both alike.
+Each worker times ``SearchIndex.search(q, limit=10)`` itself. Prints the median
+and p95 (nearest rank) in ms of each side, over all rounds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+
+def worker(index_dir: str) -> None:
+    """Read queries from stdin, one a line; answer each with its latency in ms."""
+    import time
+
+    from searchkit import SearchIndex, SearchkitError
+
+    index = SearchIndex.open(index_dir)
+    print(json.dumps({"ready": str(Path(sys.modules["searchkit"].__file__).parent)}), flush=True)
+    for line in sys.stdin:
+        query = json.loads(line)
+        started = time.perf_counter()
+        try:
+            index.search(query, limit=10)
+        except SearchkitError:
+            pass
+        print(json.dumps((time.perf_counter() - started) * 1000), flush=True)
+    index.close()
+
+
+def start_worker(checkout: Path, index_dir: Path) -> subprocess.Popen:
+    """A worker process running the searchkit of checkout."""
+    env = dict(os.environ, PYTHONPATH=str(checkout))
+    process = subprocess.Popen([sys.executable, __file__, "--worker", str(index_dir)], env=env,
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, encoding="utf-8")
+    print(f"{checkout}: searchkit from {json.loads(process.stdout.readline())['ready']}", file=sys.stderr)
+    return process
+
+
+def ask(process: subprocess.Popen, query: str) -> float:
+    """The latency in ms the worker measured for query."""
+    process.stdin.write(json.dumps(query, ensure_ascii=False) + "\n")
+    process.stdin.flush()
+    return json.loads(process.stdout.readline())
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(pct / 100 * len(ordered)) - 1)]
+
+
+def main() -> None:
+    if sys.argv[1:2] == ["--worker"]:
+        worker(sys.argv[2])
+        return
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("index", type=Path)
+    parser.add_argument("queries", type=Path)
+    parser.add_argument("base", type=Path)
+    parser.add_argument("new", type=Path)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    queries = [q.strip() for q in args.queries.read_text(encoding="utf-8").splitlines() if q.strip()]
+    sides = {"base": start_worker(args.base, args.index), "new": start_worker(args.new, args.index)}
+    for query in queries:  # warm-up
+        for process in sides.values():
+            ask(process, query)
+    timings: dict[str, list[float]] = {name: [] for name in sides}
+    for round_ in range(args.rounds):
+        for i, query in enumerate(queries):
+            order = list(sides) if (i + round_) % 2 == 0 else list(reversed(sides))
+            for name in order:
+                timings[name].append(ask(sides[name], query))
+    for process in sides.values():
+        process.stdin.close()
+        process.wait()
+    for name, values in timings.items():
+        print(f"{name}: median {statistics.median(values):.2f} ms, p95 {percentile(values, 95):.2f} ms "
+              f"({len(values)} timings)")
+    ratio = statistics.median(timings["base"]) / statistics.median(timings["new"])
+    print(f"median speed-up: {ratio:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
