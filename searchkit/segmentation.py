@@ -3,7 +3,7 @@
 For a run of Chinese characters jieba does two things: it picks the most
 probable route through the dictionary words of the run, then guesses words
 with its HMM in each stretch of single characters the route left behind.
-``rjieba`` (Rust bindings of jieba-rs, an optional dependency) computes the
+``rjieba`` (Rust bindings of jieba-rs; searchkit works without it) computes the
 route about ten times faster from the same dictionary; its HMM guesses
 differ from jieba's now and then, so the HMM step stays here, as a tighter
 version of jieba's own Viterbi that takes the same decisions, ties included.
@@ -20,11 +20,6 @@ import re
 import jieba
 from jieba import finalseg
 
-try:
-    import rjieba
-except ImportError:  # optional: without it, jieba does all the work
-    rjieba = None
-
 _JIEBA_HAN = re.compile("[\u4e00-\u9fd5]+")
 # Never a substring of a run of Chinese characters: a word to carry the part of
 # jieba's dictionary total that no dictionary entry accounts for.
@@ -33,15 +28,18 @@ _PADDING_WORD = "\x00searchkit\x00"
 
 def fast_cutter(tokenizer: jieba.Tokenizer):
     """A cutter that segments like tokenizer, faster when rjieba can do the routes; else tokenizer."""
-    if rjieba is None:
+    try:
+        # Imported only here: importing it loads its own default dictionary
+        # (0.1 s), which a one-shot query should not pay for.
+        import rjieba
+    except ImportError:
         return tokenizer
-    routes = _route_finder(tokenizer)
+    routes = _route_finder(rjieba.Jieba.empty(), tokenizer)
     return tokenizer if routes is None else FastCutter(tokenizer, routes)
 
 
-def _route_finder(tokenizer: jieba.Tokenizer):
-    """An rjieba instance with tokenizer's dictionary and total, or None if that cannot be had."""
-    routes = rjieba.Jieba.empty()
+def _route_finder(routes, tokenizer: jieba.Tokenizer):
+    """routes (an empty rjieba instance) given tokenizer's dictionary and total, or None if it cannot be."""
     freq = tokenizer.FREQ
     counted = 0
     try:

@@ -101,3 +101,12 @@ def test_merged_segments_index_like_one_segment(tmp_path, seed_fields):
     FastSegmentWriter(ix, compound=False, limitmb=0.05).commit(optimize=True)
     assert len(ix.reader().leaf_readers()) == 1
     assert _postings(ix) == _indexed(tmp_path / "once", documents)
+
+
+def test_segments_are_separate_files_read_in_place(tmp_path, seeds_dir):
+    # Whoosh reads a compound segment file by copying each of its parts into
+    # memory, which made a one-shot query on a large index slow and big.
+    SearchIndex.build(tmp_path / "index", [seeds_dir], workers=1)
+    names = [path.name for path in (tmp_path / "index").iterdir()]
+    assert any(name.endswith(".trm") for name in names)
+    assert not any(name.endswith(".seg") for name in names)
