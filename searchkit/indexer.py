@@ -17,6 +17,7 @@ import errno
 import fcntl
 import hashlib
 import json
+import mmap
 import os
 import shutil
 import time
@@ -34,6 +35,8 @@ from .models import Document, IndexReport
 from .normalize import NORMALIZER_VERSION, clean_text, normalize_text
 
 from whoosh import index as whoosh_index  # noqa: E402  (schema silences whoosh's warnings first)
+from whoosh.filedb.filestore import FileStorage  # noqa: E402
+from whoosh.filedb.structfile import StructFile  # noqa: E402
 
 MANIFEST = "searchkit.json"
 LOCKFILE = "searchkit.lock"
@@ -390,7 +393,24 @@ def open_whoosh_index(index_dir: str | os.PathLike):
         raise IndexNotFoundError(f"no index at {index_dir}; build one with: searchkit index --index {index_dir}")
     check_compatible(index_dir, manifest)
     analysis.register_segmenter(index_userdict(index_dir), index_dir / LEXICON)
-    return whoosh_index.open_dir(str(index_dir), indexname=manifest.generation), manifest
+    storage = MappedFileStorage(str(index_dir))
+    return whoosh_index.FileIndex(storage, indexname=manifest.generation), manifest
+
+
+class MappedFileStorage(FileStorage):
+    """Whoosh's file storage, reading each file through a memory map.
+
+    Reads are then memory reads, not system calls (term lookups and posting
+    blocks are many small reads), and nothing is copied: the pages are the
+    operating system's file cache, read as they are needed.
+    """
+
+    def open_file(self, name, **kwargs):
+        with open(self._fpath(name), "rb") as file:
+            if os.fstat(file.fileno()).st_size == 0:  # an empty file cannot be mapped
+                return super().open_file(name, **kwargs)
+            mapped = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+        return StructFile(mapped, name=name, **kwargs)
 
 
 def _normalized(document: Document) -> Document:
