@@ -275,14 +275,6 @@ class FastFieldWriter(W3FieldWriter):
                     self.finish_term()
             self.finish_field()
 
-    def add_postings(self, schema, lengths, items) -> None:
-        """Whoosh's interface: write sorted ``(fieldname, btext, docnum, weight, value)`` postings."""
-        if lengths is not None:  # length statistics wanted: Whoosh's own loop gathers them
-            return super().add_postings(schema, lengths, items)
-        terms = ((fieldname, btext, [v for posting in postings for v in posting[2:]])
-                 for (fieldname, btext), postings in groupby(items, key=_term_key))
-        self.add_terms(schema, terms)
-
     def start_term(self, btext) -> None:
         self._btext = btext
         self._postwriter.start_postings(self._fieldobj.format, _TermInfo())
