@@ -221,8 +221,8 @@ class CompactOrderedHashWriter(OrderedHashWriter):
         # gets 2n slots; an entry goes to its slot or the next free one.
         dbfile = self.dbfile
         for hashes, positions in self.buckets:
-            self.directory.append((dbfile.tell(), 2 * len(hashes)))
             numslots = 2 * len(hashes)
+            self.directory.append((dbfile.tell(), numslots))
             table_hashes = [0] * numslots
             table_positions = [0] * numslots
             for hashval, position in zip(hashes, positions):
