@@ -222,10 +222,11 @@ def _apply_changes(ix, paths: list[Path], report: IndexReport,
         for key in seen.keys() - present:
             report.removed += writer.delete_by_term(schema.PATH, key) or 0
         tally = _Tally(report, seen, progress, warn, sum(_unit_bytes(u) for u in changed))
-        if tally.total_bytes >= LARGE_BYTES:
+        large = tally.total_bytes >= LARGE_BYTES
+        if large:
             # Before any worker starts: workers share the parent's dictionaries.
             segmenter.accelerate()
-        if workers > 1 and tally.total_bytes >= LARGE_BYTES:
+        if workers > 1 and large:
             parts = [parallel.Unit(part, unit.key, unit.checksum)
                      for unit in changed for part in unit.part.parts(PART_BYTES)]
             segments = parallel.index_in_parallel(
@@ -317,6 +318,7 @@ def document_fields(document: Document, file_key: str | None, checksum: str,
     gap = len(title_chars) + 100  # keeps phrases from spanning title and text
     shift = len(document.title) + 1
     chars = title_chars + [(t, pos + gap, s + shift, e + shift) for t, pos, s, e in text_chars]
+    title_and_text = document.title + "\n" + document.text
     fields = {
         schema.ID: document.id,
         schema.PATH: file_key,
@@ -325,10 +327,8 @@ def document_fields(document: Document, file_key: str | None, checksum: str,
         schema.CONTENT: analysis.Pretokenized(document.text, segmenter.index_words(document.text)),
         "_stored_" + schema.TITLE: document.title,
         "_stored_" + schema.CONTENT: document.text,
-        schema.CHARS: analysis.Pretokenized(document.title + "\n" + document.text, chars),
-        schema.BIGRAMS: analysis.Pretokenized(
-            document.title + "\n" + document.text,
-            analysis.bigram_tokens(document.title + "\n" + document.text)),
+        schema.CHARS: analysis.Pretokenized(title_and_text, chars),
+        schema.BIGRAMS: analysis.Pretokenized(title_and_text, analysis.bigram_tokens(title_and_text)),
         schema.DATED: document.date is not None,
         schema.DAYNUMBER: document.date.toordinal() if document.date else 0,
         schema.URL: document.url,
