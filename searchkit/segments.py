@@ -220,6 +220,7 @@ class CompactOrderedHashWriter(OrderedHashWriter):
         # Whoosh's open-addressing tables, slot for slot: a bucket of n entries
         # gets 2n slots; an entry goes to its slot or the next free one.
         dbfile = self.dbfile
+        pair = self._pair.pack
         for hashes, positions in self.buckets:
             numslots = 2 * len(hashes)
             self.directory.append((dbfile.tell(), numslots))
@@ -231,7 +232,6 @@ class CompactOrderedHashWriter(OrderedHashWriter):
                     slot = (slot + 1) % numslots
                 table_hashes[slot] = hashval
                 table_positions[slot] = position
-            pair = self._pair.pack
             dbfile.write(b"".join(pair(h, p) for h, p in zip(table_hashes, table_positions)))
 
 
@@ -343,8 +343,9 @@ class FastSegmentWriter(SegmentWriter):
 
     def __init__(self, ix, **kwargs) -> None:
         kwargs.setdefault("codec", make_codec())
-        # A compound segment file is read by copying each part into memory:
-        # a one-shot query on 100,000 poems copied 400 MB. Separate files are read in place.
+        # Whoosh would copy the finished segment's files into one compound
+        # file; searchkit reads index files through memory maps, which need
+        # no compound file, so the copy is skipped.
         kwargs.setdefault("compound", False)
         super().__init__(ix, **kwargs)
         # The stock directory is shared by every writer of the index (the

@@ -104,8 +104,8 @@ def test_merged_segments_index_like_one_segment(tmp_path, seed_fields):
 
 
 def test_segments_are_separate_files_read_in_place(tmp_path, seeds_dir):
-    # Whoosh reads a compound segment file by copying each of its parts into
-    # memory, which made a one-shot query on a large index slow and big.
+    # Writers skip Whoosh's copy of every segment into one compound file;
+    # index files are read in place through memory maps.
     SearchIndex.build(tmp_path / "index", [seeds_dir], workers=1)
     names = [path.name for path in (tmp_path / "index").iterdir()]
     assert any(name.endswith(".trm") for name in names)
