@@ -20,6 +20,8 @@ import json
 import mmap
 import os
 import shutil
+import signal
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -48,6 +50,8 @@ PART_BYTES = 1_000_000  # JSON Lines files are dealt out to workers in parts thi
 # Below this much text, starting workers or the fast segmenter costs more than it saves.
 LARGE_BYTES = 1_000_000
 FORMAT_VERSION = 1
+# A test hook: a run pauses at the step this names (see hold_point).
+HOLD_ENV = "SEARCHKIT_HOLD_AT"
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -176,6 +180,21 @@ def update_index(
     return report
 
 
+def hold_point(step: str) -> None:
+    """Pause at a named step of a run when $SEARCHKIT_HOLD_AT names it.
+
+    A hook for tests that interrupt a run: the process says on standard error
+    that it is holding, then waits for a signal, so the test interrupts it at a
+    known point instead of sleeping and hoping the run is still going.
+    """
+    if os.environ.get(HOLD_ENV) != step:
+        return
+    sys.stderr.write(f"searchkit: holding at {step}\n")
+    sys.stderr.flush()
+    while True:  # until a signal ends the process or raises (SIGINT)
+        signal.pause()
+
+
 def default_workers() -> int:
     """One worker per core this process may use."""
     try:
@@ -284,6 +303,7 @@ class _Tally:
         self.done_bytes += round(result.megabytes * 1e6)
         if self.progress:
             self.progress(self.done_bytes, self.total_bytes)
+        hold_point("indexing")  # some files indexed, nothing committed
 
     def finish(self) -> None:
         for key, count in self.documents.items():

@@ -10,10 +10,12 @@ search results: scores use statistics over the whole index.
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import multiprocessing
 import os
 import queue
+import signal
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -42,6 +44,7 @@ class Unit:
 
 
 _PARENT = 0  # in a worker: the process that started it
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 # A function run in a worker: (unit, writer, segmenter) -> UnitResult
 UnitIndexer = Callable[[Unit, object, object], UnitResult]
@@ -130,10 +133,27 @@ def _next_job(jobs):
             pass
 
 
+def _die_with_parent(parent: int) -> None:
+    """Have the kernel kill this worker the moment its parent dies (Linux).
+
+    A worker inherits the parent's index lock: an orphan living on would keep
+    the index locked after the parent was killed. Elsewhere _next_job's check
+    of the parent is the only guard.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # the parent died before the request was made
+        os._exit(1)
+
+
 def _work(open_writer, index_unit, segmenter, jobs, results, parent: int) -> None:
     """A worker's life: index units until told to stop, then hand back the segment."""
     global _PARENT
     _PARENT = parent
+    _die_with_parent(parent)
     # What the parent built (jieba's dictionaries above all) is never garbage:
     # leaving it out of collections saves time and keeps its pages shared with
     # the parent. The pool holds millions of lists: collect young objects less often.

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
 import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -17,7 +17,7 @@ import pytest
 from searchkit import SearchIndex
 from searchkit.analysis import analyzer_config, char_tokens, is_cjk
 from searchkit.errors import IndexLockedError, IndexMismatchError, IndexNotFoundError
-from searchkit.indexer import MANIFEST, open_whoosh_index, writer_lock
+from searchkit.indexer import HOLD_ENV, MANIFEST, open_whoosh_index, writer_lock
 from searchkit.loaders import iter_corpus_files, load_corpus
 
 SEED_A, SEED_B = "000_150bae6b94f5f664.txt", "001_cbd37f1b4b68be5e.txt"
@@ -462,20 +462,17 @@ def _lock_held(index_dir: Path) -> bool:
         return True
 
 
-def _interrupt(args: list[str], index_dir: Path, sig: int) -> subprocess.CompletedProcess:
-    """Start `searchkit index`, let it get into its work, then send it sig."""
+def _interrupt(args: list[str], index_dir: Path, sig: int, step: str = "indexing") -> subprocess.CompletedProcess:
+    """Run `searchkit index` until it holds at step (a hook in the indexer), then send it sig."""
     process = subprocess.Popen([sys.executable, "-m", "searchkit", "index", *args,
                                 "--index", str(index_dir)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 30
-    while not _lock_held(index_dir):
-        assert process.poll() is None, process.communicate()
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
-    time.sleep(1.5)  # loads jieba and indexes part of the corpus
-    assert process.poll() is None, "the run finished before it could be interrupted: enlarge the corpus"
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, HOLD_ENV: step})
+    held = process.stderr.readline()  # blocks until the run is at step, or ends
+    assert held == f"searchkit: holding at {step}\n", (held, process.communicate())
+    assert _lock_held(index_dir)
     process.send_signal(sig)
-    stdout, stderr = process.communicate(timeout=30)
+    stdout, stderr = process.communicate(timeout=60)
     return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
