@@ -36,10 +36,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.handler(args)
     except UsageError as exc:
         sys.stderr.write(args.usage)
-        print(f"searchkit {args.command}: error: {exc}", file=sys.stderr)
+        print(f"searchkit {args.command}: error: {render.sanitize(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except (SearchkitError, CliError) as exc:
-        print(f"searchkit: error: {exc}", file=sys.stderr)
+        # Messages quote queries and file names: never let them drive the terminal.
+        print(f"searchkit: error: {render.sanitize(str(exc))}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("searchkit: interrupted", file=sys.stderr)
@@ -128,7 +129,7 @@ def _positive(text: str) -> int:
 
 
 def _notice(message: str) -> None:
-    print(f"searchkit: {message}", file=sys.stderr)
+    print(f"searchkit: {render.sanitize(message)}", file=sys.stderr)
 
 
 def open_index(args: argparse.Namespace) -> SearchIndex:
@@ -181,13 +182,13 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def _run_batch(index: SearchIndex, source: str, options: dict) -> int:
     try:
-        stream = sys.stdin if source == "-" else open(source, encoding="utf-8")
+        stream = sys.stdin.buffer if source == "-" else open(source, "rb")
     except OSError as exc:
         raise CliError(f"cannot read {source}: {exc.strerror}") from None
     failures = 0
     with stream:
-        for line in stream:
-            query = line.strip()
+        for number, line in enumerate(_lines(stream, source), 1):
+            query = _batch_query(line, source, number)
             if not query:
                 continue
             try:
@@ -197,6 +198,27 @@ def _run_batch(index: SearchIndex, source: str, options: dict) -> int:
                 print(render.to_json({"query": query, "total": 0, "partial": False, "hits": [],
                                       "error": str(exc)}), flush=True)
     return EXIT_ERROR if failures else EXIT_OK
+
+
+def _lines(stream, source: str):
+    """The lines of a binary stream; a read error is one CliError."""
+    try:
+        yield from stream
+    except OSError as exc:
+        raise CliError(f"cannot read {source}: {exc.strerror}") from None
+
+
+def _batch_query(line: bytes, source: str, number: int) -> str:
+    """One line of a batch file as a query; a line that is not UTF-8 text stops the batch."""
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CliError(f"{'stdin' if source == '-' else source} line {number} is not UTF-8 text "
+                       f"(byte {exc.start + 1})") from None
+    if "\0" in text:
+        raise CliError(f"{'stdin' if source == '-' else source} line {number} holds a NUL byte: "
+                       "not a text file of queries")
+    return text.strip()
 
 
 def cmd_show(args: argparse.Namespace) -> int:

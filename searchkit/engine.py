@@ -57,6 +57,7 @@ class SearchIndex:
         self._searcher = None
         self._order: _TieBreak | None = None
         self._segmenter = analysis.segmenter_for(_ix.schema[schema.CONTENT].analyzer.profile)
+        self._state = indexer.index_state(self.path, _ix)
 
     # -- opening and building -------------------------------------------------
 
@@ -131,6 +132,22 @@ class SearchIndex:
         with self._lock:
             self.close()
             self._ix, self._manifest = indexer.open_whoosh_index(self.path)
+            self._segmenter = analysis.segmenter_for(self._ix.schema[schema.CONTENT].analyzer.profile)
+            self._state = indexer.index_state(self.path, self._ix)
+
+    def refresh(self) -> bool:
+        """Pick up what other processes committed since this index was opened.
+
+        Every search and lookup does this first (a stat and a directory
+        listing, some microseconds), so a long-lived index (the shell, an
+        application) never answers from a state that is gone. Returns True
+        when there was something new.
+        """
+        with self._lock:
+            if indexer.index_state(self.path, self._ix) == self._state:
+                return False
+            self._reopen()
+            return True
 
     def _get_searcher(self):
         if self._searcher is None:
@@ -172,6 +189,7 @@ class SearchIndex:
             raise SearchkitError(f"unknown sort '{sort}': use relevance or date")
         if limit < 1 or offset < 0:
             raise SearchkitError("limit must be at least 1 and offset at least 0")
+        self.refresh()
         text = normalize_query(query)
         compiled = self._compile(q.parse(text))
         filters = self._filters(sources, since, until)
@@ -304,6 +322,7 @@ class SearchIndex:
 
     def document(self, doc_id: str) -> Document:
         """The full stored document with this id (KeyError if there is none)."""
+        self.refresh()
         with self._lock:
             stored = self._get_searcher().document(**{schema.ID: doc_id})
         if stored is None:
@@ -319,6 +338,7 @@ class SearchIndex:
 
     def sources(self) -> dict[str, int]:
         """Source names (as documents spell them) with their document counts."""
+        self.refresh()
         with self._lock:
             searcher = self._get_searcher()
             reader = searcher.reader()
@@ -335,6 +355,7 @@ class SearchIndex:
 
     def stats(self) -> IndexStats:
         """Document count, sources, date range and size of the index."""
+        self.refresh()
         with self._lock:
             searcher = self._get_searcher()
             total = searcher.doc_count()

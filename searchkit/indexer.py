@@ -107,6 +107,30 @@ def check_compatible(index_dir: Path, manifest: Manifest) -> None:
         )
 
 
+def check_index_location(index_dir: Path) -> None:
+    """Refuse an index location that is not a directory (a file, say) before using it."""
+    if index_dir.exists() and not index_dir.is_dir():
+        raise SearchkitError(f"{index_dir} is not a directory, so it cannot hold an index")
+
+
+def check_userdict(path: Path) -> None:
+    """Refuse a user dictionary jieba could not read: missing, not a file, not UTF-8."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise SearchkitError(f"no such user dictionary: {path}") from None
+    except IsADirectoryError:
+        raise SearchkitError(f"user dictionary {path} is a directory, not a file") from None
+    except OSError as exc:
+        raise SearchkitError(f"cannot read user dictionary {path}: {exc.strerror}") from None
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise SearchkitError(f"user dictionary {path} is not UTF-8 text (line {line}); "
+                             "jieba reads UTF-8 only") from None
+
+
 def index_userdict(index_dir: Path) -> Path | None:
     """The user dictionary an index was built with, if any."""
     path = index_dir / USERDICT
@@ -156,6 +180,9 @@ def update_index(
     for path in paths:
         if not path.exists():
             raise SearchkitError(f"no such file or directory: {path}")
+    check_index_location(index_dir)
+    if userdict is not None:
+        check_userdict(Path(userdict))
     with writer_lock(index_dir):
         manifest = read_manifest(index_dir)
         if manifest is not None and not rebuild:
@@ -405,9 +432,24 @@ def _remove_other_generations(index_dir: Path, keep: str) -> None:
                 path.unlink(missing_ok=True)
 
 
+def index_state(index_dir: Path, ix) -> tuple:
+    """What any commit to index_dir changes: the manifest file and the live TOC generation.
+
+    Every run of ``update_index`` replaces the manifest (a new inode); adding
+    documents from Python writes a new TOC generation.
+    """
+    try:
+        stat = os.stat(index_dir / MANIFEST)
+        manifest = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+    except OSError:
+        manifest = None
+    return manifest, ix.latest_generation()
+
+
 def open_whoosh_index(index_dir: str | os.PathLike):
     """Open the live Whoosh index of index_dir, after checking it is compatible."""
     index_dir = Path(index_dir)
+    check_index_location(index_dir)
     manifest = read_manifest(index_dir)
     if manifest is None:
         raise IndexNotFoundError(f"no index at {index_dir}; build one with: searchkit index --index {index_dir}")

@@ -796,7 +796,10 @@ def _document_source(fields: _Fields, lookup: Mapping[str, str]) -> str | None:
 
 
 def warn_stderr(message: str) -> None:
-    print(f"warning: {message}", file=sys.stderr)
+    """The default warning: one line on standard error, safe for a terminal."""
+    from .render import sanitize  # output formatting; imported only when a warning is printed
+
+    print(f"warning: {sanitize(message)}", file=sys.stderr)
 
 
 def _read_sidecar(directory: Path, warn: Warn) -> dict[str, Any]:

@@ -316,9 +316,11 @@ class Shell:
         self.write(text)
 
     def error(self, message: str) -> None:
+        message = render.sanitize(message)  # may quote a query or a file name
         self.write(f"{RED}error:{render.RESET} {message}" if self.color else f"error: {message}")
 
     def warn(self, message: str) -> None:
+        message = render.sanitize(message)
         self.write(f"{YELLOW}warning:{render.RESET} {message}" if self.color
                    else f"warning: {message}")
 
@@ -375,6 +377,10 @@ class Shell:
         self.show_page()
 
     def _search(self, offset: int, limit: int) -> SearchResults:
+        if self.index.refresh():  # another process committed: what the toolbar shows is stale
+            self._known_sources = None
+            if self.documents is not None:
+                self.count_documents()
         return self.index.search(
             self.query, sources=self.sources or None, since=self.since, until=self.until,
             limit=limit, offset=offset, sort=self.sort, original=self.original,
@@ -901,13 +907,13 @@ def run_shell(index_dir: Path, build_from: Path | None = None, *, input=None, ou
     Returns the exit code. input/output are prompt_toolkit objects, for tests.
     """
     def notice(message: str) -> None:
-        print(f"searchkit: {message}", file=sys.stderr, flush=True)
+        print(f"searchkit: {render.sanitize(message)}", file=sys.stderr, flush=True)
 
     try:
         index = SearchIndex.open(index_dir, build_from=build_from, notice=notice)
     except SearchkitError as exc:
-        print(f"searchkit: error: {exc}", file=sys.stderr)
-        print(f"searchkit: hint: build one with `searchkit index PATH --index {index_dir}`",
+        print(f"searchkit: error: {render.sanitize(str(exc))}", file=sys.stderr)
+        print(f"searchkit: hint: build one with `searchkit index PATH --index {render.sanitize(str(index_dir))}`",
               file=sys.stderr)
         return 1
     with index:

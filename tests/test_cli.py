@@ -352,3 +352,54 @@ def test_json_output_escapes_control_characters(hostile_index):
         assert char not in result.stdout
     document = json.loads(result.stdout)
     assert (document["title"], document["text"]) == (stored.title, stored.text)
+
+
+# --- hostile input: one clear line, never a traceback, never raw escapes ----------------
+
+
+def test_batch_of_a_binary_file_is_one_error(seed_index_dir, tmp_path):
+    binary = tmp_path / "queries.bin"
+    binary.write_bytes(b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)))
+    result = search(seed_index_dir, "--batch", binary)
+    assert_one_line_error(result, "queries.bin line 1")
+    assert result.stdout == ""
+
+
+def test_batch_answers_the_lines_before_one_that_is_not_text(seed_index_dir, tmp_path):
+    queries = tmp_path / "queries.txt"
+    queries.write_bytes("韶关\n民政\n".encode() + b"\xff\xfe bad\n" + "数据中心\n".encode())
+    result = search(seed_index_dir, "--batch", queries)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "searchkit: error: " + str(queries) + " line 3 is not UTF-8 text (byte 1)"]
+    answered = [json.loads(line)["query"] for line in result.stdout.splitlines()]
+    assert answered == ["韶关", "民政"]
+
+
+def test_index_option_naming_a_file(seed_index_dir, tmp_path):
+    not_a_dir = tmp_path / "notes.txt"
+    not_a_dir.write_text("笔记", encoding="utf-8")
+    assert_one_line_error(search(not_a_dir, "韶关"), "not a directory")
+    assert_one_line_error(run("index", seed_index_dir, "--index", not_a_dir), "not a directory")
+    assert not_a_dir.read_text(encoding="utf-8") == "笔记"
+
+
+def test_index_option_naming_a_directory_without_an_index(tmp_path):
+    assert_one_line_error(search("/proc/self", "韶关"), "no index at /proc/self")
+
+
+def test_error_messages_never_carry_escape_sequences(seed_index_dir, tmp_path):
+    result = search(seed_index_dir, "date:\x1b[31m2021\x07")
+    assert result.returncode == 1
+    assert "\x1b" not in result.stderr and "\x07" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "好.txt").write_text("韶关的新闻。", encoding="utf-8")
+    (corpus / "bad\x1b[2J.jsonl").write_text('{"text": 1\n', encoding="utf-8")
+    indexed = run("index", corpus, "--index", tmp_path / "index")
+    assert indexed.returncode == 0
+    warnings = indexed.stderr.strip().splitlines()
+    assert len(warnings) == 1 and "bad" in warnings[0] and ".jsonl" in warnings[0]
+    assert "\x1b" not in indexed.stderr

@@ -574,3 +574,50 @@ def test_literal_matches_never_span_punctuation(tmp_path):
         assert index.search('"叶鸡"').total == 0
         assert index.search('"隐叶，鸡"').total == 1
         assert index.search("莺啼").total == 1
+
+
+# --- bad options: one accurate line each ------------------------------------------------
+
+
+def test_cli_userdict_missing_or_not_utf8(tmp_path, seeds_dir, seed_index_dir):
+    missing = cli("index", str(seeds_dir), "--index", str(tmp_path / "new"), "--userdict",
+                  str(tmp_path / "nope.dict"))
+    existing = tmp_path / "existing"
+    shutil.copytree(seed_index_dir, existing)
+    missing_on_existing = cli("index", str(seeds_dir), "--index", str(existing), "--userdict",
+                              str(tmp_path / "nope.dict"))
+    gbk = tmp_path / "gbk.dict"
+    gbk.write_bytes("云计算 5\n".encode() + "数据中心 10 n\n".encode("gbk"))
+    not_utf8 = cli("index", str(seeds_dir), "--index", str(tmp_path / "new"), "--userdict", str(gbk))
+    for result, words in ((missing, "no such user dictionary"),
+                          (missing_on_existing, "no such user dictionary"),
+                          (not_utf8, "not UTF-8 text (line 2)")):
+        assert result.returncode == 1
+        assert result.stderr.strip().splitlines() == [result.stderr.strip()], result.stderr
+        assert words in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "new").exists() or not any((tmp_path / "new").glob("*.toc"))
+    with SearchIndex.open(existing) as index:
+        assert index.stats().documents == 5
+
+
+# --- a long-lived reader sees other writers' commits -------------------------------------
+
+
+def test_an_open_index_sees_commits_by_other_processes(tmp_path, corpus_copy):
+    index_dir = tmp_path / "index"
+    hidden = tmp_path / "later.txt"  # moved into the corpus once the index is open
+    hidden.write_text("冰川考察队今天抵达韶关。", encoding="utf-8")
+    SearchIndex.build(index_dir, [corpus_copy])
+    with SearchIndex.open(index_dir) as index:
+        assert index.search("冰川").total == 0
+        assert index.refresh() is False
+        shutil.move(hidden, corpus_copy / "later.txt")
+        assert cli("index", str(corpus_copy), "--index", str(index_dir)).returncode == 0
+        assert [hit.id for hit in index.search("冰川").hits] == ["later.txt"]
+        assert index.stats().documents == 6
+        (corpus_copy / SEED_A).unlink()
+        assert cli("index", str(corpus_copy), "--index", str(index_dir), "--rebuild").returncode == 0
+        assert index.stats().documents == 5
+        with pytest.raises(KeyError):
+            index.document(SEED_A)
+        assert index.refresh() is False

@@ -307,3 +307,28 @@ def test_run_shell_with_injected_terminal(seed_index_dir):
     with create_pipe_input() as pipe:
         pipe.send_text("韶关\r:open 1\r" + CTRL_D)
         assert sh.run_shell(seed_index_dir, None, input=pipe, output=DummyOutput()) == 0
+
+
+# -- another process commits while the shell is open ------------------------------------
+
+
+def test_the_shell_sees_what_another_process_indexed(tmp_path, corpus_copy, out):
+    import subprocess
+    import sys
+
+    from searchkit import SearchIndex
+
+    index_dir = tmp_path / "index"
+    SearchIndex.build(index_dir, [corpus_copy])
+    with SearchIndex.open(index_dir) as index:
+        shell = sh.Shell(index, write=out)
+        assert shell.count_documents() == 5
+        drive(shell, "冰川\r" + CTRL_D)
+        assert "No results for 冰川" in out.text
+        (corpus_copy / "later.txt").write_text("来源：新华社\n冰川考察队今天抵达韶关。", encoding="utf-8")
+        subprocess.run([sys.executable, "-m", "searchkit", "index", str(corpus_copy),
+                        "--index", str(index_dir)], check=True, capture_output=True)
+        drive(shell, "冰川\r" + CTRL_D)
+        assert "1 result for 冰川" in out.text
+        assert shell.documents == 6
+        assert "新华社" in shell.known_sources()
