@@ -11,7 +11,10 @@ import pytest
 
 pexpect = pytest.importorskip("pexpect")
 
-PAGER = shutil.which("less")  # without less, :open prints the document directly
+PAGER = shutil.which("less")
+# Bounds on waiting for the screen, only to fail instead of hanging: generous, so a
+# loaded machine (the segmenter takes seconds to load there) is not a failure.
+WAIT = 60  # without less, :open prints the document directly
 TITLE = "韶关:打开改革新局面 闯出转型新天地"
 ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\x1b[=>78]|[\x07\x0e\x0f\r]")
 
@@ -27,7 +30,7 @@ class Screen:
     def text(self) -> str:
         return ANSI.sub("", self.raw)
 
-    def wait_for(self, wanted: str, timeout: float = 10) -> None:
+    def wait_for(self, wanted: str, timeout: float = WAIT) -> None:
         """Read until wanted appears on the (stripped) screen; fail with the screen dumped."""
         deadline = timeout
         while wanted not in self.text:
@@ -53,7 +56,7 @@ def test_shell_in_a_terminal(seed_index_dir, tmp_path):
     env = dict(os.environ, TERM="xterm", PAGER="less" if PAGER else "", LESS="",
                COLUMNS="100", LINES="24")
     child = pexpect.spawn(sys.executable, ["-m", "searchkit", "shell", "--index", str(seed_index_dir)],
-                          env=env, dimensions=(24, 100), encoding="utf-8", timeout=15,
+                          env=env, dimensions=(24, 100), encoding="utf-8", timeout=WAIT,
                           cwd=str(tmp_path))
     screen = Screen(child)
     try:
@@ -63,7 +66,7 @@ def test_shell_in_a_terminal(seed_index_dir, tmp_path):
         screen.wait_for("│ source: 澎湃新闻 │")  # the bottom toolbar
         screen.mark()
         child.send("韶关\r")  # the first query may wait for the segmenter to load
-        screen.wait_for("1 result for 韶关", timeout=15)
+        screen.wait_for("1 result for 韶关")
         screen.wait_for(TITLE)
         assert "澎湃新闻 · 2021-04-12" in screen.text
 
@@ -78,7 +81,7 @@ def test_shell_in_a_terminal(seed_index_dir, tmp_path):
         screen.wait_for("searchkit>")
 
         child.send(":quit\r")
-        child.expect(pexpect.EOF, timeout=10)
+        child.expect(pexpect.EOF, timeout=WAIT)
         child.close()
         assert child.exitstatus == 0, screen.text[-3000:]
     finally:
