@@ -5,8 +5,19 @@
 ...     results = index.search("数据中心", limit=3)
 """
 
-from .engine import SearchIndex
-from .errors import (
+import warnings
+
+# Whoosh 2.7.4's and jieba 0.42.1's sources hold invalid escape sequences, which
+# Python reports when it compiles them (no cached bytecode yet): SyntaxWarning
+# from 3.12 on, DeprecationWarning before; nine lines on `import searchkit`. A
+# compile-time warning names the file, not the module, so the filters match
+# paths, and they must be in place before the first import of either package.
+for _category in (SyntaxWarning, DeprecationWarning):
+    warnings.filterwarnings("ignore", category=_category, module=r".*[\\/](whoosh|jieba)[\\/]")
+
+from . import whoosh_internals  # noqa: E402,F401  checks the Whoosh version first
+from .engine import SearchIndex  # noqa: E402
+from .errors import (  # noqa: E402
     BadDateError,
     IndexLockedError,
     IndexMismatchError,
@@ -15,7 +26,7 @@ from .errors import (
     QuerySyntaxError,
     SearchkitError,
 )
-from .models import Document, Hit, IndexReport, IndexStats, SearchResults
+from .models import Document, Hit, IndexReport, IndexStats, SearchResults  # noqa: E402
 
 __version__ = "0.1.0"
 

@@ -335,14 +335,18 @@ def register_segmenter(userdict: str | os.PathLike | None,
 
 
 def segmenter_for(profile: str) -> Segmenter:
-    """The segmenter registered under profile (the default one if unknown)."""
-    segmenter = _SEGMENTERS.get(profile)
-    if segmenter is None:
-        segmenter = _SEGMENTERS.get("default")
-        if segmenter is None:
-            register_segmenter(None)
-            segmenter = _SEGMENTERS["default"]
-    return segmenter
+    """The segmenter registered under profile (see ``register_segmenter``).
+
+    The default profile is registered on demand; any other must have been
+    registered with its user dictionary: falling back to the default one would
+    cut words differently from the index, silently.
+    """
+    if profile == "default":
+        register_segmenter(None)
+    try:
+        return _SEGMENTERS[profile]
+    except KeyError:
+        raise LookupError(f"no segmenter registered for profile {profile!r}") from None
 
 
 def profile_name(userdict: str | os.PathLike | None) -> str:

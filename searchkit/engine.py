@@ -21,9 +21,9 @@ from .errors import BadDateError, SearchkitError
 from .models import Document, Hit, IndexReport, IndexStats, SearchResults
 from .normalize import normalize_query
 
-from whoosh import query as wq  # noqa: E402  (schema silenced whoosh's warnings)
-from whoosh import matching, scoring, sorting  # noqa: E402
-from whoosh.reading import TermNotFound  # noqa: E402
+from whoosh import query as wq
+from whoosh import matching, scoring, sorting
+from whoosh.reading import TermNotFound
 
 CHAR_WEIGHT = 0.3  # a character-level match counts, but ranks below a word match
 LITERAL_BONUS = 0.5  # the query's own characters in a row, when it was segmented

@@ -36,9 +36,9 @@ from .loaders import iter_corpus_files, load_file, warn_stderr
 from .models import Document, IndexReport
 from .normalize import NORMALIZER_VERSION, clean_text, normalize_text
 
-from whoosh import index as whoosh_index  # noqa: E402  (schema silences whoosh's warnings first)
-from whoosh.filedb.filestore import FileStorage  # noqa: E402
-from whoosh.filedb.structfile import StructFile  # noqa: E402
+from whoosh import index as whoosh_index
+from whoosh.filedb.filestore import FileStorage
+from whoosh.filedb.structfile import StructFile
 
 MANIFEST = "searchkit.json"
 LOCKFILE = "searchkit.lock"

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import warnings
+import pickle
 
-warnings.filterwarnings("ignore", category=SyntaxWarning, module=r"whoosh\..*")
+from whoosh import fields
+from whoosh.system import pack_uint
+from whoosh.analysis import IDTokenizer, LowercaseFilter
 
-import pickle  # noqa: E402
-
-from whoosh import fields  # noqa: E402
-from whoosh.system import pack_uint  # noqa: E402
-from whoosh.analysis import IDTokenizer, LowercaseFilter  # noqa: E402
-
-from .analysis import (  # noqa: E402
+from .analysis import (
     BigramTokenizer,
     CharTokenizer,
     Pretokenized,

@@ -261,3 +261,9 @@ def test_query_lexicon_segments_exactly_like_jieba(tmp_path, seed_texts):
     for query in queries:
         assert light.words(query) == full.words(query), query
     assert light._jieba is None
+
+
+def test_an_unregistered_profile_is_an_error_not_the_default_segmenter():
+    assert segmenter_for("default") is segmenter_for("default")
+    with pytest.raises(LookupError, match="user-0123456789abcdef"):
+        segmenter_for("user-0123456789abcdef")
