@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import render
-from .engine import SearchIndex, default_corpus, default_index_dir
+from . import __version__, render
+from .engine import SearchIndex
 from .errors import SearchkitError
+from .models import DEFAULT_LIMIT, SORTS
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
@@ -56,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="searchkit",
         description="Full-text search for Chinese documents (Simplified and Traditional).",
     )
-    parser.add_argument("--version", action="version", version="searchkit 0.1.0")
+    parser.add_argument("--version", action="version", version=f"searchkit {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     index = commands.add_parser("index", help="build or update an index from files",
@@ -80,9 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="only this source (repeatable; aliases accepted)")
     search.add_argument("--since", metavar="DATE", help="from this date: YYYY, YYYY-MM or YYYY-MM-DD")
     search.add_argument("--until", metavar="DATE", help="up to this date (inclusive)")
-    search.add_argument("--limit", type=_positive, default=10, metavar="N", help="hits per page (10)")
+    search.add_argument("--limit", type=_positive, default=DEFAULT_LIMIT, metavar="N",
+                        help=f"hits per page ({DEFAULT_LIMIT})")
     search.add_argument("--page", type=_positive, default=1, metavar="N", help="page number (1)")
-    search.add_argument("--sort", choices=("relevance", "date"), default="relevance")
+    search.add_argument("--sort", choices=SORTS, default=SORTS[0])
     search.add_argument("--json", action="store_true", help="print one JSON object")
     search.add_argument("--original", action="store_true",
                         help="show snippets in the document's original script")
@@ -130,6 +133,19 @@ def _positive(text: str) -> int:
 
 def _notice(message: str) -> None:
     print(f"searchkit: {render.sanitize(message)}", file=sys.stderr)
+
+
+def default_index_dir() -> Path:
+    """The index used when none is named: $SEARCHKIT_INDEX, else ./index."""
+    return Path(os.environ.get("SEARCHKIT_INDEX") or "index")
+
+
+def default_corpus() -> Path | None:
+    """The corpus indexed on first use: ./seeds, else the seeds beside the package."""
+    for candidate in (Path("seeds"), Path(__file__).resolve().parent.parent / "seeds"):
+        if candidate.is_dir():
+            return candidate
+    return None
 
 
 def open_index(args: argparse.Namespace) -> SearchIndex:

@@ -18,7 +18,7 @@ from typing import Any
 from . import analysis, highlight, indexer, schema
 from . import query as q
 from .errors import BadDateError, SearchkitError
-from .models import Document, Hit, IndexReport, IndexStats, SearchResults
+from .models import DEFAULT_LIMIT, SORTS, Document, Hit, IndexReport, IndexStats, SearchResults
 from .normalize import normalize_query
 
 from whoosh import query as wq
@@ -27,7 +27,6 @@ from whoosh.reading import TermNotFound
 
 CHAR_WEIGHT = 0.3  # a character-level match counts, but ranks below a word match
 LITERAL_BONUS = 0.5  # the query's own characters in a row, when it was segmented
-DEFAULT_LIMIT = 10
 
 
 @dataclass
@@ -185,8 +184,8 @@ class SearchIndex:
         ``original`` cuts snippets from the document's own script.
         """
         started = time.perf_counter()
-        if sort not in ("relevance", "date"):
-            raise SearchkitError(f"unknown sort '{sort}': use relevance or date")
+        if sort not in SORTS:
+            raise SearchkitError(f"unknown sort '{sort}': use {' or '.join(SORTS)}")
         if limit < 1 or offset < 0:
             raise SearchkitError("limit must be at least 1 and offset at least 0")
         self.refresh()
@@ -369,19 +368,6 @@ class SearchIndex:
             latest=dt.date.fromordinal(max(days)) if days else None,
             undated=total - len(days), size_bytes=size, analyzer=dict(self._manifest.config),
         )
-
-
-def default_index_dir() -> Path:
-    """The index used when none is named: $SEARCHKIT_INDEX, else ./index."""
-    return Path(os.environ.get("SEARCHKIT_INDEX") or "index")
-
-
-def default_corpus() -> Path | None:
-    """The corpus indexed on first use: ./seeds, else the seeds beside the package."""
-    for candidate in (Path("seeds"), Path(__file__).resolve().parent.parent / "seeds"):
-        if candidate.is_dir():
-            return candidate
-    return None
 
 
 class _Compiler:

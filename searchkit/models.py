@@ -7,6 +7,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+DEFAULT_LIMIT = 10
+"""Hits per page when none is asked for (the library, the CLI and the shell alike)."""
+SORTS = ("relevance", "date")
+"""The orders of hits: best match first, or newest first."""
+
+
 @dataclass
 class Document:
     """One document of a corpus, cleaned and normalized.

@@ -51,12 +51,10 @@ from . import render
 from .engine import SearchIndex
 from .errors import BadDateError, QuerySyntaxError, SearchkitError
 from .highlight import find_spans
-from .models import Hit, SearchResults
+from .models import DEFAULT_LIMIT, SORTS, Hit, SearchResults
 from .normalize import normalize_query, normalize_text
 
 PROMPT = "searchkit> "
-DEFAULT_LIMIT = 10
-SORTS = ("relevance", "date")
 FIELD_HELP = {"title": "words in the title", "source": "one source", "date": "YYYY, YYYY-MM, A..B"}
 
 RED, YELLOW = "\x1b[31m", "\x1b[33m"
@@ -252,7 +250,7 @@ class Shell:
         self.since: str | None = None
         self.until: str | None = None
         self.limit = DEFAULT_LIMIT
-        self.sort = "relevance"
+        self.sort = SORTS[0]
         self.original = False
         self.query: str | None = None
         self.results: SearchResults | None = None
@@ -502,7 +500,7 @@ class Shell:
 
     def cmd_clear(self, arg: str) -> None:
         self.sources, self.since, self.until = [], None, None
-        self.limit, self.sort = DEFAULT_LIMIT, "relevance"
+        self.limit, self.sort = DEFAULT_LIMIT, SORTS[0]
         self._changed("filters cleared")
 
     # -- pages and documents ---------------------------------------------------------

@@ -403,3 +403,12 @@ def test_error_messages_never_carry_escape_sequences(seed_index_dir, tmp_path):
     warnings = indexed.stderr.strip().splitlines()
     assert len(warnings) == 1 and "bad" in warnings[0] and ".jsonl" in warnings[0]
     assert "\x1b" not in indexed.stderr
+
+
+def test_version_is_the_package_version():
+    import searchkit
+    from importlib.metadata import version
+
+    result = run("--version")
+    assert result.stdout.strip() == f"searchkit {searchkit.__version__}"
+    assert version("searchkit") == searchkit.__version__
