@@ -8,6 +8,7 @@
 from .engine import SearchIndex
 from .errors import (
     BadDateError,
+    IndexDamagedError,
     IndexLockedError,
     IndexMismatchError,
     IndexNotFoundError,
@@ -29,6 +30,7 @@ __all__ = [
     "SearchkitError",
     "IndexNotFoundError",
     "IndexMismatchError",
+    "IndexDamagedError",
     "IndexLockedError",
     "QuerySyntaxError",
     "BadDateError",
