@@ -9,7 +9,7 @@ from pathlib import Path
 
 from . import render
 from .engine import SearchIndex, default_corpus, default_index_dir
-from .errors import SearchkitError
+from .errors import IndexDamagedError, SearchkitError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
@@ -38,6 +38,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(args.usage)
         print(f"searchkit {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except IndexDamagedError as exc:
+        print(f"searchkit: error: {exc}: searchkit index --rebuild --index {exc.index_dir}", file=sys.stderr)
+        return EXIT_ERROR
     except (SearchkitError, CliError) as exc:
         print(f"searchkit: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
