@@ -19,6 +19,7 @@ from . import whoosh_internals  # noqa: E402,F401  checks the Whoosh version fir
 from .engine import SearchIndex  # noqa: E402
 from .errors import (  # noqa: E402
     BadDateError,
+    IndexDamagedError,
     IndexLockedError,
     IndexMismatchError,
     IndexNotFoundError,
@@ -40,6 +41,7 @@ __all__ = [
     "SearchkitError",
     "IndexNotFoundError",
     "IndexMismatchError",
+    "IndexDamagedError",
     "IndexLockedError",
     "QuerySyntaxError",
     "BadDateError",

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import analysis, highlight, indexer, schema
+from . import analysis, highlight, indexer, integrity, schema
 from . import query as q
-from .errors import BadDateError, SearchkitError
+from .errors import BadDateError, IndexNotFoundError, SearchkitError
 from .models import DEFAULT_LIMIT, SORTS, Document, Hit, IndexReport, IndexStats, SearchResults
 from .normalize import normalize_query
 
@@ -68,17 +68,24 @@ class SearchIndex:
         build_from: str | os.PathLike | None = None,
         notice: Callable[[str], None] | None = None,
     ) -> "SearchIndex":
-        """Open the index at path (IndexNotFoundError, IndexMismatchError).
+        """Open the index at path (IndexNotFoundError, IndexMismatchError, IndexDamagedError).
 
         With ``build_from``, a missing index is first built from that corpus
-        (``notice`` is told so, since it takes a few seconds).
+        (``notice`` is told so, since it takes a few seconds); a damaged one
+        is reported, not built over. Opening checks the index's files cheaply
+        (see ``verify`` for a full check).
         """
-        if build_from is not None and indexer.read_manifest(Path(path)) is None:
+        try:
+            ix, manifest = indexer.open_whoosh_index(path)
+        except IndexNotFoundError:
+            if build_from is None:
+                raise
             if notice:
                 notice(f"no index at {path} yet: building it from {build_from} (first use only)")
             indexer.update_index(path, [build_from], warn=notice)
-        ix, manifest = indexer.open_whoosh_index(path)
-        return cls(path, ix, manifest)
+            ix, manifest = indexer.open_whoosh_index(path)
+        with integrity.guard(Path(path), manifest.files):
+            return cls(path, ix, manifest)
 
     @classmethod
     def build(
@@ -148,6 +155,20 @@ class SearchIndex:
             self._reopen()
             return True
 
+    def _guard(self):
+        """A context in which damaged index files raise IndexDamagedError (see integrity.guard)."""
+        return integrity.guard(self.path, self._manifest.files)
+
+    def verify(self) -> integrity.Verified:
+        """Read every file of the index and compare it with the checksum recorded at commit.
+
+        Raises IndexDamagedError naming the first damaged file (opening reads
+        only the small files and those whose size or time changed, so this
+        finds damage that kept both, such as bit rot). Returns how many files
+        and bytes were verified.
+        """
+        return integrity.verify(self.path, self._manifest.files)  # no lock: searches go on meanwhile
+
     def _get_searcher(self):
         if self._searcher is None:
             self._searcher = self._ix.searcher(weighting=scoring.BM25F())
@@ -190,10 +211,11 @@ class SearchIndex:
             raise SearchkitError("limit must be at least 1 and offset at least 0")
         self.refresh()
         text = normalize_query(query)
-        compiled = self._compile(q.parse(text))
+        with self._guard():  # segmenting the query reads the index's lexicon
+            compiled = self._compile(q.parse(text))
         filters = self._filters(sources, since, until)
         dated = compiled.dated or since is not None or until is not None
-        with self._lock:
+        with self._lock, self._guard():
             searcher = self._get_searcher()
             results = self._run(searcher, compiled, filters, limit + offset, sort)
             partial = False
@@ -322,7 +344,7 @@ class SearchIndex:
     def document(self, doc_id: str) -> Document:
         """The full stored document with this id (KeyError if there is none)."""
         self.refresh()
-        with self._lock:
+        with self._lock, self._guard():
             stored = self._get_searcher().document(**{schema.ID: doc_id})
         if stored is None:
             raise KeyError(doc_id)
@@ -338,7 +360,7 @@ class SearchIndex:
     def sources(self) -> dict[str, int]:
         """Source names (as documents spell them) with their document counts."""
         self.refresh()
-        with self._lock:
+        with self._lock, self._guard():
             searcher = self._get_searcher()
             reader = searcher.reader()
             counts: dict[str, int] = {}
@@ -355,7 +377,7 @@ class SearchIndex:
     def stats(self) -> IndexStats:
         """Document count, sources, date range and size of the index."""
         self.refresh()
-        with self._lock:
+        with self._lock, self._guard():
             searcher = self._get_searcher()
             total = searcher.doc_count()
             reader = searcher.reader()

@@ -13,6 +13,23 @@ class IndexMismatchError(SearchkitError):
     """The index was built with a different analyzer configuration or version."""
 
 
+class IndexDamagedError(IndexMismatchError):
+    """A file of the index is missing, cut short or changed since it was written.
+
+    A kind of mismatch (the index on disk is not the one that was built), so
+    code that already catches IndexMismatchError to offer a rebuild keeps
+    doing so. ``index_dir`` names the index, for a face to add its own hint.
+    """
+
+    def __init__(self, index_dir, reason: str) -> None:
+        self.index_dir = index_dir
+        self.reason = " ".join(str(reason).split())  # one line, whatever the cause said
+        super().__init__(f"index at {index_dir} is damaged ({self.reason}); rebuild it")
+
+    def __reduce__(self):  # survives pickling (between processes) despite its two arguments
+        return type(self), (self.index_dir, self.reason)
+
+
 class IndexLockedError(SearchkitError):
     """Another process is writing to the index."""
 

@@ -29,9 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import analysis, parallel, schema
+from . import analysis, integrity, parallel, schema
 from .segments import FastSegmentWriter, commit_with, remove_temporary_directories
-from .errors import IndexLockedError, IndexMismatchError, IndexNotFoundError, SearchkitError
+from .errors import (IndexDamagedError, IndexLockedError, IndexMismatchError, IndexNotFoundError,
+                     SearchkitError)
 from .loaders import iter_corpus_files, load_file, warn_stderr
 from .models import Document, IndexReport
 from .normalize import NORMALIZER_VERSION, clean_text, normalize_text
@@ -58,15 +59,42 @@ ProgressCallback = Callable[[int, int], None]
 
 @dataclass
 class Manifest:
-    """What an index directory records about itself."""
+    """What an index directory records about itself.
+
+    ``files`` records the size, time and checksum of every file the live index
+    reads (see integrity.py; None in a manifest written before checksums), and
+    the manifest carries a checksum of itself: ``intact`` is False when that
+    does not match.
+    """
 
     generation: str
     config: dict[str, Any]
     corpus: list[str]
+    files: dict[str, integrity.FileRecord] | None = None
+    intact: bool = True
 
     def to_json(self) -> dict[str, Any]:
-        return {"format": FORMAT_VERSION, "generation": self.generation,
+        data = {"format": FORMAT_VERSION, "generation": self.generation,
                 "config": self.config, "corpus": self.corpus}
+        if self.files is not None:
+            data["files"] = {name: record.to_json() for name, record in self.files.items()}
+            data["checksum"] = integrity.json_crc32(data)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Manifest":
+        """The manifest data describes (ValueError if it cannot be one)."""
+        files = data.get("files")
+        checksum = data.pop("checksum", None)
+        if not (isinstance(data["generation"], str) and isinstance(data["config"], dict)
+                and isinstance(data.get("corpus", []), list) and isinstance(files, (dict, type(None)))):
+            raise ValueError("fields of the wrong types")
+        return cls(
+            data["generation"], data["config"], data.get("corpus", []),
+            files={name: integrity.FileRecord.from_json(r) for name, r in files.items()}
+            if files is not None else None,
+            intact=checksum is None or checksum == integrity.json_crc32(data),
+        )
 
 
 def current_config(userdict: str | os.PathLike | None) -> dict[str, Any]:
@@ -78,20 +106,40 @@ def current_config(userdict: str | os.PathLike | None) -> dict[str, Any]:
     }
 
 
-def read_manifest(index_dir: Path) -> Manifest | None:
-    """The manifest of an index directory, or None when there is no index."""
+def read_manifest(index_dir: Path, *, rebuild: bool = False) -> Manifest | None:
+    """The manifest of an index directory, or None when there is no index.
+
+    A missing manifest beside a committed index, or one that cannot be read,
+    is damage (IndexDamagedError), except for a rebuild, which replaces the
+    index: it is then given a stand-in naming the newest generation on disk,
+    so that the rebuild writes a new one.
+    """
     try:
         data = json.loads((index_dir / MANIFEST).read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise ValueError(f"a JSON {type(data).__name__}, not an object")
+        if data.get("format") != FORMAT_VERSION:
+            if rebuild:
+                return _stand_in_manifest(index_dir)
+            raise IndexMismatchError(
+                f"index at {index_dir} was made by another version of searchkit; "
+                f"rebuild it: searchkit index --rebuild --index {index_dir}"
+            )
+        return Manifest.from_json(data)
     except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as exc:
-        raise IndexMismatchError(f"{index_dir / MANIFEST} is unreadable ({exc}); rebuild with --rebuild") from exc
-    if data.get("format") != FORMAT_VERSION:
-        raise IndexMismatchError(
-            f"index at {index_dir} was made by another version of searchkit; "
-            f"rebuild it: searchkit index --rebuild --index {index_dir}"
-        )
-    return Manifest(data["generation"], data["config"], data.get("corpus", []))
+        if rebuild or not integrity.generations_on_disk(index_dir, committed=True):
+            return _stand_in_manifest(index_dir) if rebuild else None
+        raise IndexDamagedError(index_dir, f"{MANIFEST}: missing") from None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        if rebuild:
+            return _stand_in_manifest(index_dir)
+        raise IndexDamagedError(index_dir, f"{MANIFEST} unreadable: {exc}") from exc
+
+
+def _stand_in_manifest(index_dir: Path) -> Manifest | None:
+    """For a rebuild of an index without a readable manifest: its newest generation."""
+    generations = integrity.generations_on_disk(index_dir)
+    return Manifest(generations[-1], {}, []) if generations else None
 
 
 def check_compatible(index_dir: Path, manifest: Manifest) -> None:
@@ -184,10 +232,10 @@ def update_index(
     if userdict is not None:
         check_userdict(Path(userdict))
     with writer_lock(index_dir):
-        manifest = read_manifest(index_dir)
+        manifest = read_manifest(index_dir, rebuild=rebuild)
         if manifest is not None and not rebuild:
             _check_userdict_unchanged(index_dir, userdict)
-            check_compatible(index_dir, manifest)
+            checked_manifest(index_dir)  # compatible and intact: damage is never recorded as sound
             analysis.register_segmenter(index_userdict(index_dir))
             generation = manifest.generation
             ix = whoosh_index.open_dir(str(index_dir), indexname=generation)
@@ -415,9 +463,16 @@ def _install_query_lexicon(index_dir: Path, profile: str) -> None:
 
 
 def _switch_to(index_dir: Path, generation: str, corpus: list[str]) -> None:
-    """Point the manifest at generation (atomically) and drop older generations."""
+    """Point the manifest at generation (atomically) and drop older generations.
+
+    The manifest records the checksums of the files generation reads (only
+    files new since the previous manifest are read for it).
+    """
     userdict = index_userdict(index_dir)
-    manifest = Manifest(generation, current_config(userdict), corpus)
+    previous = read_manifest(index_dir, rebuild=True)
+    files = integrity.record(index_dir, integrity.live_files(index_dir, generation, (LEXICON, USERDICT)),
+                             previous.files if previous is not None else None)
+    manifest = Manifest(generation, current_config(userdict), corpus, files)
     tmp = index_dir / (MANIFEST + ".tmp")
     tmp.write_text(json.dumps(manifest.to_json(), ensure_ascii=False, indent=2), encoding="utf-8")
     os.replace(tmp, index_dir / MANIFEST)
@@ -447,16 +502,40 @@ def index_state(index_dir: Path, ix) -> tuple:
 
 
 def open_whoosh_index(index_dir: str | os.PathLike):
-    """Open the live Whoosh index of index_dir, after checking it is compatible."""
+    """Open the live Whoosh index of index_dir, after checking it is compatible and intact."""
     index_dir = Path(index_dir)
     check_index_location(index_dir)
+    manifest = checked_manifest(index_dir)
+    storage = MappedFileStorage(str(index_dir))
+    with integrity.guard(index_dir, manifest.files):
+        analysis.register_segmenter(index_userdict(index_dir), index_dir / LEXICON)
+        return whoosh_index.FileIndex(storage, indexname=manifest.generation), manifest
+
+
+def checked_manifest(index_dir: Path, retries: int = 2) -> Manifest:
+    """The manifest of index_dir, once its index is found compatible and intact.
+
+    Raises IndexNotFoundError, IndexMismatchError or IndexDamagedError. The
+    files are checked cheaply (integrity.check). A writer that switches the
+    manifest meanwhile deletes the files of the one read first: damage found
+    under a manifest that has since been replaced is checked again.
+    """
     manifest = read_manifest(index_dir)
     if manifest is None:
         raise IndexNotFoundError(f"no index at {index_dir}; build one with: searchkit index --index {index_dir}")
-    check_compatible(index_dir, manifest)
-    analysis.register_segmenter(index_userdict(index_dir), index_dir / LEXICON)
-    storage = MappedFileStorage(str(index_dir))
-    return whoosh_index.FileIndex(storage, indexname=manifest.generation), manifest
+    try:
+        if manifest.intact:
+            # Before the configuration: a damaged user dictionary is damage,
+            # not another configuration.
+            integrity.check(index_dir, manifest.files)
+        check_compatible(index_dir, manifest)
+        if not manifest.intact:  # after it: a changed setting is named as such
+            raise IndexDamagedError(index_dir, f"{MANIFEST}: checksum mismatch")
+    except IndexDamagedError:
+        if retries and read_manifest(index_dir) != manifest:
+            return checked_manifest(index_dir, retries - 1)
+        raise
+    return manifest
 
 
 class MappedFileStorage(FileStorage):
@@ -488,7 +567,7 @@ def add_documents(index_dir: str | os.PathLike, documents: Iterable[Document]) -
     """Add documents given from Python, replacing any with the same id."""
     index_dir = Path(index_dir)
     with writer_lock(index_dir):
-        ix, _ = open_whoosh_index(index_dir)
+        ix, manifest = open_whoosh_index(index_dir)
         segmenter = analysis.segmenter_for(ix.schema[schema.CONTENT].analyzer.profile)
         writer = FastSegmentWriter(ix, limitmb=WRITER_LIMIT_MB)
         count = 0
@@ -503,4 +582,5 @@ def add_documents(index_dir: str | os.PathLike, documents: Iterable[Document]) -
         except BaseException:
             writer.cancel()
             raise
+        _switch_to(index_dir, manifest.generation, manifest.corpus)  # records the new files
     return count
