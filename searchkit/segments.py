@@ -348,7 +348,12 @@ class FastSegmentWriter(SegmentWriter):
         # file; searchkit reads index files through memory maps, which need
         # no compound file, so the copy is skipped.
         kwargs.setdefault("compound", False)
-        super().__init__(ix, **kwargs)
+        try:
+            super().__init__(ix, **kwargs)
+        except BaseException:  # e.g. a full disk: do not keep the index locked
+            if getattr(self, "writelock", None):
+                self.writelock.release()
+            raise
         # The stock directory is shared by every writer of the index (the
         # column writer keeps files there) and removed by whichever writer
         # finishes first; this writer's runs live in a directory of its own.
