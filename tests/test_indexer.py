@@ -574,3 +574,280 @@ def test_literal_matches_never_span_punctuation(tmp_path):
         assert index.search('"叶鸡"').total == 0
         assert index.search('"隐叶，鸡"').total == 1
         assert index.search("莺啼").total == 1
+
+
+# === Faults: full disks, read-only indexes, Ctrl-C, dead workers, kills at each commit step ===
+# (issue 10, rows 5, 6, 11, 12 and 13). Runs are stopped at named hold points (hold_point in
+# searchkit/indexer.py), never after a sleep.
+
+import contextlib  # noqa: E402
+import errno  # noqa: E402
+
+from searchkit import cli as cli_module  # noqa: E402
+from searchkit import indexer  # noqa: E402
+from searchkit.errors import SearchkitError  # noqa: E402
+from whoosh.filedb.filestore import FileStorage  # noqa: E402
+
+# Commit steps in the order a run passes them, and the first step at which its change is live.
+COMMIT_STEPS = {
+    "update": ["segments-written", "toc-written", "manifest-written", "toc-renamed", "old-removed"],
+    "rebuild": ["segments-written", "toc-written", "toc-renamed", "manifest-written", "old-removed"],
+}
+LIVE_FROM = {"update": "toc-renamed", "rebuild": "manifest-written"}
+
+
+def _listing(index_dir: Path) -> list[str]:
+    """The names in an index directory, but for the lock file (a failed first run may leave it)."""
+    return sorted(name for name in os.listdir(index_dir) if name != indexer.LOCKFILE)
+
+
+def _kind(name: str) -> str:
+    """A file name without its generation and segment numbers: what kind of file it is."""
+    if re.fullmatch(r"_g\d+_\d+\.toc", name):
+        return "table of contents"
+    segment = re.fullmatch(r"g\d+_[0-9a-z]{12,}(\..+)", name)
+    if segment:
+        return "segment file " + segment.group(1)
+    return re.sub(r"^g\d+_", "gN_", name)
+
+
+def _only_live_files(index_dir: Path) -> set[str]:
+    """The kinds of file in index_dir, after checking they all belong to the live index."""
+    names = _listing(index_dir)
+    live = json.loads((index_dir / MANIFEST).read_text(encoding="utf-8"))["generation"]
+    strays = [n for n in names if re.match(r"_?g\d+", n) and not re.match(rf"_?{live}[_.]", n)]
+    assert not strays, strays
+    assert not [n for n in names if n.endswith(".tmp") or ".toc." in n], names
+    assert sum(_kind(n) == "table of contents" for n in names) == 1, names
+    return {_kind(n) for n in names}
+
+
+def _after_corpus(corpus: Path) -> None:
+    """Change the seed corpus: one file changed, one removed, one added."""
+    path = corpus / SEED_A
+    path.write_text(path.read_text(encoding="utf-8").replace("开足马力冲刺", "全力以赴攀登"),
+                    encoding="utf-8")
+    (corpus / SEED_B).unlink()
+    (corpus / "new.txt").write_text("粤北新闻\n\n独一无二的测试短语出现在这里。\n", encoding="utf-8")
+
+
+FAULT_QUERIES = QUERIES + ('"全力以赴攀登"', '"开足马力冲刺"', '"独一无二的测试短语"')
+
+
+def _all_answers(index_dir: Path) -> dict[str, tuple[int, list[str]]]:
+    with SearchIndex.open(index_dir) as index:
+        return {q: (r.total, sorted(h.id for h in r.hits))
+                for q in FAULT_QUERIES for r in [index.search(q, limit=50)]}
+
+
+@pytest.fixture
+def before_and_after(tmp_path, corpus_copy):
+    """An index of the seeds (with its answers), the changed corpus, and a clean index of it."""
+    index_dir = tmp_path / "index"
+    SearchIndex.build(index_dir, [corpus_copy])
+    before = _all_answers(index_dir)
+    _after_corpus(corpus_copy)
+    clean = tmp_path / "clean"
+    SearchIndex.build(clean, [corpus_copy])
+    after = _all_answers(clean)
+    assert after != before
+    return index_dir, corpus_copy, before, after, clean
+
+
+# --- row 5: a full disk ---------------------------------------------------------------
+
+
+class _FullFile:
+    """A file of the simulated disk: its writes fail once the disk is full."""
+
+    def __init__(self, file, disk: "_FullDisk") -> None:
+        self._file, self._disk = file, disk
+
+    def write(self, data) -> int:
+        self._disk.take(len(data))
+        return self._file.write(data)
+
+    def close(self) -> None:
+        self._file.close()
+        if self._disk.full:  # a full disk cannot take the buffers closing writes either
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __getattr__(self, name):
+        return getattr(self._file, name)
+
+
+class _FullDisk:
+    """Whoosh's file storage on a disk that has room for ``room`` more bytes.
+
+    Once a write has failed, the disk stays full: closing a file fails too, as
+    it does when its buffered bytes cannot be written. Worker processes forked
+    while it is installed write to the same simulated disk (each its own room).
+    """
+
+    def __init__(self, monkeypatch, room: float = float("inf")) -> None:
+        self.room, self.full, self.written = room, False, 0
+        create_file = FileStorage.create_file
+
+        def create_full_file(storage, name, *args, **kwargs):
+            structfile = create_file(storage, name, *args, **kwargs)
+            structfile.file = _FullFile(structfile.file, self)
+            return structfile
+
+        monkeypatch.setattr(FileStorage, "create_file", create_full_file)
+
+    def take(self, size: int) -> None:
+        if self.full or size > self.room:
+            self.full = True
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        self.room -= size
+        self.written += size
+
+
+def _bytes_written(monkeypatch, tmp_path, index_dir: Path, corpus: Path, **options) -> int:
+    """How many bytes Whoosh's storage writes to update (a copy of) index_dir from corpus."""
+    trial = tmp_path / "trial"
+    shutil.copytree(index_dir, trial)
+    with monkeypatch.context() as patch:
+        disk = _FullDisk(patch)
+        SearchIndex.build(trial, [corpus], **options)
+    return disk.written
+
+
+def _assert_nothing_changed(error, index_dir: Path, listing: list[str], answers) -> None:
+    message = str(error.value)
+    assert message == (f"no space left on device while writing index at {index_dir}; "
+                       "nothing was changed")
+    assert error.value.__cause__.__context__ is None  # no second error while cleaning up
+    assert _listing(index_dir) == listing  # everything the run wrote is gone
+    assert _all_answers(index_dir) == answers
+
+
+@pytest.mark.parametrize("rebuild", [False, True], ids=["update", "rebuild"])
+@pytest.mark.parametrize("at", [0.0, 0.5, 0.99])
+def test_a_full_disk_changes_nothing(monkeypatch, tmp_path, before_and_after, rebuild, at):
+    """The disk fills up at the first byte, half-way, or at the very end of the run's writes."""
+    index_dir, corpus, before, after, _ = before_and_after
+    total = _bytes_written(monkeypatch, tmp_path, index_dir, corpus, rebuild=rebuild)
+    listing = _listing(index_dir)
+    with monkeypatch.context() as patch:
+        _FullDisk(patch, room=int(total * at))
+        with pytest.raises(SearchkitError) as error:
+            SearchIndex.build(index_dir, [corpus], rebuild=rebuild)
+    _assert_nothing_changed(error, index_dir, listing, before)
+    # With room again, the same run succeeds.
+    SearchIndex.build(index_dir, [corpus], rebuild=rebuild)
+    assert _all_answers(index_dir) == after
+
+
+@pytest.mark.parametrize("target", ["table of contents", "query lexicon", "manifest"])
+def test_a_full_disk_at_the_last_writes_of_a_rebuild_changes_nothing(monkeypatch, before_and_after, target):
+    index_dir, corpus, before, after, _ = before_and_after
+    listing = _listing(index_dir)
+    full = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    with monkeypatch.context() as patch:
+        if target == "table of contents":
+            create_file = FileStorage.create_file
+
+            def create_file_but_toc(storage, name, *args, **kwargs):
+                made = create_file(storage, name, *args, **kwargs)
+                if ".toc." in name:  # the temporary table of contents: made, then the disk is full
+                    made.close()
+                    raise full
+                return made
+
+            patch.setattr(FileStorage, "create_file", create_file_but_toc)
+        elif target == "query lexicon":
+            copyfile = shutil.copyfile
+
+            def copy_but_lexicon(source, target_path, *args, **kwargs):
+                if Path(target_path).name == indexer.LEXICON + ".tmp":
+                    Path(target_path).write_bytes(b"half")
+                    raise full
+                return copyfile(source, target_path, *args, **kwargs)
+
+            patch.setattr(shutil, "copyfile", copy_but_lexicon)
+        else:
+            write_text = Path.write_text
+
+            def write_text_but_manifest(path, text, *args, **kwargs):
+                if path.name == MANIFEST + ".tmp":
+                    write_text(path, text[:10], *args, **kwargs)
+                    raise full
+                return write_text(path, text, *args, **kwargs)
+
+            patch.setattr(Path, "write_text", write_text_but_manifest)
+        with pytest.raises(SearchkitError) as error:
+            SearchIndex.build(index_dir, [corpus], rebuild=True)
+    _assert_nothing_changed(error, index_dir, listing, before)
+
+
+def test_a_full_disk_in_a_worker_changes_nothing(monkeypatch, tmp_path, before_and_after):
+    index_dir, corpus, before, after, _ = before_and_after
+    monkeypatch.setattr(indexer, "LARGE_BYTES", 0)  # workers even for the seeds
+    listing = _listing(index_dir)
+    with monkeypatch.context() as patch:
+        _FullDisk(patch, room=20_000)  # each worker fills its segment's first files
+        with pytest.raises(SearchkitError) as error:
+            SearchIndex.build(index_dir, [corpus], workers=2)
+    _assert_nothing_changed(error, index_dir, listing, before)
+
+
+def test_cli_full_disk_is_one_line(monkeypatch, capsys, before_and_after):
+    index_dir, corpus, before, _, _ = before_and_after
+    listing = _listing(index_dir)
+    _FullDisk(monkeypatch, room=50_000)
+    code = cli_module.main(["index", str(corpus), "--index", str(index_dir)])
+    captured = capsys.readouterr()
+    assert code == cli_module.EXIT_ERROR
+    assert captured.err.splitlines() == [
+        f"searchkit: error: no space left on device while writing index at {index_dir}; nothing was changed"]
+    assert captured.out == ""
+    assert _listing(index_dir) == listing
+    assert _all_answers(index_dir) == before
+
+
+@contextlib.contextmanager
+def _small_tmpfs(path: Path, size: str):
+    """A tmpfs of size mounted at path (root only), or a skip."""
+    path.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                                            capture_output=True).returncode != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=True)
+
+
+def test_a_really_full_disk(tmp_path, corpus_copy):
+    """On a real (tmpfs) disk filled to the last 64 KB: one line, and the disk as it was."""
+    with _small_tmpfs(tmp_path / "disk", "24m") as disk:
+        index_dir = disk / "index"
+        SearchIndex.build(index_dir, [corpus_copy])
+        before = _all_answers(index_dir)
+        listing = _listing(index_dir)
+        free = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
+        (disk / "filler").write_bytes(b"\0" * (free - 64 * 1024))
+        extra = corpus_copy / "extra"
+        extra.mkdir()
+        for n in range(10):  # a few hundred KB of text: more index than the disk has room for
+            for seed in sorted(corpus_copy.glob("0*.txt")):
+                shutil.copy(seed, extra / f"copy{n}_{seed.name}")
+        free_before = os.statvfs(disk).f_bfree
+        result = cli("index", str(corpus_copy), "--index", str(index_dir), "--workers", "1")
+        assert result.returncode == 1
+        assert result.stderr.splitlines() == [
+            f"searchkit: error: no space left on device while writing index at {index_dir}; nothing was changed"]
+        assert _listing(index_dir) == listing
+        assert os.statvfs(disk).f_bfree == free_before  # every byte the run wrote is free again
+        assert _all_answers(index_dir) == before
+        (disk / "filler").unlink()
+        assert cli("index", str(corpus_copy), "--index", str(index_dir)).returncode == 0
+        with SearchIndex.open(index_dir) as index:
+            assert index.stats().documents == 55
