@@ -851,3 +851,181 @@ def test_a_really_full_disk(tmp_path, corpus_copy):
         assert cli("index", str(corpus_copy), "--index", str(index_dir)).returncode == 0
         with SearchIndex.open(index_dir) as index:
             assert index.stats().documents == 55
+
+
+# --- row 6: a read-only index ------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _read_only(path: Path):
+    """Make directory path read-only for real: by its mode, or (as root) by a read-only bind mount."""
+    if os.geteuid() != 0:
+        mode = path.stat().st_mode
+        path.chmod(0o555)
+        try:
+            yield
+        finally:
+            path.chmod(mode)
+        return
+    if subprocess.run(["mount", "--bind", str(path), str(path)], capture_output=True).returncode != 0:
+        pytest.skip("root cannot be refused a write without a read-only mount, which needs privileges")
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(path)], check=True, capture_output=True)
+        yield
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=True)
+
+
+def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "searchkit", *args], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, **(env or {})})
+
+
+def test_a_read_only_index_is_searched_but_not_updated(seed_index_copy, seeds_dir):
+    listing = _listing(seed_index_copy)
+    with _read_only(seed_index_copy):
+        updated = _run("index", str(seeds_dir), "--index", str(seed_index_copy))
+        searched = _run("search", "韶关", "--json", "--index", str(seed_index_copy))
+        # The default index (built on first use when missing) is only read when it exists...
+        by_default = _run("search", "韶关", "--json", env={"SEARCHKIT_INDEX": str(seed_index_copy)})
+        # ... and cannot be built where nothing can be written.
+        missing = seed_index_copy / "new"
+        first_use = _run("search", "韶关", env={"SEARCHKIT_INDEX": str(missing)})
+        assert _listing(seed_index_copy) == listing
+    assert updated.returncode == 1
+    assert re.fullmatch(rf"searchkit: error: index at {re.escape(str(seed_index_copy))} is read-only "
+                        r"\([^)]+\): it can be searched, not updated\n", updated.stderr), updated.stderr
+    assert updated.stdout == ""
+    for result in (searched, by_default):
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["total"] == 5
+    assert first_use.returncode == 1
+    lines = first_use.stderr.splitlines()
+    assert lines[-1].startswith(f"searchkit: error: index at {missing} is read-only"), first_use.stderr
+    assert "Traceback" not in first_use.stderr and len(lines) == 2  # the first-use notice, the error
+
+
+@pytest.mark.parametrize("code", [errno.EROFS, errno.EACCES])
+def test_a_read_only_lock_file_is_one_line(monkeypatch, capsys, seed_index_copy, seeds_dir, code):
+    """Where the directory cannot be made read-only for real (root without mounts), its lock file is."""
+    real_open = open
+
+    def read_only_open(file, mode="r", *args, **kwargs):
+        if Path(file).name == indexer.LOCKFILE:
+            raise OSError(code, os.strerror(code), str(file))
+        return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(indexer, "open", read_only_open, raising=False)
+    listing = _listing(seed_index_copy)
+    assert cli_module.main(["index", str(seeds_dir), "--index", str(seed_index_copy)]) == cli_module.EXIT_ERROR
+    assert capsys.readouterr().err == (f"searchkit: error: index at {seed_index_copy} is read-only "
+                                       f"({os.strerror(code)}): it can be searched, not updated\n")
+    assert _listing(seed_index_copy) == listing
+    with SearchIndex.open(seed_index_copy) as index:  # searching needs no lock
+        assert index.search("韶关").total == 5
+
+
+# --- rows 11 and 13: Ctrl-C as workers finish; a worker that dies -------------------------------
+
+
+@pytest.fixture
+def parallel_job(tmp_path, corpus_copy):
+    """An index of the seeds, and a corpus whose update is shared by two workers.
+
+    The new file is a JSON Lines file of one short record and a megabyte of
+    blank lines: enough bytes for workers to be used, next to no text to index.
+    """
+    index_dir = tmp_path / "index"
+    SearchIndex.build(index_dir, [corpus_copy])
+    record = json.dumps({"id": "pad", "text": "独一无二的测试短语在这里。"}, ensure_ascii=False)
+    (corpus_copy / "pad.jsonl").write_text(record + "\n" + "\n" * indexer.LARGE_BYTES, encoding="utf-8")
+    return index_dir, corpus_copy
+
+
+def _start_held(args: list[str], index_dir: Path, step: str) -> tuple[subprocess.Popen, str]:
+    """Start `searchkit index` in a process group of its own (as a terminal would); wait until it holds at step."""
+    process = subprocess.Popen([sys.executable, "-m", "searchkit", "index", *args, "--index", str(index_dir)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, HOLD_ENV: step}, start_new_session=True)
+    held = process.stderr.readline()
+    assert held.startswith(f"searchkit: holding at {step}"), (held, process.communicate())
+    return process, held
+
+
+def test_ctrl_c_as_the_workers_finish_stops_cleanly(parallel_job):
+    index_dir, corpus = parallel_job
+    before, listing = _all_answers(index_dir), _listing(index_dir)
+    # Every worker has handed back its segment and is on its way out.
+    process, _ = _start_held([str(corpus), "--workers", "2"], index_dir, "workers-done")
+    os.killpg(process.pid, signal.SIGINT)  # Ctrl-C: the whole process group
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert stderr == "searchkit: interrupted\n"  # from the parent only, no worker tracebacks
+    assert stdout == ""
+    assert _listing(index_dir) == listing
+    assert _all_answers(index_dir) == before
+
+
+def test_a_dead_worker_stops_the_run_at_once(parallel_job):
+    index_dir, corpus = parallel_job
+    before, listing = _all_answers(index_dir), _listing(index_dir)
+    process, held = _start_held([str(corpus), "--workers", "2"], index_dir, "worker")
+    os.kill(int(re.search(r"\(pid (\d+)\)", held).group(1)), signal.SIGKILL)
+    # The other worker holds too and is never released: the run can only end
+    # if the parent notices the death by itself.
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 1
+    lines = [line for line in stderr.splitlines() if not line.startswith("searchkit: holding at worker")]
+    assert lines == ["searchkit: error: a worker process died (signal 9) while indexing; nothing was changed"]
+    assert stdout == ""
+    assert _listing(index_dir) == listing
+    assert _all_answers(index_dir) == before
+
+
+# --- row 12 and every commit step: a killed run, then the next one ------------------------
+
+
+def test_leftovers_of_killed_runs_are_removed_by_the_next_run(seed_index_copy, seeds_dir):
+    live = json.loads((seed_index_copy / MANIFEST).read_text(encoding="utf-8"))["generation"]
+    kinds = _only_live_files(seed_index_copy)
+    leftovers = [f"_{live}_2.toc.1764480000.25", f"{live}_0123456789abcdefgh.trm",
+                 "_g9_1.toc", "g9_0123456789abcdefgh._stored.col", "g9_WRITELOCK",
+                 "searchkit.json.tmp", "query-lexicon.sqlite.tmp"]
+    for name in leftovers:
+        (seed_index_copy / name).write_bytes(b"left over")
+    (seed_index_copy / f"{live}.0123456789abcdef.tmp").mkdir()
+    (seed_index_copy / f"{live}.0123456789abcdef.tmp" / "run.run").write_bytes(b"left over")
+    ours = ["notes.txt", "g1.txt", "g1_tmp"]  # not of a shape searchkit or Whoosh writes: never touched
+    for name in ours:
+        (seed_index_copy / name).write_text("保留", encoding="utf-8")
+    assert counts(SearchIndex.build(seed_index_copy, [seeds_dir])) == (0, 0, 0, 5)
+    for name in ours:
+        (seed_index_copy / name).unlink()
+    assert _only_live_files(seed_index_copy) == kinds
+    with SearchIndex.open(seed_index_copy) as index:
+        assert index.search("韶关").total == 5
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["update", "rebuild"])
+def test_a_run_killed_at_any_commit_step(tmp_path, before_and_after, mode):
+    """Killed at each step, a run leaves the old answers (or, once live, the new ones); the next run cleans up."""
+    base, corpus, before, after, clean = before_and_after
+    clean_kinds = _only_live_files(clean)
+    args = [str(corpus)] + (["--rebuild"] if mode == "rebuild" else [])
+    steps = COMMIT_STEPS[mode]
+    for step in steps:
+        index_dir = tmp_path / f"{mode}-{step}"
+        shutil.copytree(base, index_dir)
+        killed = _interrupt(args, index_dir, signal.SIGKILL, step=step)
+        assert killed.returncode == -signal.SIGKILL
+        live = steps.index(step) >= steps.index(LIVE_FROM[mode])
+        assert _all_answers(index_dir) == (after if live else before), step
+        names = _listing(index_dir)
+        if step != "old-removed":  # the killed run left temporary files (its writer's directory)...
+            assert any(name.endswith(".tmp") for name in names), (step, names)
+        if step == "toc-written":  # ... and here its table of contents under a temporary name
+            assert any(".toc." in name for name in names), names
+        SearchIndex.build(index_dir, [corpus])
+        assert _all_answers(index_dir) == after, step
+        assert _only_live_files(index_dir) == clean_kinds, step
