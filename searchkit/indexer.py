@@ -167,14 +167,9 @@ def update_index(
         manifest = read_manifest(index_dir)
         remove_leftovers(index_dir, manifest.generation if manifest else None)
         run = _WriteRun(index_dir)
-        try:
+        with run.undone_on_failure():
             report = _write(run, manifest, paths, rebuild, userdict, progress, warn,
                             workers or default_workers())
-        except BaseException as exc:
-            run.fail()
-            if isinstance(exc, OSError):
-                raise write_error(index_dir, exc) from exc
-            raise
     report.seconds = time.perf_counter() - started
     return report
 
@@ -238,14 +233,24 @@ def _commit(run: "_WriteRun", commit: StagedCommit, generation: str, corpus: lis
             _switch_to(index_dir, generation, corpus)
             run.switched = True
             hold_point("manifest-written")
+            _finish(run, commit, generation)
         else:
-            run.is_live = commit.toc_renamed
-            commit.rename_toc()
-            run.switched = True
-            hold_point("toc-renamed")
-        commit.finish()
-        remove_leftovers(index_dir, generation)
-        hold_point("old-removed")
+            _rename_toc_and_finish(run, commit, generation)
+
+
+def _rename_toc_and_finish(run: "_WriteRun", commit: StagedCommit, generation: str) -> None:
+    """Make an update of the live generation live, then remove what it replaced."""
+    run.is_live = commit.toc_renamed
+    commit.rename_toc()
+    run.switched = True
+    hold_point("toc-renamed")
+    _finish(run, commit, generation)
+
+
+def _finish(run: "_WriteRun", commit: StagedCommit, generation: str) -> None:
+    commit.finish()
+    remove_leftovers(run.index_dir, generation)
+    hold_point("old-removed")
 
 
 class _WriteRun:
@@ -258,6 +263,18 @@ class _WriteRun:
         self.switched = False  # the run's changes are live
         # Asked when the switch itself failed: did it happen anyway?
         self.is_live: Callable[[], bool] | None = None
+
+    @contextmanager
+    def undone_on_failure(self) -> Iterator[None]:
+        """Undo the run if the block fails; a system error becomes one line (SearchkitError)."""
+        try:
+            yield
+        except BaseException as exc:
+            self.fail()
+            # A broken pipe is the reader of our output going away: the CLI knows what to do.
+            if isinstance(exc, OSError) and not isinstance(exc, BrokenPipeError):
+                raise write_error(self.index_dir, exc) from exc
+            raise
 
     def fail(self) -> None:
         """Undo a failed run: before its changes are live, remove every file it wrote."""
@@ -625,19 +642,22 @@ def add_documents(index_dir: str | os.PathLike, documents: Iterable[Document]) -
     """Add documents given from Python, replacing any with the same id."""
     index_dir = Path(index_dir)
     with writer_lock(index_dir):
-        ix, _ = open_whoosh_index(index_dir)
+        ix, manifest = open_whoosh_index(index_dir)
+        remove_leftovers(index_dir, manifest.generation)
         segmenter = analysis.segmenter_for(ix.schema[schema.CONTENT].analyzer.profile)
-        writer = FastSegmentWriter(ix, limitmb=WRITER_LIMIT_MB)
+        run = _WriteRun(index_dir)
         count = 0
-        try:
+        with run.undone_on_failure():
+            run.writer = writer = FastSegmentWriter(ix, limitmb=WRITER_LIMIT_MB)
             for document in documents:
                 document = _normalized(document)
                 fields = document_fields(document, document.path, "", segmenter)
                 del fields[schema.FILEKEY]  # not from a corpus file: file updates leave it alone
                 writer.update_document(**fields)
                 count += 1
-            writer.commit(merge=True)
-        except BaseException:
-            cancel_quietly(writer)
-            raise
+            commit = StagedCommit(writer, [])
+            commit.write_segments()
+            commit.write_toc()
+            with _interrupts_deferred():
+                _rename_toc_and_finish(run, commit, manifest.generation)
     return count

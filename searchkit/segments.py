@@ -21,14 +21,12 @@ from __future__ import annotations
 import heapq
 import pickle
 import zlib
-import shutil
 import struct
 from array import array
 from collections.abc import Iterable, Iterator
 from hashlib import md5
 from itertools import groupby
 from operator import itemgetter
-from pathlib import Path
 
 from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3Codec, W3FieldWriter, W3PostingsWriter, W3TermInfo
 from whoosh.filedb.filetables import OrderedHashWriter
@@ -401,22 +399,6 @@ class FastSegmentWriter(SegmentWriter):
             if pdr:
                 pdr.close()
         self.fieldwriter.close()
-
-
-def remove_temporary_directories(index_dir: Path) -> None:
-    """Remove writers' temporary directories (left over, or by a killed run)."""
-    for path in index_dir.glob("*.tmp"):
-        if path.is_dir():
-            shutil.rmtree(path, ignore_errors=True)
-
-
-def commit_with(writer: SegmentWriter, segments: list) -> None:
-    """Commit writer's changes together with segments other writers finished."""
-    commit = StagedCommit(writer, segments)
-    commit.write_segments()
-    commit.write_toc()
-    commit.rename_toc()
-    commit.finish()
 
 
 class StagedCommit:

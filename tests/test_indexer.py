@@ -812,6 +812,22 @@ def test_cli_full_disk_is_one_line(monkeypatch, capsys, before_and_after):
     assert _all_answers(index_dir) == before
 
 
+def test_a_full_disk_while_adding_documents_from_python_changes_nothing(monkeypatch, seed_index_copy):
+    from searchkit.models import Document
+
+    listing = _listing(seed_index_copy)
+    with monkeypatch.context() as patch:
+        _FullDisk(patch, room=1000)
+        with pytest.raises(SearchkitError, match="^no space left on device while writing index at "):
+            with SearchIndex.open(seed_index_copy) as index:
+                index.add_documents([Document(id="n1", title="新闻", text="翁源兰花产业园开园。")])
+    assert _listing(seed_index_copy) == listing
+    with SearchIndex.open(seed_index_copy) as index:
+        assert index.search('"翁源兰花产业园"').total == 0
+        assert index.add_documents([Document(id="n1", title="新闻", text="翁源兰花产业园开园。")]) == 1
+        assert index.search('"翁源兰花产业园"').total == 1
+
+
 @contextlib.contextmanager
 def _small_tmpfs(path: Path, size: str):
     """A tmpfs of size mounted at path (root only), or a skip."""
