@@ -6,7 +6,9 @@ analyzer configuration it was built with. Updates are incremental and go
 through one Whoosh writer that is either committed or cancelled; a rebuild
 writes a new generation beside the old one and switches the manifest only
 when it is complete. So an interrupted run, even a killed one, leaves the
-previous index fully usable.
+previous index fully usable. A run that fails (a full disk, Ctrl-C, a dead
+worker) removes every file it wrote; what a killed run left is removed by
+the next one.
 """
 
 from __future__ import annotations
@@ -380,6 +382,13 @@ def hold_point(step: str, detail: str = "") -> None:
     A hook for tests that interrupt a run: the process says on standard error
     that it is holding, then waits for a signal, so the test interrupts it at a
     known point instead of sleeping and hoping the run is still going.
+    ``detail`` follows the step in that line (a worker gives its pid).
+
+    The steps: "indexing" (a unit's result arrived), "worker" (a worker
+    process starts), "workers-done" (every worker handed back its segment),
+    and the commit steps, see _commit: "segments-written", "toc-written",
+    "manifest-written", "toc-renamed", "old-removed". From the step that makes
+    the change live on, SIGINT is held back: only SIGKILL ends the hold there.
     """
     if os.environ.get(HOLD_ENV) != step:
         return
