@@ -135,6 +135,10 @@ def writer_lock(index_dir: Path) -> Iterator[None]:
                     f"index at {index_dir} is locked: another searchkit is writing to it"
                 ) from exc
             raise
+        if not os.access(index_dir, os.W_OK):  # the lock file is writable, the directory is not
+            read_only = os.statvfs(index_dir).f_flag & os.ST_RDONLY
+            code = errno.EROFS if read_only else errno.EACCES
+            raise write_error(index_dir, OSError(code, os.strerror(code), str(index_dir)))
         try:
             yield
         finally:

@@ -348,14 +348,14 @@ class FastSegmentWriter(SegmentWriter):
         kwargs.setdefault("compound", False)
         try:
             super().__init__(ix, **kwargs)
+            # The stock directory is shared by every writer of the index (the
+            # column writer keeps files there) and removed by whichever writer
+            # finishes first; this writer's runs live in a directory of its own.
+            self._tempstorage = self.storage.temp_storage(f"{self.indexname}.{random_name()}.tmp")
         except BaseException:  # e.g. a full disk: do not keep the index locked
             if getattr(self, "writelock", None):
                 self.writelock.release()
             raise
-        # The stock directory is shared by every writer of the index (the
-        # column writer keeps files there) and removed by whichever writer
-        # finishes first; this writer's runs live in a directory of its own.
-        self._tempstorage = self.storage.temp_storage(f"{self.indexname}.{random_name()}.tmp")
         self.pool = TermPool(self._tempstorage, limitmb=kwargs.get("limitmb", 128))
         self._plain_schema = not any(field.separate_spelling() or field.vector
                                      for _, field in self.schema.items())
