@@ -812,6 +812,18 @@ def test_cli_full_disk_is_one_line(monkeypatch, capsys, before_and_after):
     assert _all_answers(index_dir) == before
 
 
+def test_cli_full_disk_on_a_terminal_clears_the_progress_bar(monkeypatch, capsys, before_and_after):
+    index_dir, corpus, _, _, _ = before_and_after
+    _FullDisk(monkeypatch, room=50_000)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert cli_module.main(["index", str(corpus), "--index", str(index_dir)]) == cli_module.EXIT_ERROR
+    err = capsys.readouterr().err
+    assert "indexing [" in err  # the bar was drawn ...
+    bar, error = err.rsplit("\r\x1b[K", 1)  # ... and cleared before the error line
+    assert error == (f"searchkit: error: no space left on device while writing index at {index_dir}; "
+                     "nothing was changed\n")
+
+
 def test_a_full_disk_while_adding_documents_from_python_changes_nothing(monkeypatch, seed_index_copy):
     from searchkit.models import Document
 
