@@ -278,9 +278,12 @@ class _WriteRun:
         except BaseException as exc:
             self.fail()
             # A broken pipe is the reader of our output going away: the CLI knows what to do.
-            if isinstance(exc, OSError) and not isinstance(exc, BrokenPipeError):
-                raise write_error(self.index_dir, exc) from exc
-            raise
+            if not isinstance(exc, OSError) or isinstance(exc, BrokenPipeError):
+                raise
+            if self.switched:  # too late to undo, and nothing to undo: the change is whole
+                raise SearchkitError(f"index at {self.index_dir} was updated, but removing what the update "
+                                     f"replaced failed ({exc.strerror}); the next run removes it") from exc
+            raise write_error(self.index_dir, exc) from exc
 
     def fail(self) -> None:
         """Undo a failed run: before its changes are live, remove every file it wrote."""

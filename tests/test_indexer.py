@@ -798,6 +798,23 @@ def test_a_full_disk_in_a_worker_changes_nothing(monkeypatch, tmp_path, before_a
     _assert_nothing_changed(error, index_dir, listing, before)
 
 
+def test_a_failure_after_the_switch_keeps_the_new_index(monkeypatch, before_and_after):
+    """Once the manifest names the new generation, a failure removing the old one undoes nothing."""
+    index_dir, corpus, _, after, clean = before_and_after
+
+    def refuse(*args):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(index_dir / "_g1_1.toc"))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(indexer, "_remove_other_generations", refuse)
+        with pytest.raises(SearchkitError, match=r"was updated, but removing what the update replaced "
+                                                 r"failed \(Permission denied\); the next run removes it$"):
+            SearchIndex.build(index_dir, [corpus], rebuild=True)
+    assert _all_answers(index_dir) == after
+    SearchIndex.build(index_dir, [corpus])
+    assert _only_live_files(index_dir) == _only_live_files(clean)
+
+
 def test_cli_full_disk_is_one_line(monkeypatch, capsys, before_and_after):
     index_dir, corpus, before, _, _ = before_and_after
     listing = _listing(index_dir)
