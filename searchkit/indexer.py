@@ -297,7 +297,11 @@ class _WriteRun:
                     self.switched = True
             if self.switched:
                 return  # the change is live; what it replaced goes on the next run
-            for name in set(os.listdir(self.index_dir)) - self.before:
+            try:
+                written = set(os.listdir(self.index_dir)) - self.before
+            except OSError:
+                return  # the first error is the one to report
+            for name in written:
                 path = self.index_dir / name
                 try:
                     if path.is_dir() and not path.is_symlink():

@@ -114,6 +114,7 @@ def index_in_parallel(
         for worker in pool:
             if worker.process.pid is not None:
                 worker.process.join()
+            worker.connection.close()
     return [segment for segment in segments if segment is not None]
 
 
