@@ -163,10 +163,12 @@ def cmd_index(args: argparse.Namespace) -> int:
     paths = args.paths or [default_corpus() or "seeds"]
     index_dir = args.index or default_index_dir()
     progress = _progress_bar() if sys.stderr.isatty() else None
-    report = SearchIndex.build(index_dir, paths, rebuild=args.rebuild, userdict=args.userdict,
-                               progress=progress, warn=_notice, workers=args.workers)
-    if progress:
-        sys.stderr.write("\r\x1b[K")
+    try:
+        report = SearchIndex.build(index_dir, paths, rebuild=args.rebuild, userdict=args.userdict,
+                                   progress=progress, warn=_notice, workers=args.workers)
+    finally:
+        if progress:  # clear the bar, also for an error or "interrupted" to take its line
+            sys.stderr.write("\r\x1b[K")
     print(render.report_text(report))
     return EXIT_OK
 

@@ -6,7 +6,9 @@ analyzer configuration it was built with. Updates are incremental and go
 through one Whoosh writer that is either committed or cancelled; a rebuild
 writes a new generation beside the old one and switches the manifest only
 when it is complete. So an interrupted run, even a killed one, leaves the
-previous index fully usable.
+previous index fully usable. A run that fails (a full disk, Ctrl-C, a dead
+worker) removes every file it wrote; what a killed run left is removed by
+the next one.
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ import hashlib
 import json
 import mmap
 import os
+import re
 import shutil
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -30,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from . import analysis, integrity, parallel, schema
-from .segments import FastSegmentWriter, commit_with, remove_temporary_directories
+from .segments import FastSegmentWriter, StagedCommit, cancel_quietly
 from .errors import (IndexDamagedError, IndexLockedError, IndexMismatchError, IndexNotFoundError,
                      SearchkitError)
 from .loaders import iter_corpus_files, load_file, warn_stderr
@@ -40,6 +44,7 @@ from .normalize import NORMALIZER_VERSION, clean_text, normalize_text
 from whoosh import index as whoosh_index
 from whoosh.filedb.filestore import FileStorage
 from whoosh.filedb.structfile import StructFile
+from whoosh.index import TOC, clean_files
 
 MANIFEST = "searchkit.json"
 LOCKFILE = "searchkit.lock"
@@ -188,8 +193,12 @@ def index_userdict(index_dir: Path) -> Path | None:
 @contextmanager
 def writer_lock(index_dir: Path) -> Iterator[None]:
     """Hold the index's write lock, or fail at once if another writer has it."""
-    index_dir.mkdir(parents=True, exist_ok=True)
-    with open(index_dir / LOCKFILE, "a") as handle:
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        handle = open(index_dir / LOCKFILE, "a")
+    except OSError as exc:
+        raise write_error(index_dir, exc) from None
+    with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
@@ -198,6 +207,10 @@ def writer_lock(index_dir: Path) -> Iterator[None]:
                     f"index at {index_dir} is locked: another searchkit is writing to it"
                 ) from exc
             raise
+        if not os.access(index_dir, os.W_OK):  # the lock file is writable, the directory is not
+            read_only = os.statvfs(index_dir).f_flag & os.ST_RDONLY
+            code = errno.EROFS if read_only else errno.EACCES
+            raise write_error(index_dir, OSError(code, os.strerror(code), str(index_dir)))
         try:
             yield
         finally:
@@ -233,38 +246,246 @@ def update_index(
         check_userdict(Path(userdict))
     with writer_lock(index_dir):
         manifest = read_manifest(index_dir, rebuild=rebuild)
-        if manifest is not None and not rebuild:
-            _check_userdict_unchanged(index_dir, userdict)
-            checked_manifest(index_dir)  # compatible and intact: damage is never recorded as sound
-            analysis.register_segmenter(index_userdict(index_dir))
-            generation = manifest.generation
-            ix = whoosh_index.open_dir(str(index_dir), indexname=generation)
-        else:
-            generation = _next_generation(manifest)
-            profile = analysis.register_segmenter(userdict)
-            ix = whoosh_index.create_in(str(index_dir), schema.build_schema(profile), indexname=generation)
-        report = IndexReport()
-        _apply_changes(ix, paths, report, progress, warn, workers or default_workers())
-        if manifest is None or rebuild:
-            _install_userdict(index_dir, userdict)
-        if manifest is None or rebuild or not (index_dir / LEXICON).exists():
-            _install_query_lexicon(index_dir, ix.schema[schema.CONTENT].analyzer.profile)
-        _switch_to(index_dir, generation, [str(p) for p in paths])
-        remove_temporary_directories(index_dir)
+        remove_leftovers(index_dir, manifest.generation if manifest else None)
+        run = _WriteRun(index_dir)
+        with run.undone_on_failure():
+            report = _write(run, manifest, paths, rebuild, userdict, progress, warn,
+                            workers or default_workers())
     report.seconds = time.perf_counter() - started
     return report
 
 
-def hold_point(step: str) -> None:
+def _write(run: "_WriteRun", manifest: Manifest | None, paths: list[Path], rebuild: bool,
+           userdict, progress, warn, workers: int) -> IndexReport:
+    """Index the changes into the live generation, or into a new one, and commit them."""
+    index_dir = run.index_dir
+    new = manifest is None or rebuild
+    if not new:
+        _check_userdict_unchanged(index_dir, userdict)
+        checked_manifest(index_dir)  # compatible and intact: damage is never recorded as sound
+        analysis.register_segmenter(index_userdict(index_dir))
+        generation = manifest.generation
+        ix = whoosh_index.open_dir(str(index_dir), indexname=generation)
+    else:
+        generation = _next_generation(manifest)
+        profile = analysis.register_segmenter(userdict)
+        ix = whoosh_index.create_in(str(index_dir), schema.build_schema(profile), indexname=generation)
+    report = IndexReport()
+    run.writer = FastSegmentWriter(ix, limitmb=WRITER_LIMIT_MB)
+    segments = _apply_changes(ix, run.writer, paths, report, progress, warn, workers)
+    _commit(run, StagedCommit(run.writer, segments), generation, [str(p) for p in paths], new,
+            userdict, ix.schema[schema.CONTENT].analyzer.profile)
+    return report
+
+
+def _commit(run: "_WriteRun", commit: StagedCommit, generation: str, corpus: list[str],
+            new: bool, userdict, profile: str) -> None:
+    """Make the run's changes live in one atomic step, then remove what they replaced.
+
+    Everything that needs disk space is written before that step, so a full
+    disk (or a killed run) leaves the index as it was. The step is renaming
+    the table of contents for an update, and switching the manifest to the
+    new generation for a new index or a rebuild.
+    """
+    index_dir = run.index_dir
+    commit.write_segments()
+    hold_point("segments-written")
+    commit.write_toc()
+    hold_point("toc-written")
+    staged = []
+    if new:
+        staged.append(_stage_userdict(index_dir, userdict))
+    if new or not (index_dir / LEXICON).exists():
+        staged.append(_stage_query_lexicon(index_dir, profile, userdict if new else index_userdict(index_dir)))
+    if not new:
+        for install in staged:  # a lexicon the index lacked: it serves the live generation too
+            install()
+    # From the switch on the run finishes: a Ctrl-C meanwhile waits and is dropped.
+    with _interrupts_deferred():
+        if new:
+            commit.rename_toc()  # the new generation's: no reader looks at it yet
+            hold_point("toc-renamed")
+            commit.finish()  # before the manifest records the generation's files
+            for install in staged:
+                install()
+            run.is_live = lambda: _live_generation(index_dir) == generation
+            _switch_to(index_dir, generation, corpus)
+            run.switched = True
+            hold_point("manifest-written")
+            remove_leftovers(index_dir, generation)
+            hold_point("old-removed")
+        else:
+            _rename_toc_and_finish(run, commit, generation, corpus)
+
+
+def _rename_toc_and_finish(run: "_WriteRun", commit: StagedCommit, generation: str,
+                           corpus: list[str]) -> None:
+    """Make an update of the live generation live, remove what it replaced, record its files.
+
+    The manifest comes last because it records the files the live TOC names
+    (see integrity.py): a run killed before it leaves a usable index whose
+    newest commit is not recorded yet, which the next run records.
+    """
+    run.is_live = commit.toc_renamed
+    commit.rename_toc()
+    run.switched = True
+    hold_point("toc-renamed")
+    _finish(run, commit, generation)
+    _switch_to(run.index_dir, generation, corpus)
+    hold_point("manifest-written")
+
+
+def _finish(run: "_WriteRun", commit: StagedCommit, generation: str) -> None:
+    commit.finish()
+    remove_leftovers(run.index_dir, generation)
+    hold_point("old-removed")
+
+
+class _WriteRun:
+    """One run's writing: what it must undo if it fails before its changes are live."""
+
+    def __init__(self, index_dir: Path) -> None:
+        self.index_dir = index_dir
+        self.before = set(os.listdir(index_dir))
+        self.writer: FastSegmentWriter | None = None
+        self.switched = False  # the run's changes are live
+        # Asked when the switch itself failed: did it happen anyway?
+        self.is_live: Callable[[], bool] | None = None
+
+    @contextmanager
+    def undone_on_failure(self) -> Iterator[None]:
+        """Undo the run if the block fails; a system error becomes one line (SearchkitError)."""
+        try:
+            yield
+        except BaseException as exc:
+            self.fail()
+            # A broken pipe is the reader of our output going away: the CLI knows what to do.
+            if not isinstance(exc, OSError) or isinstance(exc, BrokenPipeError):
+                raise
+            if self.switched:  # too late to undo, and nothing to undo: the change is whole
+                raise SearchkitError(f"index at {self.index_dir} was updated, but removing what the update "
+                                     f"replaced failed ({exc.strerror}); the next run removes it") from exc
+            raise write_error(self.index_dir, exc) from exc
+
+    def fail(self) -> None:
+        """Undo a failed run: before its changes are live, remove every file it wrote."""
+        with _interrupts_deferred():
+            if self.writer is not None:
+                cancel_quietly(self.writer)
+            if not self.switched and self.is_live is not None:
+                try:
+                    self.switched = self.is_live()
+                except Exception:  # noqa: BLE001 - cannot tell: keep what is there
+                    self.switched = True
+            if self.switched:
+                return  # the change is live; what it replaced goes on the next run
+            try:
+                written = set(os.listdir(self.index_dir)) - self.before
+            except OSError:
+                return  # the first error is the one to report
+            for name in written:
+                path = self.index_dir / name
+                try:
+                    if path.is_dir() and not path.is_symlink():
+                        shutil.rmtree(path, ignore_errors=True)
+                    else:
+                        path.unlink(missing_ok=True)
+                except OSError:
+                    pass  # the next run removes it (see remove_leftovers)
+
+
+@contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """Hold SIGINT back in the main thread for a step that must finish; then drop it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        while signal.SIGINT in signal.sigpending():
+            signal.sigtimedwait({signal.SIGINT}, 0)
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _live_generation(index_dir: Path) -> str | None:
+    manifest = read_manifest(index_dir)
+    return manifest.generation if manifest else None
+
+
+def write_error(index_dir: Path, exc: OSError) -> SearchkitError:
+    """The one-line error for a system error while writing to an index directory."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return SearchkitError(f"no space left on device while writing index at {index_dir}; "
+                              "nothing was changed")
+    elsewhere = exc.filename is not None and not _inside(Path(os.fsdecode(exc.filename)), index_dir)
+    if elsewhere:  # a corpus file, say
+        return SearchkitError(f"{os.fsdecode(exc.filename)}: {exc.strerror}; nothing was changed")
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return SearchkitError(f"index at {index_dir} is read-only ({exc.strerror}): "
+                              "it can be searched, not updated")
+    return SearchkitError(f"cannot write index at {index_dir}: {exc.strerror or exc}; nothing was changed")
+
+
+def _inside(path: Path, directory: Path) -> bool:
+    return path.absolute().is_relative_to(directory.absolute())
+
+
+# What interrupted runs leave: temporary TOC files (_g1_2.toc.1700000000.5),
+# writers' temporary directories (g1.tmp, g1.<random>.tmp), temporary copies
+# of searchkit's own files, and files of generations other than the live one.
+# Only names of these shapes are touched: an index directory may hold other files.
+_TEMP_TOC = re.compile(r"_g\d+_\d+\.toc\..+")
+_TEMP_DIR = re.compile(r"g\d+(\.[0-9a-z]+)?\.tmp")
+_GENERATION_FILE = re.compile(r"_(g\d+)_\d+\.toc(\..+)?|(g\d+)_([0-9a-z]{12,}\..+|WRITELOCK)")
+_TEMP_FILES = {MANIFEST + ".tmp", USERDICT + ".tmp", LEXICON + ".tmp"}
+
+
+def remove_leftovers(index_dir: Path, live: str | None) -> None:
+    """Remove what earlier (interrupted) runs left; never a file the live index uses.
+
+    ``live`` is the manifest's generation (None: there is no index yet). Call
+    with the write lock held. Within the live generation, Whoosh's own clean-up
+    keeps exactly the files its latest table of contents names.
+    """
+    for path in index_dir.iterdir():
+        name = path.name
+        generation = _GENERATION_FILE.fullmatch(name)
+        try:
+            if _TEMP_DIR.fullmatch(name) and path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            elif (name in _TEMP_FILES or _TEMP_TOC.fullmatch(name)
+                  or (generation and (generation.group(1) or generation.group(3)) != live)):
+                path.unlink(missing_ok=True)
+        except OSError:
+            pass  # a later run tries again
+    if live is not None:
+        storage = FileStorage(str(index_dir))
+        try:
+            toc = TOC.read(storage, live)
+        except Exception:  # noqa: BLE001 - no readable TOC: leave the generation alone
+            return
+        clean_files(storage, live, toc.generation, toc.segments)
+
+
+def hold_point(step: str, detail: str = "") -> None:
     """Pause at a named step of a run when $SEARCHKIT_HOLD_AT names it.
 
     A hook for tests that interrupt a run: the process says on standard error
     that it is holding, then waits for a signal, so the test interrupts it at a
     known point instead of sleeping and hoping the run is still going.
+    ``detail`` follows the step in that line (a worker gives its pid).
+
+    The steps: "indexing" (a unit's result arrived), "worker" (a worker
+    process starts), "workers-done" (every worker handed back its segment),
+    and the commit steps, see _commit: "segments-written", "toc-written",
+    "manifest-written", "toc-renamed", "old-removed". From the step that makes
+    the change live on, SIGINT is held back: only SIGKILL ends the hold there.
     """
     if os.environ.get(HOLD_ENV) != step:
         return
-    sys.stderr.write(f"searchkit: holding at {step}\n")
+    sys.stderr.write(f"searchkit: holding at {step}{detail}\n")
     sys.stderr.flush()
     while True:  # until a signal ends the process or raises (SIGINT)
         signal.pause()
@@ -294,8 +515,9 @@ def _next_generation(manifest: Manifest | None) -> str:
     return f"g{number}"
 
 
-def _apply_changes(ix, paths: list[Path], report: IndexReport,
-                   progress: ProgressCallback | None, warn, workers: int) -> None:
+def _apply_changes(ix, writer, paths: list[Path], report: IndexReport,
+                   progress: ProgressCallback | None, warn, workers: int) -> list:
+    """Delete and index in writer (and workers) what changed; return the workers' segments."""
     segmenter = analysis.segmenter_for(ix.schema[schema.CONTENT].analyzer.profile)
     seen = indexed_files(ix)
     changed: list[parallel.Unit] = []
@@ -308,36 +530,33 @@ def _apply_changes(ix, paths: list[Path], report: IndexReport,
             report.unchanged += 1
         else:
             changed.append(parallel.Unit(corpus_file, key, checksum))
-    writer = FastSegmentWriter(ix, limitmb=WRITER_LIMIT_MB)
-    try:
+    for unit in changed:
+        if unit.key in seen:
+            writer.delete_by_term(schema.PATH, unit.key)
+    for key in seen.keys() - present:
+        report.removed += writer.delete_by_term(schema.PATH, key) or 0
+    tally = _Tally(report, seen, progress, warn, sum(_unit_bytes(u) for u in changed))
+    large = tally.total_bytes >= LARGE_BYTES
+    if large:
+        # Before any worker starts: workers share the parent's dictionaries.
+        segmenter.accelerate()
+    if workers > 1 and large:
+        parts = [parallel.Unit(part, unit.key, unit.checksum)
+                 for unit in changed for part in unit.part.parts(PART_BYTES)]
+        segments = parallel.index_in_parallel(
+            lambda: _segment_writer(ix), index_unit, segmenter, parts, workers, tally.add,
+            before_join=lambda: hold_point("workers-done"))
+    else:
+        segments = []
         for unit in changed:
-            if unit.key in seen:
-                writer.delete_by_term(schema.PATH, unit.key)
-        for key in seen.keys() - present:
-            report.removed += writer.delete_by_term(schema.PATH, key) or 0
-        tally = _Tally(report, seen, progress, warn, sum(_unit_bytes(u) for u in changed))
-        large = tally.total_bytes >= LARGE_BYTES
-        if large:
-            # Before any worker starts: workers share the parent's dictionaries.
-            segmenter.accelerate()
-        if workers > 1 and large:
-            parts = [parallel.Unit(part, unit.key, unit.checksum)
-                     for unit in changed for part in unit.part.parts(PART_BYTES)]
-            segments = parallel.index_in_parallel(
-                lambda: _segment_writer(ix), index_unit, segmenter, parts, workers, tally.add)
-        else:
-            segments = []
-            for unit in changed:
-                tally.add(index_unit(unit, writer, segmenter))
-        tally.finish()
-        commit_with(writer, segments)
-    except BaseException:
-        writer.cancel()
-        raise
+            tally.add(index_unit(unit, writer, segmenter))
+    tally.finish()
+    return segments
 
 
 def _segment_writer(ix) -> FastSegmentWriter:
     """A writer for a worker process: its own segment, no lock (the parent holds it)."""
+    hold_point("worker", f" (pid {os.getpid()})")
     return FastSegmentWriter(ix, _lk=False, limitmb=WORKER_LIMIT_MB)
 
 
@@ -438,20 +657,24 @@ def document_fields(document: Document, file_key: str | None, checksum: str,
     return fields
 
 
-def _install_userdict(index_dir: Path, userdict: str | os.PathLike | None) -> None:
-    """Keep a copy of the user dictionary in the index, so queries segment alike."""
+def _stage_userdict(index_dir: Path, userdict: str | os.PathLike | None) -> Callable[[], None]:
+    """Copy the user dictionary beside the index now; return what installs it.
+
+    The index keeps its own copy, so queries segment alike. Copying needs disk
+    space, installing (a rename) does not: see _commit.
+    """
     target = index_dir / USERDICT
     if userdict is None:
-        target.unlink(missing_ok=True)
-        return
+        return lambda: target.unlink(missing_ok=True)
     tmp = index_dir / (USERDICT + ".tmp")
     shutil.copyfile(userdict, tmp)
-    os.replace(tmp, target)
+    return lambda: os.replace(tmp, target)
 
 
-def _install_query_lexicon(index_dir: Path, profile: str) -> None:
-    """Give the index the query lexicon of its segmenter (cached per configuration)."""
-    config = current_config(index_userdict(index_dir))
+def _stage_query_lexicon(index_dir: Path, profile: str,
+                         userdict: str | os.PathLike | None) -> Callable[[], None]:
+    """Copy the query lexicon of the segmenter beside the index now (cached per configuration); return what installs it."""
+    config = current_config(userdict)
     digest = hashlib.sha1(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
     cached = analysis.cache_dir() / f"query-lexicon-{digest}.sqlite"
     if not cached.exists():
@@ -459,7 +682,7 @@ def _install_query_lexicon(index_dir: Path, profile: str) -> None:
         analysis.write_query_lexicon(analysis.segmenter_for(profile), cached)
     tmp = index_dir / (LEXICON + ".tmp")
     shutil.copyfile(cached, tmp)
-    os.replace(tmp, index_dir / LEXICON)
+    return lambda: os.replace(tmp, index_dir / LEXICON)
 
 
 def _switch_to(index_dir: Path, generation: str, corpus: list[str]) -> None:
@@ -568,19 +791,21 @@ def add_documents(index_dir: str | os.PathLike, documents: Iterable[Document]) -
     index_dir = Path(index_dir)
     with writer_lock(index_dir):
         ix, manifest = open_whoosh_index(index_dir)
+        remove_leftovers(index_dir, manifest.generation)
         segmenter = analysis.segmenter_for(ix.schema[schema.CONTENT].analyzer.profile)
-        writer = FastSegmentWriter(ix, limitmb=WRITER_LIMIT_MB)
+        run = _WriteRun(index_dir)
         count = 0
-        try:
+        with run.undone_on_failure():
+            run.writer = writer = FastSegmentWriter(ix, limitmb=WRITER_LIMIT_MB)
             for document in documents:
                 document = _normalized(document)
                 fields = document_fields(document, document.path, "", segmenter)
                 del fields[schema.FILEKEY]  # not from a corpus file: file updates leave it alone
                 writer.update_document(**fields)
                 count += 1
-            writer.commit(merge=True)
-        except BaseException:
-            writer.cancel()
-            raise
-        _switch_to(index_dir, manifest.generation, manifest.corpus)  # records the new files
+            commit = StagedCommit(writer, [])
+            commit.write_segments()
+            commit.write_toc()
+            with _interrupts_deferred():
+                _rename_toc_and_finish(run, commit, manifest.generation, manifest.corpus)
     return count

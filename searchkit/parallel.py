@@ -14,11 +14,13 @@ import ctypes
 import gc
 import multiprocessing
 import os
-import queue
 import signal
 import traceback
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from multiprocessing.connection import wait
+from typing import NoReturn
 
 from .errors import SearchkitError
 from .loaders import CorpusFile
@@ -46,8 +48,35 @@ class Unit:
 _PARENT = 0  # in a worker: the process that started it
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
+# Units sent to a worker ahead of its results, so that it never waits for the
+# next one (a round trip through the parent per unit: a few percent of the
+# time of a small file).
+_IN_FLIGHT = 2
+
 # A function run in a worker: (unit, writer, segmenter) -> UnitResult
 UnitIndexer = Callable[[Unit, object, object], UnitResult]
+
+
+class _Worker:
+    """A worker process and this process's end of the pipe to it."""
+
+    def __init__(self, context, target, args) -> None:
+        self.connection, theirs = context.Pipe()
+        self.process = context.Process(target=target, args=(*args, theirs), daemon=True)
+        self._theirs = theirs
+        self.told_to_finish = False  # sent None: no more units
+        self.finished = False  # handed back its segment
+
+    def start(self) -> None:
+        self.process.start()
+        # Only the worker may hold its end: then nothing is left open here once it is gone.
+        self._theirs.close()
+
+    def died(self) -> str:
+        """How the process ended, for a message."""
+        self.process.join()
+        code = self.process.exitcode
+        return f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
 
 
 def index_in_parallel(
@@ -57,80 +86,114 @@ def index_in_parallel(
     units: Iterable[Unit],
     workers: int,
     on_result: Callable[[UnitResult], None],
+    before_join: Callable[[], None] | None = None,
 ) -> list:
     """Index units in worker processes; return the segments they wrote.
 
     ``open_writer`` is called in each worker to make its segment writer;
-    ``on_result`` is called in this process as each unit is done.
+    ``on_result`` is called in this process as each unit is done;
+    ``before_join`` when every worker has handed back its segment (a test hook).
+    A worker that dies or fails stops the whole run at once.
     """
     context = multiprocessing.get_context("fork")
-    jobs = context.Queue(maxsize=workers * 4)
-    results = context.Queue()
-    processes = [
-        context.Process(target=_work, args=(open_writer, index_unit, segmenter, jobs, results, os.getpid()),
-                        daemon=True)
-        for _ in range(workers)
-    ]
-    for process in processes:
-        process.start()
-    segments: list = []
-    finished = 0
+    pool = [_Worker(context, _work, (open_writer, index_unit, segmenter, os.getpid()))
+            for _ in range(workers)]
     try:
-        for unit in units:
-            _put(jobs, unit, results, on_result, segments)
-        for _ in processes:
-            _put(jobs, None, results, on_result, segments)
-        while finished < len(processes):
-            outcome = _take(results, on_result, segments, block=True)
-            if outcome is None and not any(p.is_alive() for p in processes):
-                raise SearchkitError("a worker process died while indexing; nothing was changed")
-            finished += outcome or 0
+        with _interrupts_blocked():  # a worker starts with SIGINT ignored (see _work)
+            for worker in pool:
+                worker.start()
+        segments = _deal(pool, iter(units), on_result)
+        if before_join:
+            before_join()
     except BaseException:
-        for process in processes:
-            process.terminate()
+        for worker in pool:
+            if worker.process.pid is not None:
+                worker.process.terminate()
         raise
     finally:
-        for process in processes:
-            process.join()
+        for worker in pool:
+            if worker.process.pid is not None:
+                worker.process.join()
+            worker.connection.close()
     return [segment for segment in segments if segment is not None]
 
 
-def _put(jobs, unit, results, on_result, segments) -> None:
-    """Queue a unit, handling results while the queue is full."""
-    while True:
-        try:
-            jobs.put(unit, timeout=0.05)
-            break
-        except queue.Full:
-            _take(results, on_result, segments, block=False)
-    while _take(results, on_result, segments, block=False) is not None:
-        pass
+def _deal(pool: list[_Worker], units, on_result) -> list:
+    """Hand units to workers as they ask for them; gather their segments.
+
+    Waits on every worker's pipe and on its process sentinel, so that a
+    worker's death is noticed the moment it happens.
+    """
+    segments: list = []
+    for _ in range(_IN_FLIGHT):  # round robin: every worker gets work before any gets more
+        for worker in pool:
+            _send_next(worker, units)
+    active = list(pool)
+    while active:
+        ready = set(wait([w.connection for w in active] + [w.process.sentinel for w in active]))
+        for worker in list(active):
+            if worker.connection in ready or worker.process.sentinel in ready:
+                _read_messages(worker, units, on_result, segments)
+            if worker.finished:
+                active.remove(worker)
+            elif worker.process.sentinel in ready:
+                _died(worker)
+    return segments
 
 
-def _take(results, on_result, segments, *, block: bool) -> int | None:
-    """Handle one message from the workers: 1 when a worker finished, 0 for a unit, None for none."""
+def _died(worker: _Worker) -> NoReturn:
+    raise SearchkitError(f"a worker process died ({worker.died()}) while indexing; nothing was changed")
+
+
+def _send_next(worker: _Worker, units) -> None:
+    """Send the worker the next unit, or once there is none, None: its last message."""
+    if worker.told_to_finish:
+        return
+    unit = next(units, None)
+    worker.told_to_finish = unit is None
     try:
-        kind, payload = results.get(timeout=0.5) if block else results.get_nowait()
-    except queue.Empty:
-        return None
-    if kind == "unit":
-        on_result(payload)
-        return 0
-    if kind == "error":
-        raise SearchkitError(f"indexing failed in a worker process:\n{payload}")
-    segments.append(payload)
-    return 1
+        worker.connection.send(unit)
+    except OSError:  # the worker is gone (its end of the pipe went with it)
+        _died(worker)
 
 
-def _next_job(jobs):
+def _read_messages(worker: _Worker, units, on_result, segments: list) -> None:
+    """Handle what a worker has sent: unit results, its segment, or its failure."""
+    while not worker.finished:
+        try:
+            if not worker.connection.poll():
+                return
+            kind, payload = worker.connection.recv()
+        except (EOFError, OSError):  # the worker is gone
+            _died(worker)
+        if kind == "unit":
+            on_result(payload)
+            _send_next(worker, units)
+        elif kind == "done":
+            segments.append(payload)
+            worker.finished = True
+        elif kind == "oserror":  # e.g. a full disk: reported like the same error here
+            raise OSError(*payload)
+        else:
+            raise SearchkitError(f"indexing failed in a worker process:\n{payload}")
+
+
+@contextmanager
+def _interrupts_blocked():
+    """Hold SIGINT back while processes are forked (they inherit the mask)."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _next_job(connection):
     """The next unit, or None to finish; exits if the parent died (e.g. was killed)."""
-    while True:
+    while not connection.poll(1):
         if os.getppid() != _PARENT:
             os._exit(1)  # orphaned (the parent was killed): leave the index as it was
-        try:
-            return jobs.get(timeout=1)
-        except queue.Empty:
-            pass
+    return connection.recv()
 
 
 def _die_with_parent(parent: int) -> None:
@@ -149,29 +212,32 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def _work(open_writer, index_unit, segmenter, jobs, results, parent: int) -> None:
+def _work(open_writer, index_unit, segmenter, parent: int, connection) -> None:
     """A worker's life: index units until told to stop, then hand back the segment."""
     global _PARENT
     _PARENT = parent
+    # Ctrl-C reaches every process of the terminal's process group: the parent
+    # alone decides what it means (it stops the workers and cleans up). SIGINT
+    # was blocked while forking, so none arrives before it is ignored.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     _die_with_parent(parent)
     # What the parent built (jieba's dictionaries above all) is never garbage:
     # leaving it out of collections saves time and keeps its pages shared with
     # the parent. The pool holds millions of lists: collect young objects less often.
     gc.freeze()
     gc.set_threshold(50_000)
-    writer = None
     try:
         writer = open_writer()
-        while (unit := _next_job(jobs)) is not None:
-            results.put(("unit", index_unit(unit, writer, segmenter)))
+        while (unit := _next_job(connection)) is not None:
+            connection.send(("unit", index_unit(unit, writer, segmenter)))
         if writer._added:
             segment = writer._finalize_segment()
         else:
             writer._close_segment()
             segment = None
-        results.put(("done", segment))
-    except KeyboardInterrupt:
-        if writer is not None:
-            writer.cancel()
+        connection.send(("done", segment))
+    except OSError as exc:
+        connection.send(("oserror", (exc.errno, exc.strerror, exc.filename)))
     except BaseException:
-        results.put(("error", traceback.format_exc(limit=5)))
+        connection.send(("error", traceback.format_exc(limit=5)))

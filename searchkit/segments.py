@@ -21,17 +21,16 @@ from __future__ import annotations
 import heapq
 import pickle
 import zlib
-import shutil
 import struct
 from array import array
 from collections.abc import Iterable, Iterator
 from hashlib import md5
 from itertools import groupby
 from operator import itemgetter
-from pathlib import Path
 
 from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3Codec, W3FieldWriter, W3PostingsWriter, W3TermInfo
 from whoosh.filedb.filetables import OrderedHashWriter
+from whoosh.index import TOC, clean_files
 from whoosh.system import pack_ushort
 from whoosh.util.numeric import length_to_byte
 from whoosh.util import random_name
@@ -347,11 +346,16 @@ class FastSegmentWriter(SegmentWriter):
         # file; searchkit reads index files through memory maps, which need
         # no compound file, so the copy is skipped.
         kwargs.setdefault("compound", False)
-        super().__init__(ix, **kwargs)
-        # The stock directory is shared by every writer of the index (the
-        # column writer keeps files there) and removed by whichever writer
-        # finishes first; this writer's runs live in a directory of its own.
-        self._tempstorage = self.storage.temp_storage(f"{self.indexname}.{random_name()}.tmp")
+        try:
+            super().__init__(ix, **kwargs)
+            # The stock directory is shared by every writer of the index (the
+            # column writer keeps files there) and removed by whichever writer
+            # finishes first; this writer's runs live in a directory of its own.
+            self._tempstorage = self.storage.temp_storage(f"{self.indexname}.{random_name()}.tmp")
+        except BaseException:  # e.g. a full disk: do not keep the index locked
+            if getattr(self, "writelock", None):
+                self.writelock.release()
+            raise
         self.pool = TermPool(self._tempstorage, limitmb=kwargs.get("limitmb", 128))
         self._plain_schema = not any(field.separate_spelling() or field.vector
                                      for _, field in self.schema.items())
@@ -397,22 +401,102 @@ class FastSegmentWriter(SegmentWriter):
         self.fieldwriter.close()
 
 
-def remove_temporary_directories(index_dir: Path) -> None:
-    """Remove writers' temporary directories (left over, or by a killed run)."""
-    for path in index_dir.glob("*.tmp"):
-        if path.is_dir():
-            shutil.rmtree(path, ignore_errors=True)
+class StagedCommit:
+    """Whoosh's commit cut into steps, so that a caller can act between them.
+
+    ``write_segments`` finishes the writer's segment, ``write_toc`` writes the
+    new table of contents under a temporary name, ``rename_toc`` gives it its
+    name, which makes the change live at once, and ``finish`` removes what the
+    new table no longer uses. Until ``rename_toc``, ``cancel_quietly`` and the
+    removal of the new files leave the index as it was.
+    """
+
+    def __init__(self, writer: SegmentWriter, segments: list) -> None:
+        self.writer = writer
+        self.segments = list(segments)  # finished by other writers (worker processes)
+        self.final: list = []
+        self._rename: tuple[str, str] | None = None
+
+    def write_segments(self) -> None:
+        """Merge small segments as Whoosh's commit would and finish the writer's own."""
+        writer = self.writer
+        writer._check_state()
+        final = writer._merge_segments(None, None, True)
+        if writer._added:
+            final.append(writer._finalize_segment())
+        else:
+            writer._close_segment()
+        self.final = final + self.segments
+
+    def write_toc(self) -> None:
+        """Write the table of contents of the new segments, under a temporary name."""
+        writer = self.writer
+        staging = _RenameLater(writer.storage)
+        TOC(writer.schema, self.final, writer.generation).write(staging, writer.indexname)
+        self._rename = staging.renamed
+
+    def rename_toc(self) -> None:
+        """Give the new table of contents its name: readers see the new segments from now on."""
+        temporary, name = self._rename
+        self.writer.storage.rename_file(temporary, name, safe=True)
+
+    def toc_renamed(self) -> bool:
+        """Whether the new table of contents has its name (after a failure, say)."""
+        return self._rename is not None and self.writer.storage.file_exists(self._rename[1])
+
+    def finish(self) -> None:
+        """Remove files the new table of contents does not use; release the writer."""
+        writer = self.writer
+        clean_files(writer.storage, writer.indexname, writer.generation, self.final)
+        _finish_quietly(writer)
 
 
-def commit_with(writer: SegmentWriter, segments: list) -> None:
-    """Commit writer's changes together with segments other writers finished."""
-    if not segments:
-        writer.commit(merge=True)
+class _RenameLater:
+    """A storage that records the one renaming asked of it instead of doing it."""
+
+    def __init__(self, storage) -> None:
+        self._storage = storage
+        self.renamed: tuple[str, str] | None = None
+
+    def rename_file(self, frm: str, to: str, safe: bool = False) -> None:
+        self.renamed = (frm, to)
+
+    def __getattr__(self, name):
+        return getattr(self._storage, name)
+
+
+def cancel_quietly(writer: SegmentWriter) -> None:
+    """Abandon a writer in whatever state a failure left it; never raises.
+
+    Whoosh's cancel() closes the segment's files, which writes their buffers:
+    on a full disk it fails again, hiding the first error and keeping the
+    index's write lock. Here every step is tried and its error dropped (the
+    first error is the one to report); the caller removes the files.
+    """
+    if getattr(writer, "is_closed", True):
         return
-    final = writer._merge_segments(None, None, True)
-    if writer._added:
-        final.append(writer._finalize_segment())
-    else:
-        writer._close_segment()
-    writer._commit_toc(final + segments)
-    writer._finish()
+    for part in (getattr(writer, "perdocwriter", None), getattr(writer, "fieldwriter", None)):
+        if part is not None and not getattr(part, "is_closed", False):
+            try:
+                part.close()
+            except Exception:  # noqa: BLE001 - already failing; see the docstring
+                pass
+    try:
+        writer.pool.cleanup()
+    except Exception:  # noqa: BLE001
+        pass
+    _finish_quietly(writer)
+
+
+def _finish_quietly(writer: SegmentWriter) -> None:
+    """Remove the writer's temporary directory and release its lock, ignoring errors."""
+    try:
+        writer._tempstorage.destroy()
+    except Exception:  # noqa: BLE001 - a leftover directory is removed by the next run
+        pass
+    if writer.writelock:
+        try:
+            writer.writelock.release()
+        except Exception:  # noqa: BLE001
+            pass
+    writer.is_closed = True

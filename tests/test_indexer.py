@@ -621,3 +621,503 @@ def test_an_open_index_sees_commits_by_other_processes(tmp_path, corpus_copy):
         with pytest.raises(KeyError):
             index.document(SEED_A)
         assert index.refresh() is False
+
+
+# === Faults: full disks, read-only indexes, Ctrl-C, dead workers, kills at each commit step ===
+# (issue 10, rows 5, 6, 11, 12 and 13). Runs are stopped at named hold points (hold_point in
+# searchkit/indexer.py), never after a sleep.
+
+import contextlib  # noqa: E402
+import errno  # noqa: E402
+
+from searchkit import cli as cli_module  # noqa: E402
+from searchkit import indexer  # noqa: E402
+from searchkit.errors import SearchkitError  # noqa: E402
+from whoosh.filedb.filestore import FileStorage  # noqa: E402
+
+# Commit steps in the order a run passes them, and the first step at which its change is live.
+COMMIT_STEPS = {
+    "update": ["segments-written", "toc-written", "toc-renamed", "old-removed", "manifest-written"],
+    "rebuild": ["segments-written", "toc-written", "toc-renamed", "manifest-written", "old-removed"],
+}
+LIVE_FROM = {"update": "toc-renamed", "rebuild": "manifest-written"}
+
+
+def _listing(index_dir: Path) -> list[str]:
+    """The names in an index directory, but for the lock file (a failed first run may leave it)."""
+    return sorted(name for name in os.listdir(index_dir) if name != indexer.LOCKFILE)
+
+
+def _kind(name: str) -> str:
+    """A file name without its generation and segment numbers: what kind of file it is."""
+    if re.fullmatch(r"_g\d+_\d+\.toc", name):
+        return "table of contents"
+    segment = re.fullmatch(r"g\d+_[0-9a-z]{12,}(\..+)", name)
+    if segment:
+        return "segment file " + segment.group(1)
+    return re.sub(r"^g\d+_", "gN_", name)
+
+
+def _only_live_files(index_dir: Path) -> set[str]:
+    """The kinds of file in index_dir, after checking they all belong to the live index."""
+    names = _listing(index_dir)
+    live = json.loads((index_dir / MANIFEST).read_text(encoding="utf-8"))["generation"]
+    strays = [n for n in names if re.match(r"_?g\d+", n) and not re.match(rf"_?{live}[_.]", n)]
+    assert not strays, strays
+    assert not [n for n in names if n.endswith(".tmp") or ".toc." in n], names
+    assert sum(_kind(n) == "table of contents" for n in names) == 1, names
+    return {_kind(n) for n in names}
+
+
+def _after_corpus(corpus: Path) -> None:
+    """Change the seed corpus: one file changed, one removed, one added."""
+    path = corpus / SEED_A
+    path.write_text(path.read_text(encoding="utf-8").replace("开足马力冲刺", "全力以赴攀登"),
+                    encoding="utf-8")
+    (corpus / SEED_B).unlink()
+    (corpus / "new.txt").write_text("粤北新闻\n\n独一无二的测试短语出现在这里。\n", encoding="utf-8")
+
+
+FAULT_QUERIES = QUERIES + ('"全力以赴攀登"', '"开足马力冲刺"', '"独一无二的测试短语"')
+
+
+def _all_answers(index_dir: Path) -> dict[str, tuple[int, list[str]]]:
+    with SearchIndex.open(index_dir) as index:
+        return {q: (r.total, sorted(h.id for h in r.hits))
+                for q in FAULT_QUERIES for r in [index.search(q, limit=50)]}
+
+
+@pytest.fixture
+def before_and_after(tmp_path, corpus_copy):
+    """An index of the seeds (with its answers), the changed corpus, and a clean index of it."""
+    index_dir = tmp_path / "index"
+    SearchIndex.build(index_dir, [corpus_copy])
+    before = _all_answers(index_dir)
+    _after_corpus(corpus_copy)
+    clean = tmp_path / "clean"
+    SearchIndex.build(clean, [corpus_copy])
+    after = _all_answers(clean)
+    assert after != before
+    return index_dir, corpus_copy, before, after, clean
+
+
+# --- row 5: a full disk ---------------------------------------------------------------
+
+
+class _FullFile:
+    """A file of the simulated disk: its writes fail once the disk is full."""
+
+    def __init__(self, file, disk: "_FullDisk") -> None:
+        self._file, self._disk = file, disk
+
+    def write(self, data) -> int:
+        self._disk.take(len(data))
+        return self._file.write(data)
+
+    def close(self) -> None:
+        self._file.close()
+        if self._disk.full:  # a full disk cannot take the buffers closing writes either
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __getattr__(self, name):
+        return getattr(self._file, name)
+
+
+class _FullDisk:
+    """Whoosh's file storage on a disk that has room for ``room`` more bytes.
+
+    Once a write has failed, the disk stays full: closing a file fails too, as
+    it does when its buffered bytes cannot be written. Worker processes forked
+    while it is installed write to the same simulated disk (each its own room).
+    """
+
+    def __init__(self, monkeypatch, room: float = float("inf")) -> None:
+        self.room, self.full, self.written = room, False, 0
+        create_file = FileStorage.create_file
+
+        def create_full_file(storage, name, *args, **kwargs):
+            structfile = create_file(storage, name, *args, **kwargs)
+            structfile.file = _FullFile(structfile.file, self)
+            return structfile
+
+        monkeypatch.setattr(FileStorage, "create_file", create_full_file)
+
+    def take(self, size: int) -> None:
+        if self.full or size > self.room:
+            self.full = True
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        self.room -= size
+        self.written += size
+
+
+def _bytes_written(monkeypatch, tmp_path, index_dir: Path, corpus: Path, **options) -> int:
+    """How many bytes Whoosh's storage writes to update (a copy of) index_dir from corpus."""
+    trial = tmp_path / "trial"
+    shutil.copytree(index_dir, trial)
+    with monkeypatch.context() as patch:
+        disk = _FullDisk(patch)
+        SearchIndex.build(trial, [corpus], **options)
+    return disk.written
+
+
+def _assert_nothing_changed(error, index_dir: Path, listing: list[str], answers) -> None:
+    message = str(error.value)
+    assert message == (f"no space left on device while writing index at {index_dir}; "
+                       "nothing was changed")
+    assert error.value.__cause__.__context__ is None  # no second error while cleaning up
+    assert _listing(index_dir) == listing  # everything the run wrote is gone
+    assert _all_answers(index_dir) == answers
+
+
+@pytest.mark.parametrize("rebuild", [False, True], ids=["update", "rebuild"])
+@pytest.mark.parametrize("at", [0.0, 0.5, 0.99])
+def test_a_full_disk_changes_nothing(monkeypatch, tmp_path, before_and_after, rebuild, at):
+    """The disk fills up at the first byte, half-way, or at the very end of the run's writes."""
+    index_dir, corpus, before, after, _ = before_and_after
+    total = _bytes_written(monkeypatch, tmp_path, index_dir, corpus, rebuild=rebuild)
+    listing = _listing(index_dir)
+    with monkeypatch.context() as patch:
+        _FullDisk(patch, room=int(total * at))
+        with pytest.raises(SearchkitError) as error:
+            SearchIndex.build(index_dir, [corpus], rebuild=rebuild)
+    _assert_nothing_changed(error, index_dir, listing, before)
+    # With room again, the same run succeeds.
+    SearchIndex.build(index_dir, [corpus], rebuild=rebuild)
+    assert _all_answers(index_dir) == after
+
+
+@pytest.mark.parametrize("target", ["table of contents", "query lexicon", "manifest"])
+def test_a_full_disk_at_the_last_writes_of_a_rebuild_changes_nothing(monkeypatch, before_and_after, target):
+    index_dir, corpus, before, after, _ = before_and_after
+    listing = _listing(index_dir)
+    full = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    with monkeypatch.context() as patch:
+        if target == "table of contents":
+            create_file = FileStorage.create_file
+
+            def create_file_but_toc(storage, name, *args, **kwargs):
+                made = create_file(storage, name, *args, **kwargs)
+                if ".toc." in name:  # the temporary table of contents: made, then the disk is full
+                    made.close()
+                    raise full
+                return made
+
+            patch.setattr(FileStorage, "create_file", create_file_but_toc)
+        elif target == "query lexicon":
+            copyfile = shutil.copyfile
+
+            def copy_but_lexicon(source, target_path, *args, **kwargs):
+                if Path(target_path).name == indexer.LEXICON + ".tmp":
+                    Path(target_path).write_bytes(b"half")
+                    raise full
+                return copyfile(source, target_path, *args, **kwargs)
+
+            patch.setattr(shutil, "copyfile", copy_but_lexicon)
+        else:
+            write_text = Path.write_text
+
+            def write_text_but_manifest(path, text, *args, **kwargs):
+                if path.name == MANIFEST + ".tmp":
+                    write_text(path, text[:10], *args, **kwargs)
+                    raise full
+                return write_text(path, text, *args, **kwargs)
+
+            patch.setattr(Path, "write_text", write_text_but_manifest)
+        with pytest.raises(SearchkitError) as error:
+            SearchIndex.build(index_dir, [corpus], rebuild=True)
+    _assert_nothing_changed(error, index_dir, listing, before)
+
+
+def test_a_full_disk_in_a_worker_changes_nothing(monkeypatch, tmp_path, before_and_after):
+    index_dir, corpus, before, after, _ = before_and_after
+    monkeypatch.setattr(indexer, "LARGE_BYTES", 0)  # workers even for the seeds
+    listing = _listing(index_dir)
+    with monkeypatch.context() as patch:
+        _FullDisk(patch, room=20_000)  # each worker fills its segment's first files
+        with pytest.raises(SearchkitError) as error:
+            SearchIndex.build(index_dir, [corpus], workers=2)
+    _assert_nothing_changed(error, index_dir, listing, before)
+
+
+def test_a_failure_after_the_switch_keeps_the_new_index(monkeypatch, before_and_after):
+    """Once the manifest names the new generation, a failure removing the old one undoes nothing."""
+    index_dir, corpus, _, after, clean = before_and_after
+
+    def refuse(*args):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(index_dir / "_g1_1.toc"))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(indexer, "_remove_other_generations", refuse)
+        with pytest.raises(SearchkitError, match=r"was updated, but removing what the update replaced "
+                                                 r"failed \(Permission denied\); the next run removes it$"):
+            SearchIndex.build(index_dir, [corpus], rebuild=True)
+    assert _all_answers(index_dir) == after
+    SearchIndex.build(index_dir, [corpus])
+    assert _only_live_files(index_dir) == _only_live_files(clean)
+
+
+def test_cli_full_disk_is_one_line(monkeypatch, capsys, before_and_after):
+    index_dir, corpus, before, _, _ = before_and_after
+    listing = _listing(index_dir)
+    _FullDisk(monkeypatch, room=50_000)
+    code = cli_module.main(["index", str(corpus), "--index", str(index_dir)])
+    captured = capsys.readouterr()
+    assert code == cli_module.EXIT_ERROR
+    assert captured.err.splitlines() == [
+        f"searchkit: error: no space left on device while writing index at {index_dir}; nothing was changed"]
+    assert captured.out == ""
+    assert _listing(index_dir) == listing
+    assert _all_answers(index_dir) == before
+
+
+def test_cli_full_disk_on_a_terminal_clears_the_progress_bar(monkeypatch, capsys, before_and_after):
+    index_dir, corpus, _, _, _ = before_and_after
+    _FullDisk(monkeypatch, room=50_000)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert cli_module.main(["index", str(corpus), "--index", str(index_dir)]) == cli_module.EXIT_ERROR
+    err = capsys.readouterr().err
+    assert "indexing [" in err  # the bar was drawn ...
+    bar, error = err.rsplit("\r\x1b[K", 1)  # ... and cleared before the error line
+    assert error == (f"searchkit: error: no space left on device while writing index at {index_dir}; "
+                     "nothing was changed\n")
+
+
+def test_a_full_disk_while_adding_documents_from_python_changes_nothing(monkeypatch, seed_index_copy):
+    from searchkit.models import Document
+
+    listing = _listing(seed_index_copy)
+    with monkeypatch.context() as patch:
+        _FullDisk(patch, room=1000)
+        with pytest.raises(SearchkitError, match="^no space left on device while writing index at "):
+            with SearchIndex.open(seed_index_copy) as index:
+                index.add_documents([Document(id="n1", title="新闻", text="翁源兰花产业园开园。")])
+    assert _listing(seed_index_copy) == listing
+    with SearchIndex.open(seed_index_copy) as index:
+        assert index.search('"翁源兰花产业园"').total == 0
+        assert index.add_documents([Document(id="n1", title="新闻", text="翁源兰花产业园开园。")]) == 1
+        assert index.search('"翁源兰花产业园"').total == 1
+
+
+@contextlib.contextmanager
+def _small_tmpfs(path: Path, size: str):
+    """A tmpfs of size mounted at path (root only), or a skip."""
+    path.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                                            capture_output=True).returncode != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=True)
+
+
+def test_a_really_full_disk(tmp_path, corpus_copy):
+    """On a real (tmpfs) disk filled to the last 64 KB: one line, and the disk as it was."""
+    with _small_tmpfs(tmp_path / "disk", "24m") as disk:
+        index_dir = disk / "index"
+        SearchIndex.build(index_dir, [corpus_copy])
+        before = _all_answers(index_dir)
+        listing = _listing(index_dir)
+        free = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
+        (disk / "filler").write_bytes(b"\0" * (free - 64 * 1024))
+        extra = corpus_copy / "extra"
+        extra.mkdir()
+        for n in range(10):  # a few hundred KB of text: more index than the disk has room for
+            for seed in sorted(corpus_copy.glob("0*.txt")):
+                shutil.copy(seed, extra / f"copy{n}_{seed.name}")
+        free_before = os.statvfs(disk).f_bfree
+        result = cli("index", str(corpus_copy), "--index", str(index_dir), "--workers", "1")
+        assert result.returncode == 1
+        assert result.stderr.splitlines() == [
+            f"searchkit: error: no space left on device while writing index at {index_dir}; nothing was changed"]
+        assert _listing(index_dir) == listing
+        assert os.statvfs(disk).f_bfree == free_before  # every byte the run wrote is free again
+        assert _all_answers(index_dir) == before
+        (disk / "filler").unlink()
+        assert cli("index", str(corpus_copy), "--index", str(index_dir)).returncode == 0
+        with SearchIndex.open(index_dir) as index:
+            assert index.stats().documents == 55
+
+
+# --- row 6: a read-only index ------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _read_only(path: Path):
+    """Make directory path read-only for real: by its mode, or (as root) by a read-only bind mount."""
+    if os.geteuid() != 0:
+        mode = path.stat().st_mode
+        path.chmod(0o555)
+        try:
+            yield
+        finally:
+            path.chmod(mode)
+        return
+    if subprocess.run(["mount", "--bind", str(path), str(path)], capture_output=True).returncode != 0:
+        pytest.skip("root cannot be refused a write without a read-only mount, which needs privileges")
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(path)], check=True, capture_output=True)
+        yield
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=True)
+
+
+def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "searchkit", *args], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, **(env or {})})
+
+
+def test_a_read_only_index_is_searched_but_not_updated(seed_index_copy, seeds_dir):
+    listing = _listing(seed_index_copy)
+    with _read_only(seed_index_copy):
+        updated = _run("index", str(seeds_dir), "--index", str(seed_index_copy))
+        searched = _run("search", "韶关", "--json", "--index", str(seed_index_copy))
+        # The default index (built on first use when missing) is only read when it exists...
+        by_default = _run("search", "韶关", "--json", env={"SEARCHKIT_INDEX": str(seed_index_copy)})
+        # ... and cannot be built where nothing can be written.
+        missing = seed_index_copy / "new"
+        first_use = _run("search", "韶关", env={"SEARCHKIT_INDEX": str(missing)})
+        assert _listing(seed_index_copy) == listing
+    assert updated.returncode == 1
+    assert re.fullmatch(rf"searchkit: error: index at {re.escape(str(seed_index_copy))} is read-only "
+                        r"\([^)]+\): it can be searched, not updated\n", updated.stderr), updated.stderr
+    assert updated.stdout == ""
+    for result in (searched, by_default):
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["total"] == 5
+    assert first_use.returncode == 1
+    lines = first_use.stderr.splitlines()
+    assert lines[-1].startswith(f"searchkit: error: index at {missing} is read-only"), first_use.stderr
+    assert "Traceback" not in first_use.stderr and len(lines) == 2  # the first-use notice, the error
+
+
+@pytest.mark.parametrize("code", [errno.EROFS, errno.EACCES])
+def test_a_read_only_lock_file_is_one_line(monkeypatch, capsys, seed_index_copy, seeds_dir, code):
+    """Where the directory cannot be made read-only for real (root without mounts), its lock file is."""
+    real_open = open
+
+    def read_only_open(file, mode="r", *args, **kwargs):
+        if Path(file).name == indexer.LOCKFILE:
+            raise OSError(code, os.strerror(code), str(file))
+        return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(indexer, "open", read_only_open, raising=False)
+    listing = _listing(seed_index_copy)
+    assert cli_module.main(["index", str(seeds_dir), "--index", str(seed_index_copy)]) == cli_module.EXIT_ERROR
+    assert capsys.readouterr().err == (f"searchkit: error: index at {seed_index_copy} is read-only "
+                                       f"({os.strerror(code)}): it can be searched, not updated\n")
+    assert _listing(seed_index_copy) == listing
+    with SearchIndex.open(seed_index_copy) as index:  # searching needs no lock
+        assert index.search("韶关").total == 5
+
+
+# --- rows 11 and 13: Ctrl-C as workers finish; a worker that dies -------------------------------
+
+
+@pytest.fixture
+def parallel_job(tmp_path, corpus_copy):
+    """An index of the seeds, and a corpus whose update is shared by two workers.
+
+    The new file is a JSON Lines file of one short record and a megabyte of
+    blank lines: enough bytes for workers to be used, next to no text to index.
+    """
+    index_dir = tmp_path / "index"
+    SearchIndex.build(index_dir, [corpus_copy])
+    record = json.dumps({"id": "pad", "text": "独一无二的测试短语在这里。"}, ensure_ascii=False)
+    (corpus_copy / "pad.jsonl").write_text(record + "\n" + "\n" * indexer.LARGE_BYTES, encoding="utf-8")
+    return index_dir, corpus_copy
+
+
+def _start_held(args: list[str], index_dir: Path, step: str) -> tuple[subprocess.Popen, str]:
+    """Start `searchkit index` in a process group of its own (as a terminal would); wait until it holds at step."""
+    process = subprocess.Popen([sys.executable, "-m", "searchkit", "index", *args, "--index", str(index_dir)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, HOLD_ENV: step}, start_new_session=True)
+    held = process.stderr.readline()
+    assert held.startswith(f"searchkit: holding at {step}"), (held, process.communicate())
+    return process, held
+
+
+def test_ctrl_c_as_the_workers_finish_stops_cleanly(parallel_job):
+    index_dir, corpus = parallel_job
+    before, listing = _all_answers(index_dir), _listing(index_dir)
+    # Every worker has handed back its segment and is on its way out.
+    process, _ = _start_held([str(corpus), "--workers", "2"], index_dir, "workers-done")
+    os.killpg(process.pid, signal.SIGINT)  # Ctrl-C: the whole process group
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert stderr == "searchkit: interrupted\n"  # from the parent only, no worker tracebacks
+    assert stdout == ""
+    assert _listing(index_dir) == listing
+    assert _all_answers(index_dir) == before
+
+
+def test_a_dead_worker_stops_the_run_at_once(parallel_job):
+    index_dir, corpus = parallel_job
+    before, listing = _all_answers(index_dir), _listing(index_dir)
+    process, held = _start_held([str(corpus), "--workers", "2"], index_dir, "worker")
+    os.kill(int(re.search(r"\(pid (\d+)\)", held).group(1)), signal.SIGKILL)
+    # The other worker holds too and is never released: the run can only end
+    # if the parent notices the death by itself.
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 1
+    lines = [line for line in stderr.splitlines() if not line.startswith("searchkit: holding at worker")]
+    assert lines == ["searchkit: error: a worker process died (signal 9) while indexing; nothing was changed"]
+    assert stdout == ""
+    assert _listing(index_dir) == listing
+    assert _all_answers(index_dir) == before
+
+
+# --- row 12 and every commit step: a killed run, then the next one ------------------------
+
+
+def test_leftovers_of_killed_runs_are_removed_by_the_next_run(seed_index_copy, seeds_dir):
+    live = json.loads((seed_index_copy / MANIFEST).read_text(encoding="utf-8"))["generation"]
+    kinds = _only_live_files(seed_index_copy)
+    leftovers = [f"_{live}_2.toc.1764480000.25", f"{live}_0123456789abcdefgh.trm",
+                 "_g9_1.toc", "g9_0123456789abcdefgh._stored.col", "g9_WRITELOCK",
+                 "searchkit.json.tmp", "query-lexicon.sqlite.tmp"]
+    for name in leftovers:
+        (seed_index_copy / name).write_bytes(b"left over")
+    (seed_index_copy / f"{live}.0123456789abcdef.tmp").mkdir()
+    (seed_index_copy / f"{live}.0123456789abcdef.tmp" / "run.run").write_bytes(b"left over")
+    ours = ["notes.txt", "g1.txt", "g1_tmp"]  # not of a shape searchkit or Whoosh writes: never touched
+    for name in ours:
+        (seed_index_copy / name).write_text("保留", encoding="utf-8")
+    assert counts(SearchIndex.build(seed_index_copy, [seeds_dir])) == (0, 0, 0, 5)
+    for name in ours:
+        (seed_index_copy / name).unlink()
+    assert _only_live_files(seed_index_copy) == kinds
+    with SearchIndex.open(seed_index_copy) as index:
+        assert index.search("韶关").total == 5
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["update", "rebuild"])
+def test_a_run_killed_at_any_commit_step(tmp_path, before_and_after, mode):
+    """Killed at each step, a run leaves the old answers (or, once live, the new ones); the next run cleans up."""
+    base, corpus, before, after, clean = before_and_after
+    clean_kinds = _only_live_files(clean)
+    args = [str(corpus)] + (["--rebuild"] if mode == "rebuild" else [])
+    steps = COMMIT_STEPS[mode]
+    for step in steps:
+        index_dir = tmp_path / f"{mode}-{step}"
+        shutil.copytree(base, index_dir)
+        killed = _interrupt(args, index_dir, signal.SIGKILL, step=step)
+        assert killed.returncode == -signal.SIGKILL
+        live = steps.index(step) >= steps.index(LIVE_FROM[mode])
+        assert _all_answers(index_dir) == (after if live else before), step
+        names = _listing(index_dir)
+        if steps.index(step) < steps.index("old-removed"):  # the killed run left temporary files...
+            assert any(name.endswith(".tmp") for name in names), (step, names)
+        if step == "toc-written":  # ... and here its table of contents under a temporary name
+            assert any(".toc." in name for name in names), names
+        SearchIndex.build(index_dir, [corpus])
+        assert _all_answers(index_dir) == after, step
+        assert _only_live_files(index_dir) == clean_kinds, step

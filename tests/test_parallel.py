@@ -71,3 +71,58 @@ def test_parallel_update_replaces_changed_files(tmp_path, mixed_corpus, monkeypa
     with SearchIndex.open(tmp_path / "index") as index:
         assert [h.id for h in index.search('"独一无二的测试句子"').hits] == [changed.name]
         assert index.stats().documents == len(list(load_corpus([corpus])))
+
+
+# === Faults: a worker that dies or fails ends the run at once (issue 10, row 13) ===
+
+import errno  # noqa: E402
+import os  # noqa: E402
+import signal  # noqa: E402
+
+from searchkit import parallel  # noqa: E402
+from searchkit.errors import SearchkitError  # noqa: E402
+
+
+class _NoSegment:
+    """A writer that writes nothing (the workers below never finish a segment)."""
+
+    _added = False
+
+    def _close_segment(self) -> None:
+        pass
+
+
+def _faulty_unit(unit: parallel.Unit, writer, segmenter) -> parallel.UnitResult:
+    """'wait' never returns; 'die' kills its worker; 'full' meets a full disk; others are done."""
+    if unit.key == "wait":
+        while True:
+            signal.pause()
+    if unit.key == "die":
+        os.kill(os.getpid(), signal.SIGKILL)
+    if unit.key == "full":
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    return parallel.UnitResult(unit.key, 1, 0.0)
+
+
+def _run_units(*keys: str) -> list[str]:
+    done: list[str] = []
+    units = [parallel.Unit(None, key, "") for key in keys]
+    parallel.index_in_parallel(_NoSegment, _faulty_unit, None, units, 2, lambda r: done.append(r.key))
+    return done
+
+
+def test_a_worker_that_dies_ends_the_run_while_the_other_still_works():
+    # The other worker never finishes its unit: the run ends only because the death was noticed.
+    with pytest.raises(SearchkitError, match=r"^a worker process died \(signal 9\) while indexing; "
+                                             r"nothing was changed$"):
+        _run_units("wait", "die")
+
+
+def test_a_full_disk_in_a_worker_is_the_same_error_here():
+    with pytest.raises(OSError) as error:
+        _run_units("wait", "full")
+    assert error.value.errno == errno.ENOSPC
+
+
+def test_every_unit_is_indexed_exactly_once():
+    assert sorted(_run_units(*(f"unit{n}" for n in range(20)))) == sorted(f"unit{n}" for n in range(20))
