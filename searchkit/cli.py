@@ -10,7 +10,7 @@ from pathlib import Path
 
 from . import __version__, render
 from .engine import SearchIndex
-from .errors import IndexDamagedError, SearchkitError
+from .errors import SearchkitError
 from .models import DEFAULT_LIMIT, SORTS
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
@@ -40,13 +40,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(args.usage)
         print(f"searchkit {args.command}: error: {render.sanitize(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
-    except IndexDamagedError as exc:
-        print(f"searchkit: error: {render.sanitize(str(exc))}: "
-              f"searchkit index --rebuild --index {render.sanitize(str(exc.index_dir))}", file=sys.stderr)
-        return EXIT_ERROR
     except (SearchkitError, CliError) as exc:
         # Messages quote queries and file names: never let them drive the terminal.
-        print(f"searchkit: error: {render.sanitize(str(exc))}", file=sys.stderr)
+        print(f"searchkit: error: {render.error_text(exc)}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("searchkit: interrupted", file=sys.stderr)

@@ -5,12 +5,23 @@ class SearchkitError(Exception):
     """Base class of every error searchkit reports to its user."""
 
 
-class IndexNotFoundError(SearchkitError):
+class _AboutAnIndex(SearchkitError):
+    """A problem with the index at ``index_dir`` (for a face to add its own hint)."""
+
+    def __init__(self, index_dir, message: str) -> None:
+        self.index_dir = index_dir
+        super().__init__(message)
+
+    def __reduce__(self):  # survives pickling (between processes) despite its two arguments
+        return type(self), (self.index_dir, str(self))
+
+
+class IndexNotFoundError(_AboutAnIndex):
     """No index exists at the given location."""
 
 
-class IndexMismatchError(SearchkitError):
-    """The index was built with a different analyzer configuration or version."""
+class IndexMismatchError(_AboutAnIndex):
+    """The index was built with a different analyzer configuration or version: rebuild it."""
 
 
 class IndexDamagedError(IndexMismatchError):
@@ -22,9 +33,8 @@ class IndexDamagedError(IndexMismatchError):
     """
 
     def __init__(self, index_dir, reason: str) -> None:
-        self.index_dir = index_dir
         self.reason = " ".join(str(reason).split())  # one line, whatever the cause said
-        super().__init__(f"index at {index_dir} is damaged ({self.reason}); rebuild it")
+        super().__init__(index_dir, f"index at {index_dir} is damaged ({self.reason}); rebuild it")
 
     def __reduce__(self):  # survives pickling (between processes) despite its two arguments
         return type(self), (self.index_dir, self.reason)

@@ -127,9 +127,7 @@ def read_manifest(index_dir: Path, *, rebuild: bool = False) -> Manifest | None:
             if rebuild:
                 return _stand_in_manifest(index_dir)
             raise IndexMismatchError(
-                f"index at {index_dir} was made by another version of searchkit; "
-                f"rebuild it: searchkit index --rebuild --index {index_dir}"
-            )
+                index_dir, f"index at {index_dir} was made by another version of searchkit; rebuild it")
         return Manifest.from_json(data)
     except FileNotFoundError:
         if rebuild or not integrity.generations_on_disk(index_dir, committed=True):
@@ -154,10 +152,8 @@ def check_compatible(index_dir: Path, manifest: Manifest) -> None:
     differences = [key for key in expected if manifest.config.get(key) != expected[key]]
     if differences:
         raise IndexMismatchError(
-            f"index at {index_dir} was built with a different analyzer configuration "
-            f"({', '.join(differences)} changed); rebuild it: "
-            f"searchkit index --rebuild --index {index_dir}"
-        )
+            index_dir, f"index at {index_dir} was built with a different analyzer configuration "
+            f"({', '.join(differences)} changed); rebuild it")
 
 
 def check_index_location(index_dir: Path) -> None:
@@ -505,9 +501,8 @@ def _check_userdict_unchanged(index_dir: Path, userdict: str | os.PathLike | Non
     current = index_userdict(index_dir)
     if current is None or analysis.file_checksum(current) != analysis.file_checksum(userdict):
         raise IndexMismatchError(
-            f"index at {index_dir} was built with another user dictionary; "
-            "add --rebuild to rebuild it with the new one"
-        )
+            index_dir, f"index at {index_dir} was built with another user dictionary; "
+            "rebuild it to use the new one")
 
 
 def _next_generation(manifest: Manifest | None) -> str:
@@ -745,7 +740,7 @@ def checked_manifest(index_dir: Path, retries: int = 2) -> Manifest:
     """
     manifest = read_manifest(index_dir)
     if manifest is None:
-        raise IndexNotFoundError(f"no index at {index_dir}; build one with: searchkit index --index {index_dir}")
+        raise IndexNotFoundError(index_dir, f"no index at {index_dir}")
     try:
         if manifest.intact:
             # Before the configuration: a damaged user dictionary is damage,

@@ -7,6 +7,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 
+from .errors import IndexMismatchError, IndexNotFoundError
 from .models import Document, Hit, IndexReport, IndexStats, SearchResults
 
 BOLD_RED = "\x1b[1;31m"
@@ -32,6 +33,19 @@ def sanitize(text: str | None, *, keep_newlines: bool = False) -> str:
     if keep_newlines:
         return _CONTROLS.sub("", text.replace("\t", "    "))
     return _CONTROLS_NO_NEWLINE.sub(" ", text)
+
+
+def error_text(exc: Exception) -> str:
+    """An error's message for a terminal, with the command that gets past it, if any.
+
+    The library's messages speak of the library; the faces add the command.
+    """
+    message = sanitize(str(exc))
+    if isinstance(exc, IndexMismatchError):  # damaged, another version or configuration
+        return f"{message}: searchkit index --rebuild --index {sanitize(str(exc.index_dir))}"
+    if isinstance(exc, IndexNotFoundError):
+        return f"{message}; build one with: searchkit index PATH --index {sanitize(str(exc.index_dir))}"
+    return message
 
 
 def display_width(text: str) -> int:

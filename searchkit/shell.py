@@ -910,9 +910,7 @@ def run_shell(index_dir: Path, build_from: Path | None = None, *, input=None, ou
     try:
         index = SearchIndex.open(index_dir, build_from=build_from, notice=notice)
     except SearchkitError as exc:
-        print(f"searchkit: error: {render.sanitize(str(exc))}", file=sys.stderr)
-        print(f"searchkit: hint: build one with `searchkit index PATH --index {render.sanitize(str(index_dir))}`",
-              file=sys.stderr)
+        print(f"searchkit: error: {render.error_text(exc)}", file=sys.stderr)
         return 1
     with index:
         if input is None and not sys.stdin.isatty():

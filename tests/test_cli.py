@@ -225,7 +225,7 @@ def test_bad_options(seed_index_dir, args):
 def test_missing_index(tmp_path):
     missing = tmp_path / "no-index"
     result = run("search", "韶关", "--index", missing)
-    assert_one_line_error(result, str(missing))
+    assert_one_line_error(result, str(missing), f"build one with: searchkit index PATH --index {missing}")
     assert not missing.exists()  # an explicit --index is never built behind your back
 
 
@@ -412,3 +412,18 @@ def test_version_is_the_package_version():
     result = run("--version")
     assert result.stdout.strip() == f"searchkit {searchkit.__version__}"
     assert version("searchkit") == searchkit.__version__
+
+
+def test_library_messages_speak_of_the_library_and_the_command_adds_its_flags(tmp_path, seeds_dir):
+    from searchkit import IndexMismatchError
+
+    index_dir = tmp_path / "index"
+    SearchIndex.build(index_dir, [seeds_dir])
+    userdict = tmp_path / "words.dict"
+    userdict.write_text("数据中心集群 10 n\n", encoding="utf-8")
+    with pytest.raises(IndexMismatchError) as error:
+        SearchIndex.build(index_dir, [seeds_dir], userdict=userdict)
+    assert "--" not in str(error.value) and "searchkit index" not in str(error.value)
+    result = run("index", seeds_dir, "--index", index_dir, "--userdict", userdict)
+    assert_one_line_error(result, "another user dictionary",
+                          f"searchkit index --rebuild --index {index_dir}")

@@ -405,8 +405,9 @@ def test_corrupt_manifest_is_refused(seed_index_copy):
 
 
 def test_missing_index(tmp_path):
-    with pytest.raises(IndexNotFoundError, match="searchkit index"):
+    with pytest.raises(IndexNotFoundError, match="no index at") as error:
         SearchIndex.open(tmp_path / "nowhere")
+    assert error.value.index_dir == tmp_path / "nowhere"  # for a face to say how to build one
     assert not (tmp_path / "nowhere").exists()  # opening never creates anything
 
 
