@@ -404,12 +404,12 @@ class _Compiler:
             negatives = [self.node(n.item) for n in node.items if isinstance(n, q.Not)]
             query = _and(positives) if positives else wq.Every()
             for negative in negatives:
-                query = wq.AndNot(query, negative)
+                query = _AndNot(query, negative)
             return query
         if isinstance(node, q.Or):
             return _or([self.node(n) for n in node.items])
         if isinstance(node, q.Not):
-            return wq.AndNot(wq.Every(), self.node(node.item))
+            return _AndNot(wq.Every(), self.node(node.item))
         if isinstance(node, q.Term):
             return self._term_query(node.text, node.field)
         if isinstance(node, q.Phrase):
@@ -669,6 +669,31 @@ class _Phrase(wq.Phrase):
         near = wq.SpanNear2(self._terms, slop=self.slop, ordered=True, mindist=1)
         found = near.matcher(searcher, context)
         return matching.WrappingMatcher(found, boost=self.boost) if self.boost != 1.0 else found
+
+
+class _AndNot(wq.AndNot):
+    """Whoosh's AndNot query, with a matcher that also checks the first document.
+
+    Whoosh's AndNotMatcher checks its first document against the excluded
+    side only when both sides start on the same document: when the excluded
+    side starts earlier, the first document of the other side was kept even
+    if excluded (``林长制 -山`` found the one document about 林长制, which
+    mentions 山).
+    """
+
+    def matcher(self, searcher, context=None):
+        """Whoosh's AndNot.matcher, with _AndNotMatcher."""
+        scored = self.a.matcher(searcher, context)
+        excluded = self.b.matcher(searcher, searcher.boolean_context())
+        return _AndNotMatcher(scored, excluded)
+
+
+class _AndNotMatcher(matching.AndNotMatcher):
+    """Whoosh's AndNotMatcher, moving past excluded documents from the first one."""
+
+    def _find_first(self) -> None:
+        if self.a.is_active() and self.b.is_active():
+            self._find_next()  # skips the excluded side to the first document, then past it
 
 
 def _and(queries: list[wq.Query]) -> wq.Query:
