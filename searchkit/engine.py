@@ -39,6 +39,7 @@ class _Compiled:
     clauses: list[wq.Query] = field(default_factory=list)  # coverage units for partial matching
     required: list[wq.Query] = field(default_factory=list)  # filters and exclusions
     dated: bool = False
+    undated_may_match: bool = False  # a date: under OR or NOT: undated documents can match
 
 
 class SearchIndex:
@@ -248,7 +249,10 @@ class SearchIndex:
         """How many documents match the query but were dropped for having no date."""
         without_dates = [f for f in filters if not isinstance(f, wq.DateRange)]
         undated = wq.Not(wq.Term(schema.DATED, True))
-        query = _and([_strip_dates(compiled.query), *without_dates, undated])
+        relaxed = _strip_dates(compiled.query) if compiled.dated else compiled.query
+        if compiled.undated_may_match:  # an undated document the query matches was not dropped
+            relaxed = _AndNot(relaxed, compiled.query)
+        query = _and([relaxed, *without_dates, undated])
         return sum(1 for _ in searcher.docs_for_query(query))
 
 
@@ -393,6 +397,7 @@ class _Compiler:
             else:
                 compiled.required.append(self.node(item))
         compiled.dated = _mentions_dates(node)
+        compiled.undated_may_match = _dates_optional(node)
         if len(compiled.clauses) <= 1:
             compiled.clauses = []
         return compiled
@@ -763,12 +768,55 @@ def _mentions_dates(node) -> bool:
     return False
 
 
-def _strip_dates(query: wq.Query) -> wq.Query:
-    """The query with its date ranges taken out (to count undated matches)."""
+def _dates_optional(node) -> bool:
+    """Whether a date: of the query is under OR or NOT (not required of every match).
+
+    Only then can a document without a date match the query.
+    """
+    stack = [(node, True)]
+    while stack:
+        item, required = stack.pop()
+        if isinstance(item, q.DateSpan) and not required:
+            return True
+        if isinstance(item, q.And):
+            stack.extend((child, required) for child in item.items)
+        elif isinstance(item, q.Or):
+            stack.extend((child, False) for child in item.items)
+        elif isinstance(item, q.Not):
+            stack.append((item.item, False))
+    return False
+
+
+def _strip_dates(query: wq.Query, positive: bool = True) -> wq.Query:
+    """The query relaxed for documents without a date, to count those left out.
+
+    Such a document never matches a date range. A range it must match (under
+    an even number of negations: positive) becomes Every, so the relaxed query
+    finds the documents that could match if their dates were known; a range
+    under a negation stays, since not matching it already lets them through.
+
+    Every query shape is rebuilt by Whoosh's own ``apply``, which knows each
+    node's constructor; only negations (the right side of AndNot, Not) are
+    handled here. (Rebuilding every CompoundQuery from a list of subqueries
+    was a TypeError for AndNot and the other BinaryQuery kinds, which take
+    two.) The result is for counting, not scoring: an And drops its Every
+    children and an Or with an Every child is Every (an And of 60 Every
+    matchers took seconds).
+    """
     if isinstance(query, wq.DateRange):
+        return wq.Every() if positive else query
+    if isinstance(query, wq.AndNot):
+        return type(query)(_strip_dates(query.a, positive), _strip_dates(query.b, not positive))
+    if isinstance(query, wq.Not):
+        return wq.Not(_strip_dates(query.query, not positive), boost=query.boost)
+    relaxed = query.apply(lambda child: _strip_dates(child, positive))
+    if type(relaxed) is wq.And:
+        return _and([s for s in relaxed.subqueries if not _is_every(s)])
+    if type(relaxed) is wq.Or and any(_is_every(s) for s in relaxed.subqueries):
         return wq.Every()
-    if isinstance(query, wq.CompoundQuery):
-        return type(query)([_strip_dates(s) for s in query.subqueries])
-    if isinstance(query, wq.BinaryQuery):
-        return type(query)(_strip_dates(query.a), _strip_dates(query.b))
-    return query
+    return relaxed
+
+
+def _is_every(query: wq.Query) -> bool:
+    """Whether query is an Every() of no particular field (every document)."""
+    return type(query) is wq.Every and query.fieldname is None

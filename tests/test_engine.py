@@ -648,8 +648,11 @@ def test_since_after_until(seed_index):
 # ============================================================================
 
 import itertools  # noqa: E402  (this section's own imports)
+import json  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
 
-PARTS = ["山", "林长制", "预制菜", "民政", "韶关", "数据中心", "source:南方日报", "title:韶关"]
+PARTS = ["山", "林长制", "预制菜", "民政", "韶关", "数据中心", "date:2022", "source:南方日报", "title:韶关"]
 
 
 @pytest.mark.parametrize(("kept", "excluded"), itertools.permutations(PARTS, 2))
@@ -659,3 +662,57 @@ def test_exclusion_leaves_out_every_excluded_document(seed_index, kept, excluded
     expected = set(ids(seed_index.search(kept))) - set(ids(seed_index.search(excluded)))
     assert set(ids(seed_index.search(f"{kept} -{excluded}"))) == expected
     assert set(ids(seed_index.search(f"{kept} NOT ({excluded})"))) == expected
+
+
+# Of the undated documents, 001 and 003 both mention 山; 001 mentions 1554亿元 and 民政.
+DATE_SHAPES = [
+    # (query, the hits, undated documents left out for having no date)
+    ("date:2022 -山", {S004}, 0),
+    ("NOT 山 date:2022", {S004}, 0),
+    ("1554亿元 date:2022", {S000}, 1),
+    ("date:2022", {S000, S004}, 2),
+    ("(date:2022)", {S000, S004}, 2),
+    ("((date:2021 OR date:2022) 韶关)", {S000, S002, S004}, 2),
+    ("date:2021 OR date:2022", {S000, S002, S004}, 2),
+    ("(韶关 date:2022) OR 林长制", {S000, S002, S004}, 2),
+    # 001 is found by 民政 whatever its date: only 003 was left out.
+    ("date:2022 OR 民政", {S000, S001, S004}, 1),
+    # Undated documents are not in 2022: they match, none is left out.
+    ("-date:2022", {S001, S002, S003}, 0),
+    ("韶关 -(date:2022 OR 民政)", {S002, S003}, 0),
+    ("-date:2022 -山", set(), 0),
+    ("NOT (date:2021..2022 -山)", ALL - {S004}, 0),
+]
+
+
+@pytest.mark.parametrize(("query", "expected", "undated"), DATE_SHAPES)
+def test_date_terms_in_any_query_shape(seed_index, query, expected, undated):
+    results = seed_index.search(query)
+    assert set(ids(results)) == expected
+    assert results.undated_excluded == undated
+
+
+def run_search_cli(index_dir, *args, input=None) -> subprocess.CompletedProcess:
+    """`searchkit search ARGS --index DIR`, run for real with its output piped."""
+    result = subprocess.run(
+        [sys.executable, "-m", "searchkit", "search", *args, "--index", str(index_dir)],
+        input=input, capture_output=True, text=True, encoding="utf-8", timeout=120,
+    )
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
+@pytest.mark.parametrize("query", ["date:2022 -山", "NOT 山 date:2022", "1554亿元 date:2022"])
+def test_date_queries_through_the_command(seed_index_dir, query):
+    result = run_search_cli(seed_index_dir, query, "--json")
+    assert result.returncode == 0, result.stderr
+    expected = next(hits for q, hits, _ in DATE_SHAPES if q == query)
+    assert {hit["id"] for hit in json.loads(result.stdout)["hits"]} == expected
+
+
+def test_date_query_shapes_through_the_command_in_a_batch(seed_index_dir):
+    result = run_search_cli(seed_index_dir, "--batch", "-",
+                            input="".join(f"{q}\n" for q, _, _ in DATE_SHAPES))
+    assert result.returncode == 0, result.stderr
+    answers = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [{hit["id"] for hit in a["hits"]} for a in answers] == [hits for _, hits, _ in DATE_SHAPES]
