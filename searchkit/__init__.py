@@ -13,6 +13,7 @@ from .errors import (
     IndexNotFoundError,
     LoadError,
     QuerySyntaxError,
+    QueryTooLongError,
     SearchkitError,
 )
 from .models import Document, Hit, IndexReport, IndexStats, SearchResults
@@ -31,6 +32,7 @@ __all__ = [
     "IndexMismatchError",
     "IndexLockedError",
     "QuerySyntaxError",
+    "QueryTooLongError",
     "BadDateError",
     "LoadError",
 ]

@@ -173,6 +173,7 @@ class SearchIndex:
             raise SearchkitError(f"unknown sort '{sort}': use relevance or date")
         if limit < 1 or offset < 0:
             raise SearchkitError("limit must be at least 1 and offset at least 0")
+        q.check_length(query)  # before normalizing: refusing a huge query costs nothing
         text = normalize_query(query)
         compiled = self._compile(q.parse(text))
         filters = self._filters(sources, since, until)
@@ -381,8 +382,12 @@ class _Compiler:
         self._word_queries: dict[tuple[str, str | None], wq.Query] = {}
 
     def compile(self, node) -> _Compiled:
-        """The Whoosh query for node, with what to highlight and the partial-match units."""
+        """The Whoosh query for node, with what to highlight and the partial-match units.
+
+        Raises QueryTooLongError for a query of more than MAX_QUERY_WORDS words.
+        """
         self._segment_together(list(_texts(node)))
+        q.check_words(self._word_count(node))
         compiled = _Compiled(self.node(node))
         compiled.terms = sorted(set(self._highlight_terms(node)), key=len, reverse=True)
         items = node.items if isinstance(node, q.And) else (node,)
@@ -408,9 +413,10 @@ class _Compiler:
             positives = [self.node(n) for n in node.items if not isinstance(n, q.Not)]
             negatives = [self.node(n.item) for n in node.items if isinstance(n, q.Not)]
             query = _and(positives) if positives else wq.Every()
-            for negative in negatives:
-                query = _AndNot(query, negative)
-            return query
+            # One AndNot for all the negatives, not one inside another: the same
+            # documents and scores (AndNot scores its kept side only), and a
+            # tree as shallow for a thousand negatives as for one.
+            return _AndNot(query, _or(negatives)) if negatives else query
         if isinstance(node, q.Or):
             return _or([self.node(n) for n in node.items])
         if isinstance(node, q.Not):
@@ -424,6 +430,23 @@ class _Compiler:
         if isinstance(node, q.DateSpan):
             return _date_range(node.start, node.end)
         raise TypeError(node)
+
+    def _word_count(self, node) -> int:
+        """How many words the query has, as MAX_QUERY_WORDS counts them.
+
+        Those of its bare words and phrases as they are segmented (stop words
+        too: a text is also looked up literally, whole), a code such as
+        ``1-2-3`` counting as its pieces (each is looked up), and one for each
+        source: or date: term.
+        """
+        count = 0
+        for item in _nodes(node):
+            if isinstance(item, (q.Term, q.Phrase)):
+                count += sum(1 if analysis.is_cjk(word) else max(1, len(analysis.char_tokens(word)))
+                             for word in self._words(item.text))
+            elif isinstance(item, (q.Source, q.DateSpan)):
+                count += 1
+        return count
 
     def _segment_together(self, texts: list[str]) -> None:
         """Segment several texts of the query in one call to the segmenter.
@@ -490,15 +513,16 @@ class _Compiler:
         return wq.Or([_phrase(schema.CONTENT, words), exact]) if exact is not None else wq.NullQuery
 
     def _highlight_terms(self, node) -> list[str]:
-        if isinstance(node, (q.And, q.Or)):
-            return [t for n in node.items for t in self._highlight_terms(n)]
-        if isinstance(node, q.Phrase):
-            return [node.text]
-        if isinstance(node, q.Term):
-            words = self._query_words(node.text)
-            keep = [w for w in words if not (len(w) == 1 and analysis.is_cjk(w))] or words
-            return [node.text, *keep]
-        return []
+        """The texts to highlight: words and phrases of the query, not negated ones."""
+        terms = []
+        for item in _nodes(node, negated=False):
+            if isinstance(item, q.Phrase):
+                terms.append(item.text)
+            elif isinstance(item, q.Term):
+                words = self._query_words(item.text)
+                keep = [w for w in words if not (len(w) == 1 and analysis.is_cjk(w))] or words
+                terms.extend([item.text, *keep])
+        return terms
 
 
 class _TieBreak:
@@ -747,25 +771,29 @@ def _as_date(value: str | dt.date, *, end: bool) -> dt.date:
     return q.parse_date(str(value), end=end)
 
 
+def _nodes(node, *, negated: bool = True) -> Iterator:
+    """Every node of a query tree, in order (without Not subtrees unless negated).
+
+    A loop over a stack, not recursion: a walk costs no stack, however the
+    tree was built (the parser also keeps trees within MAX_NESTING).
+    """
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        yield item
+        if isinstance(item, (q.And, q.Or)):
+            stack.extend(reversed(item.items))
+        elif isinstance(item, q.Not) and negated:
+            stack.append(item.item)
+
+
 def _texts(node) -> Iterator[str]:
     """The texts of the words and phrases of a query tree."""
-    if isinstance(node, (q.Term, q.Phrase)):
-        yield node.text
-    elif isinstance(node, (q.And, q.Or)):
-        for item in node.items:
-            yield from _texts(item)
-    elif isinstance(node, q.Not):
-        yield from _texts(node.item)
+    return (item.text for item in _nodes(node) if isinstance(item, (q.Term, q.Phrase)))
 
 
 def _mentions_dates(node) -> bool:
-    if isinstance(node, q.DateSpan):
-        return True
-    if isinstance(node, (q.And, q.Or)):
-        return any(_mentions_dates(n) for n in node.items)
-    if isinstance(node, q.Not):
-        return _mentions_dates(node.item)
-    return False
+    return any(isinstance(item, q.DateSpan) for item in _nodes(node))
 
 
 def _dates_optional(node) -> bool:

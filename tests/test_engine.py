@@ -652,6 +652,9 @@ import json  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 
+from searchkit import QueryTooLongError  # noqa: E402
+from searchkit.query import MAX_NESTING, MAX_QUERY_CHARS, MAX_QUERY_WORDS  # noqa: E402
+
 PARTS = ["山", "林长制", "预制菜", "民政", "韶关", "数据中心", "date:2022", "source:南方日报", "title:韶关"]
 
 
@@ -716,3 +719,75 @@ def test_date_query_shapes_through_the_command_in_a_batch(seed_index_dir):
     assert result.returncode == 0, result.stderr
     answers = [json.loads(line) for line in result.stdout.splitlines()]
     assert [{hit["id"] for hit in a["hits"]} for a in answers] == [hits for _, hits, _ in DATE_SHAPES]
+
+
+# The inputs reported in issue 10 (each once ended in a RecursionError), and the
+# same shapes kept within MAX_QUERY_CHARS so that the other limits stop them.
+WORDS = "数据 中心 韶关 改革 林长制 预制菜 算力 集群 生态 民政 发展 转型 产业 治理 规范 攻坚".split()
+PATHOLOGICAL = {
+    "2,000+ characters of Chinese words": " ".join(WORDS * 60),
+    "2,000 nested parentheses": "(" * 2000 + "韶关" + ")" * 2000,
+    "2,000 -word terms": "韶关 " + " ".join(f"-{WORDS[i % len(WORDS)]}{i}" for i in range(2000)),
+    "1,000 distinct words": " ".join(chr(0x4E00 + 2 * i) + chr(0x4E01 + 2 * i) for i in range(1000)),
+    "3,616 characters": "韶關改革 數據中心 " * 361 + "韶关 改革 ",
+    "Chinese words within the length limit": "".join(WORDS * 10)[:MAX_QUERY_CHARS],
+    "nesting within the length limit": "(" * 400 + "韶关" + ")" * 400,
+    "NOT within the length limit": "NOT " * 240 + "韶关",
+    "-word terms within the length limit": "韶关 " + " ".join(f"-{w}" for w in WORDS * 20),
+    "distinct words within the length limit": " ".join(chr(0x4E00 + 2 * i) + chr(0x4E01 + 2 * i)
+                                                       for i in range(300)),
+    "a code of many pieces": "-".join(["2022"] * 150),
+}
+
+
+@pytest.mark.parametrize("name", list(PATHOLOGICAL))
+def test_pathological_queries_are_refused_by_a_limit(seed_index, name):
+    with pytest.raises(QueryTooLongError) as caught:
+        seed_index.search(PATHOLOGICAL[name])
+    message = str(caught.value)
+    assert "\n" not in message
+    # Refused by one of the limits, which is named: the work done is bounded by it.
+    assert (f"(at most {MAX_QUERY_CHARS})" in message or f"(at most {MAX_QUERY_WORDS})" in message
+            or f"at most {MAX_NESTING} levels" in message)
+
+
+def test_pathological_query_through_the_command(seed_index_dir):
+    result = run_search_cli(seed_index_dir, PATHOLOGICAL["2,000 nested parentheses"])
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"searchkit: error: query too long: 4002 characters (at most {MAX_QUERY_CHARS})"
+    ]
+
+
+def test_deeply_nested_query_through_the_command(seed_index_dir):
+    result = run_search_cli(seed_index_dir, PATHOLOGICAL["nesting within the length limit"])
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"searchkit: error: query too deeply nested at column {MAX_NESTING + 1}: "
+        f"at most {MAX_NESTING} levels of parentheses and NOT"
+    ]
+
+
+def test_queries_at_the_limits_are_answered(seed_index):
+    codes = [f"x{i}" for i in range(MAX_QUERY_WORDS)]  # a word each
+    assert seed_index.search(" ".join(codes)).total == 0
+    assert seed_index.search("韶关 " + " ".join("-" + c for c in codes[1:])).total == 5
+    assert seed_index.search(" OR ".join(["韶关"] * MAX_QUERY_WORDS)).total == 5
+    deepest = "(" * (MAX_NESTING - 2) + "-(" + "民政" + ")" * (MAX_NESTING - 1)  # - is a level too
+    assert set(ids(seed_index.search("韶关 " + deepest))) == ALL - {S001}
+    assert seed_index.search("a" * MAX_QUERY_CHARS).total == 0
+
+
+def test_one_word_more_than_the_limit_is_refused(seed_index):
+    codes = [f"x{i}" for i in range(MAX_QUERY_WORDS + 1)]
+    for query in (" ".join(codes), "-".join(codes), '"' + " ".join(codes) + '"',
+                  " ".join(["date:2022"] * len(codes))):
+        with pytest.raises(QueryTooLongError) as caught:
+            seed_index.search(query)
+        assert str(caught.value) == f"query too long: {len(codes)} words (at most {MAX_QUERY_WORDS})"
+
+
+def test_a_huge_query_is_refused_before_it_is_read(seed_index):
+    with pytest.raises(QueryTooLongError, match="10000000 characters"):
+        seed_index.search("韶關" * 5_000_000)

@@ -1,4 +1,4 @@
-"""The query language: the syntax tree the parser builds, and the errors it reports."""
+"""The query language: the syntax tree the parser builds, the errors it reports, its limits."""
 
 from __future__ import annotations
 
@@ -6,8 +6,21 @@ import datetime as dt
 
 import pytest
 
-from searchkit import BadDateError, QuerySyntaxError, SearchkitError
-from searchkit.query import And, DateSpan, Not, Or, Phrase, Source, Term, parse, parse_date, parse_date_range
+from searchkit import BadDateError, QuerySyntaxError, QueryTooLongError, SearchkitError
+from searchkit.query import (
+    MAX_NESTING,
+    MAX_QUERY_CHARS,
+    And,
+    DateSpan,
+    Not,
+    Or,
+    Phrase,
+    Source,
+    Term,
+    parse,
+    parse_date,
+    parse_date_range,
+)
 
 D = dt.date
 
@@ -130,3 +143,72 @@ def test_syntax_errors_say_where_and_why(text, error, words):
     for word in words:
         assert word in message
     assert isinstance(caught.value, SearchkitError)
+
+
+# -- limits -------------------------------------------------------------------
+
+
+def test_longest_query_accepted_and_one_more_character_refused():
+    assert parse("a" * MAX_QUERY_CHARS) == Term("a" * MAX_QUERY_CHARS)
+    with pytest.raises(QueryTooLongError) as caught:
+        parse("a" * (MAX_QUERY_CHARS + 1))
+    assert str(caught.value) == f"query too long: {MAX_QUERY_CHARS + 1} characters (at most {MAX_QUERY_CHARS})"
+    assert isinstance(caught.value, QuerySyntaxError)
+
+
+@pytest.mark.parametrize(
+    ("opening", "closing", "levels_each"),
+    [("(", ")", 1), ("（", "）", 1), ("NOT ", "", 1), ("-", "", 1), ("-(", ")", 2), ("NOT (", ")", 2)],
+)
+def test_deepest_nesting_accepted_and_one_more_level_refused(opening, closing, levels_each):
+    levels = MAX_NESTING // levels_each
+    deepest = opening * levels + "韶关" + closing * levels
+    assert tree_depth(parse(deepest)) <= 2 * MAX_NESTING + 3
+    too_deep = opening * (levels + 1) + "韶关" + closing * (levels + 1)
+    with pytest.raises(QueryTooLongError) as caught:
+        parse(too_deep)
+    message = str(caught.value)
+    assert message.startswith("query too deeply nested at column ") and "\n" not in message
+    assert f"at most {MAX_NESTING} levels" in message
+
+
+def test_nesting_counts_levels_on_one_path_not_all_groups():
+    # Many groups side by side are no deeper than one.
+    text = " ".join(["(a OR -b)"] * 100)
+    assert len(parse(text).items) == 100
+
+
+def test_negations_in_a_row_nest_the_tree():
+    tree = parse("NOT -NOT 民政")
+    assert tree == Not(Not(Not(Term("民政"))))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "(" * 400 + "韶关" + ")" * 400,  # 802 characters: within the length limit
+        "NOT " * 240 + "韶关",
+        "-" * 900 + "韶关",
+        "(" * 2000 + "韶关" + ")" * 2000,  # the reported inputs: beyond it
+        "NOT " * 2000 + "韶关",
+        "-(" * 1000 + "韶关" + ")" * 1000,
+    ],
+)
+def test_pathological_nesting_is_refused_in_one_line(text):
+    with pytest.raises(QueryTooLongError) as caught:
+        parse(text)
+    assert "\n" not in str(caught.value)
+    assert str(caught.value).startswith(("query too deeply nested", "query too long"))
+
+
+def tree_depth(node) -> int:
+    """The number of nodes on the longest path from the root (without recursion)."""
+    deepest, stack = 0, [(node, 1)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(item, (And, Or)):
+            stack.extend((child, depth + 1) for child in item.items)
+        elif isinstance(item, Not):
+            stack.append((item.item, depth + 1))
+    return deepest
