@@ -701,14 +701,7 @@ class _Phrase(wq.Phrase):
 
 
 class _AndNot(wq.AndNot):
-    """Whoosh's AndNot query, with a matcher that also checks the first document.
-
-    Whoosh's AndNotMatcher checks its first document against the excluded
-    side only when both sides start on the same document: when the excluded
-    side starts earlier, the first document of the other side was kept even
-    if excluded (``林长制 -山`` found the one document about 林长制, which
-    mentions 山).
-    """
+    """Whoosh's AndNot query, with a matcher that moves correctly (_AndNotMatcher)."""
 
     def matcher(self, searcher, context=None):
         """Whoosh's AndNot.matcher, with _AndNotMatcher."""
@@ -718,11 +711,25 @@ class _AndNot(wq.AndNot):
 
 
 class _AndNotMatcher(matching.AndNotMatcher):
-    """Whoosh's AndNotMatcher, moving past excluded documents from the first one."""
+    """Whoosh's AndNotMatcher, with two mistakes in how it moves corrected.
+
+    - Whoosh's checks its first document against the excluded side only when
+      both sides start on the same document: when the excluded side started
+      earlier, the first document of the kept side was kept even if excluded
+      (``林长制 -山`` found the one document about 林长制, which mentions 山).
+    - Skipped past the last document of its kept side (by an And around it),
+      Whoosh's reads the id of that exhausted side: an IndexError
+      (``(民政 -预制菜) 林长制``).
+    """
 
     def _find_first(self) -> None:
         if self.a.is_active() and self.b.is_active():
             self._find_next()  # skips the excluded side to the first document, then past it
+
+    def _find_next(self) -> bool:
+        if not self.a.is_active():  # nothing left to exclude from
+            return False
+        return super()._find_next()
 
 
 def _and(queries: list[wq.Query]) -> wq.Query:
