@@ -649,8 +649,12 @@ def test_since_after_until(seed_index):
 
 import itertools  # noqa: E402  (this section's own imports)
 import json  # noqa: E402
+import os  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
 
 from searchkit import QueryTooLongError  # noqa: E402
 from searchkit.query import MAX_NESTING, MAX_QUERY_CHARS, MAX_QUERY_WORDS  # noqa: E402
@@ -802,3 +806,61 @@ def test_one_word_more_than_the_limit_is_refused(seed_index):
 def test_a_huge_query_is_refused_before_it_is_read(seed_index):
     with pytest.raises(QueryTooLongError, match="10000000 characters"):
         seed_index.search("韶關" * 5_000_000)
+
+
+# -- fuzzing: search finds the documents its boolean structure says --------------
+
+LEAVES = ["山", "林长制", "预制菜", "民政", "韶关", "数据中心", "1554亿元", "date:2022", "date:..2021",
+          "source:南方日报", "source:羊城晚报", "title:韶关"]
+trees = st.recursive(
+    st.sampled_from(LEAVES),
+    lambda children: st.one_of(
+        st.tuples(st.just("AND"), st.lists(children, min_size=2, max_size=3)),
+        st.tuples(st.just("OR"), st.lists(children, min_size=2, max_size=3)),
+        st.tuples(st.just("NOT"), children),
+    ),
+    max_leaves=8,
+)
+
+
+def render_tree(tree) -> str:
+    """A query string for a tree of leaves and ('AND' | 'OR', [trees]) / ('NOT', tree)."""
+    if isinstance(tree, str):
+        return tree
+    op, body = tree
+    if op == "NOT":
+        return f"-({render_tree(body)})"
+    return (" OR " if op == "OR" else " ").join(f"({render_tree(child)})" for child in body)
+
+
+def expected_ids(tree, leaf_ids) -> set[str]:
+    """The documents a tree selects, by set operations on what its leaves find alone."""
+    if isinstance(tree, str):
+        return leaf_ids(tree)
+    op, body = tree
+    if op == "NOT":
+        return ALL - expected_ids(body, leaf_ids)
+    sets = [expected_ids(child, leaf_ids) for child in body]
+    return set.intersection(*sets) if op == "AND" else set.union(*sets)
+
+
+_leaf_ids: dict[str, set[str]] = {}
+
+
+@settings(max_examples=int(os.environ.get("SEARCHKIT_FUZZ_EXAMPLES") or 200), deadline=None,
+          derandomize=True)
+@given(trees)
+def test_search_finds_what_the_boolean_structure_says(seed_index, tree):
+    def leaf_ids(leaf):
+        if leaf not in _leaf_ids:
+            results = seed_index.search(leaf, limit=10)
+            assert not results.partial
+            _leaf_ids[leaf] = set(ids(results))
+        return _leaf_ids[leaf]
+
+    results = seed_index.search(render_tree(tree), limit=10)
+    expected = expected_ids(tree, leaf_ids)
+    if results.partial:  # only when nothing matches the whole query
+        assert expected == set()
+    else:
+        assert set(ids(results)) == expected
