@@ -49,10 +49,10 @@ MAX_NESTING = 32
 # look-ups (word, title, characters) and, when no document has them all, its
 # own pass of partial matching; Whoosh combines an AND of n words into a tree
 # up to n levels deep. The time of a query grows with its words: on 1,000
-# long articles that all contain every word (200 copies of the seeds), 16
-# words took 0.5 s, 32 words 1.0 s and 64 words 2.4 s on the busy 2-core
-# machine, where two words took 0.07 s (benchmarks/query_limits.py). Web
-# search engines stop at 32 words too. Enforced by the engine, which segments.
+# long articles that all contain every word (200 copies of the seeds), 32
+# words took 0.6-1.0 s and 64 words 1.2-2.4 s on the shared 2-core machine,
+# two words 0.05 s (benchmarks/query_limits.py). Web search engines stop at
+# 32 words too. Enforced by the engine, which segments.
 MAX_QUERY_WORDS = 32
 
 
