@@ -25,6 +25,7 @@ from .errors import (  # noqa: E402
     IndexNotFoundError,
     LoadError,
     QuerySyntaxError,
+    QueryTooLongError,
     SearchkitError,
 )
 from .models import Document, Hit, IndexReport, IndexStats, SearchResults  # noqa: E402
@@ -44,6 +45,7 @@ __all__ = [
     "IndexDamagedError",
     "IndexLockedError",
     "QuerySyntaxError",
+    "QueryTooLongError",
     "BadDateError",
     "LoadError",
 ]

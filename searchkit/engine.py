@@ -38,6 +38,7 @@ class _Compiled:
     clauses: list[wq.Query] = field(default_factory=list)  # coverage units for partial matching
     required: list[wq.Query] = field(default_factory=list)  # filters and exclusions
     dated: bool = False
+    undated_may_match: bool = False  # a date: under OR or NOT: undated documents can match
 
 
 class SearchIndex:
@@ -209,6 +210,7 @@ class SearchIndex:
             raise SearchkitError(f"unknown sort '{sort}': use {' or '.join(SORTS)}")
         if limit < 1 or offset < 0:
             raise SearchkitError("limit must be at least 1 and offset at least 0")
+        q.check_length(query)  # before normalizing: refusing a huge query costs nothing
         self.refresh()
         text = normalize_query(query)
         with self._guard():  # segmenting the query reads the index's lexicon
@@ -287,7 +289,10 @@ class SearchIndex:
         """How many documents match the query but were dropped for having no date."""
         without_dates = [f for f in filters if not isinstance(f, wq.DateRange)]
         undated = wq.Not(wq.Term(schema.DATED, True))
-        query = _and([_strip_dates(compiled.query), *without_dates, undated])
+        relaxed = _strip_dates(compiled.query) if compiled.dated else compiled.query
+        if compiled.undated_may_match:  # an undated document the query matches was not dropped
+            relaxed = _AndNot(relaxed, compiled.query)
+        query = _and([relaxed, *without_dates, undated])
         return sum(1 for _ in searcher.docs_for_query(query))
 
 
@@ -406,8 +411,12 @@ class _Compiler:
         self._word_queries: dict[tuple[str, str | None], wq.Query] = {}
 
     def compile(self, node) -> _Compiled:
-        """The Whoosh query for node, with what to highlight and the partial-match units."""
+        """The Whoosh query for node, with what to highlight and the partial-match units.
+
+        Raises QueryTooLongError for a query of more than MAX_QUERY_WORDS words.
+        """
         self._segment_together(list(_texts(node)))
+        q.check_words(self._word_count(node))
         compiled = _Compiled(self.node(node))
         compiled.terms = sorted(set(self._highlight_terms(node)), key=len, reverse=True)
         items = node.items if isinstance(node, q.And) else (node,)
@@ -422,6 +431,7 @@ class _Compiler:
             else:
                 compiled.required.append(self.node(item))
         compiled.dated = _mentions_dates(node)
+        compiled.undated_may_match = _dates_optional(node)
         if len(compiled.clauses) <= 1:
             compiled.clauses = []
         return compiled
@@ -432,13 +442,14 @@ class _Compiler:
             positives = [self.node(n) for n in node.items if not isinstance(n, q.Not)]
             negatives = [self.node(n.item) for n in node.items if isinstance(n, q.Not)]
             query = _and(positives) if positives else wq.Every()
-            for negative in negatives:
-                query = wq.AndNot(query, negative)
-            return query
+            # One AndNot for all the negatives, not one inside another: the same
+            # documents and scores (AndNot scores its kept side only), and a
+            # tree as shallow for a thousand negatives as for one.
+            return _AndNot(query, _or(negatives)) if negatives else query
         if isinstance(node, q.Or):
             return _or([self.node(n) for n in node.items])
         if isinstance(node, q.Not):
-            return wq.AndNot(wq.Every(), self.node(node.item))
+            return _AndNot(wq.Every(), self.node(node.item))
         if isinstance(node, q.Term):
             return self._term_query(node.text, node.field)
         if isinstance(node, q.Phrase):
@@ -448,6 +459,23 @@ class _Compiler:
         if isinstance(node, q.DateSpan):
             return _date_range(node.start, node.end)
         raise TypeError(node)
+
+    def _word_count(self, node) -> int:
+        """How many words the query has, as MAX_QUERY_WORDS counts them.
+
+        Those of its bare words and phrases as they are segmented (stop words
+        too: a text is also looked up literally, whole), a code such as
+        ``1-2-3`` counting as its pieces (each is looked up), and one for each
+        source: or date: term.
+        """
+        count = 0
+        for item in _nodes(node):
+            if isinstance(item, (q.Term, q.Phrase)):
+                count += sum(1 if analysis.is_cjk(word) else max(1, len(analysis.char_tokens(word)))
+                             for word in self._words(item.text))
+            elif isinstance(item, (q.Source, q.DateSpan)):
+                count += 1
+        return count
 
     def _segment_together(self, texts: list[str]) -> None:
         """Segment several texts of the query in one call to the segmenter.
@@ -514,15 +542,16 @@ class _Compiler:
         return wq.Or([_phrase(schema.CONTENT, words), exact]) if exact is not None else wq.NullQuery
 
     def _highlight_terms(self, node) -> list[str]:
-        if isinstance(node, (q.And, q.Or)):
-            return [t for n in node.items for t in self._highlight_terms(n)]
-        if isinstance(node, q.Phrase):
-            return [node.text]
-        if isinstance(node, q.Term):
-            words = self._query_words(node.text)
-            keep = [w for w in words if not (len(w) == 1 and analysis.is_cjk(w))] or words
-            return [node.text, *keep]
-        return []
+        """The texts to highlight: words and phrases of the query, not negated ones."""
+        terms = []
+        for item in _nodes(node, negated=False):
+            if isinstance(item, q.Phrase):
+                terms.append(item.text)
+            elif isinstance(item, q.Term):
+                words = self._query_words(item.text)
+                keep = [w for w in words if not (len(w) == 1 and analysis.is_cjk(w))] or words
+                terms.extend([item.text, *keep])
+        return terms
 
 
 class _TieBreak:
@@ -700,6 +729,38 @@ class _Phrase(wq.Phrase):
         return matching.WrappingMatcher(found, boost=self.boost) if self.boost != 1.0 else found
 
 
+class _AndNot(wq.AndNot):
+    """Whoosh's AndNot query, with a matcher that moves correctly (_AndNotMatcher)."""
+
+    def matcher(self, searcher, context=None):
+        """Whoosh's AndNot.matcher, with _AndNotMatcher."""
+        scored = self.a.matcher(searcher, context)
+        excluded = self.b.matcher(searcher, searcher.boolean_context())
+        return _AndNotMatcher(scored, excluded)
+
+
+class _AndNotMatcher(matching.AndNotMatcher):
+    """Whoosh's AndNotMatcher, with two mistakes in how it moves corrected.
+
+    - Whoosh's checks its first document against the excluded side only when
+      both sides start on the same document: when the excluded side started
+      earlier, the first document of the kept side was kept even if excluded
+      (``林长制 -山`` found the one document about 林长制, which mentions 山).
+    - Skipped past the last document of its kept side (by an And around it),
+      Whoosh's reads the id of that exhausted side: an IndexError
+      (``(民政 -预制菜) 林长制``).
+    """
+
+    def _find_first(self) -> None:
+        if self.a.is_active() and self.b.is_active():
+            self._find_next()  # skips the excluded side to the first document, then past it
+
+    def _find_next(self) -> bool:
+        if not self.a.is_active():  # nothing left to exclude from
+            return False
+        return super()._find_next()
+
+
 def _and(queries: list[wq.Query]) -> wq.Query:
     queries = [x for x in queries if x is not None]
     if not queries:
@@ -746,33 +807,80 @@ def _as_date(value: str | dt.date, *, end: bool) -> dt.date:
     return q.parse_date(str(value), end=end)
 
 
+def _nodes(node, *, negated: bool = True) -> Iterator:
+    """Every node of a query tree, in order (without Not subtrees unless negated).
+
+    A loop over a stack, not recursion: a walk costs no stack, however the
+    tree was built (the parser also keeps trees within MAX_NESTING).
+    """
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        yield item
+        if isinstance(item, (q.And, q.Or)):
+            stack.extend(reversed(item.items))
+        elif isinstance(item, q.Not) and negated:
+            stack.append(item.item)
+
+
 def _texts(node) -> Iterator[str]:
     """The texts of the words and phrases of a query tree."""
-    if isinstance(node, (q.Term, q.Phrase)):
-        yield node.text
-    elif isinstance(node, (q.And, q.Or)):
-        for item in node.items:
-            yield from _texts(item)
-    elif isinstance(node, q.Not):
-        yield from _texts(node.item)
+    return (item.text for item in _nodes(node) if isinstance(item, (q.Term, q.Phrase)))
 
 
 def _mentions_dates(node) -> bool:
-    if isinstance(node, q.DateSpan):
-        return True
-    if isinstance(node, (q.And, q.Or)):
-        return any(_mentions_dates(n) for n in node.items)
-    if isinstance(node, q.Not):
-        return _mentions_dates(node.item)
+    return any(isinstance(item, q.DateSpan) for item in _nodes(node))
+
+
+def _dates_optional(node) -> bool:
+    """Whether a date: of the query is under OR or NOT (not required of every match).
+
+    Only then can a document without a date match the query.
+    """
+    stack = [(node, True)]
+    while stack:
+        item, required = stack.pop()
+        if isinstance(item, q.DateSpan) and not required:
+            return True
+        if isinstance(item, q.And):
+            stack.extend((child, required) for child in item.items)
+        elif isinstance(item, q.Or):
+            stack.extend((child, False) for child in item.items)
+        elif isinstance(item, q.Not):
+            stack.append((item.item, False))
     return False
 
 
-def _strip_dates(query: wq.Query) -> wq.Query:
-    """The query with its date ranges taken out (to count undated matches)."""
+def _strip_dates(query: wq.Query, positive: bool = True) -> wq.Query:
+    """The query relaxed for documents without a date, to count those left out.
+
+    Such a document never matches a date range. A range it must match (under
+    an even number of negations: positive) becomes Every, so the relaxed query
+    finds the documents that could match if their dates were known; a range
+    under a negation stays, since not matching it already lets them through.
+
+    Every query shape is rebuilt by Whoosh's own ``apply``, which knows each
+    node's constructor; only negations (the right side of AndNot, Not) are
+    handled here. (Rebuilding every CompoundQuery from a list of subqueries
+    was a TypeError for AndNot and the other BinaryQuery kinds, which take
+    two.) The result is for counting, not scoring: an And drops its Every
+    children and an Or with an Every child is Every (an And of 60 Every
+    matchers took seconds).
+    """
     if isinstance(query, wq.DateRange):
+        return wq.Every() if positive else query
+    if isinstance(query, wq.AndNot):
+        return type(query)(_strip_dates(query.a, positive), _strip_dates(query.b, not positive))
+    if isinstance(query, wq.Not):
+        return wq.Not(_strip_dates(query.query, not positive), boost=query.boost)
+    relaxed = query.apply(lambda child: _strip_dates(child, positive))
+    if type(relaxed) is wq.And:
+        return _and([s for s in relaxed.subqueries if not _is_every(s)])
+    if type(relaxed) is wq.Or and any(_is_every(s) for s in relaxed.subqueries):
         return wq.Every()
-    if isinstance(query, wq.CompoundQuery):
-        return type(query)([_strip_dates(s) for s in query.subqueries])
-    if isinstance(query, wq.BinaryQuery):
-        return type(query)(_strip_dates(query.a), _strip_dates(query.b))
-    return query
+    return relaxed
+
+
+def _is_every(query: wq.Query) -> bool:
+    """Whether query is an Every() of no particular field (every document)."""
+    return type(query) is wq.Every and query.fieldname is None

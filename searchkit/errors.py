@@ -48,6 +48,10 @@ class QuerySyntaxError(SearchkitError):
     """The query cannot be parsed; the message says where and why."""
 
 
+class QueryTooLongError(QuerySyntaxError):
+    """The query is longer, or more deeply nested, than searchkit accepts."""
+
+
 class BadDateError(SearchkitError):
     """A date given by the user cannot be understood."""
 

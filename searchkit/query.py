@@ -12,6 +12,11 @@ Grammar (words are ANDed unless joined by OR)::
 ``date:`` takes ``YYYY``, ``YYYY-MM``, ``YYYY-MM-DD`` or a range ``A..B``
 (either end may be left open). The tree is turned into a Whoosh query by the
 engine; nothing here knows about the index.
+
+A query is bounded in length (``MAX_QUERY_CHARS``), nesting
+(``MAX_NESTING``) and, once segmented by the engine, words
+(``MAX_QUERY_WORDS``); beyond them it is refused with a QueryTooLongError, so
+no query can exhaust the stack or keep the index busy for seconds.
 """
 
 from __future__ import annotations
@@ -21,10 +26,34 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from .errors import BadDateError, QuerySyntaxError
+from .errors import BadDateError, QuerySyntaxError, QueryTooLongError
 
 FIELDS = ("title", "source", "date")
 OPERATORS = ("AND", "OR", "NOT")
+
+# Limits of a query. Together they bound, by construction, the time and stack
+# depth of everything done with a query: parsing, walking its tree, segmenting
+# it, building and running its Whoosh query.
+#
+# Characters: a sentence or two pasted as a query is a few hundred characters;
+# a longer text is refused before any work is done on it (normalizing a
+# megabyte alone takes a quarter of a second).
+MAX_QUERY_CHARS = 1000
+# Levels of parentheses and of NOT/- stacked on one another. Code that walks
+# the tree (here, in the engine, in Whoosh's matchers) spends stack frames on
+# each level: 31 levels of nested ORs need about 250 of Python's 1,000, which
+# leaves room for the caller (the shell's). Nobody nests a real query 32 deep.
+MAX_NESTING = 32
+# Words after segmentation (of bare words and phrases; a code such as 1-2-3
+# counts as its pieces), plus field terms. Each word becomes its own term
+# look-ups (word, title, characters) and, when no document has them all, its
+# own pass of partial matching; Whoosh combines an AND of n words into a tree
+# up to n levels deep. The time of a query grows with its words: on 1,000
+# long articles that all contain every word (200 copies of the seeds), 32
+# words took 0.6-1.0 s and 64 words 1.2-2.4 s on the shared 2-core machine,
+# two words 0.05 s (benchmarks/query_limits.py). Web search engines stop at
+# 32 words too. Enforced by the engine, which segments.
+MAX_QUERY_WORDS = 32
 
 
 @dataclass(frozen=True)
@@ -137,10 +166,27 @@ def _find_closing_quote(text: str, start: int) -> int:
     return min(found)
 
 
+def check_length(text: str) -> None:
+    """Raise QueryTooLongError if text is longer than MAX_QUERY_CHARS."""
+    if len(text) > MAX_QUERY_CHARS:
+        raise QueryTooLongError(
+            f"query too long: {len(text)} characters (at most {MAX_QUERY_CHARS})"
+        )
+
+
+def check_words(count: int) -> None:
+    """Raise QueryTooLongError if a query of count words is over MAX_QUERY_WORDS."""
+    if count > MAX_QUERY_WORDS:
+        raise QueryTooLongError(f"query too long: {count} words (at most {MAX_QUERY_WORDS})")
+
+
 class _Parser:
+    """Recursive descent, at most MAX_NESTING levels deep (see _deeper)."""
+
     def __init__(self, tokens: list[_Token]) -> None:
         self.tokens = tokens
         self.i = 0
+        self.depth = 0
 
     def peek(self) -> _Token | None:
         return self.tokens[self.i] if self.i < len(self.tokens) else None
@@ -185,22 +231,31 @@ class _Parser:
         return items[0] if len(items) == 1 else And(tuple(items))
 
     def parse_unary(self) -> Node:
-        token = self.peek()
-        if token.kind == "MINUS" or self._at_op("NOT"):
+        # A run of negations is read in a loop, not by recursion; each one
+        # still counts as a level, since it nests the tree one deeper.
+        negations = 0
+        while (token := self.peek()).kind == "MINUS" or self._at_op("NOT"):
             self.take()
             if self.peek() is None:
                 raise QuerySyntaxError(f"'{token.text}' at column {token.column} needs something after it")
-            return Not(self.parse_unary())
-        return self.parse_primary()
+            self._deeper(token)
+            negations += 1
+        node = self.parse_primary()
+        for _ in range(negations):
+            node = Not(node)
+        self.depth -= negations
+        return node
 
     def parse_primary(self) -> Node:
         token = self.take()
         if token.kind == "LPAREN":
+            self._deeper(token)
             node = self.parse_or()
             closing = self.peek()
             if closing is None or closing.kind != "RPAREN":
                 raise QuerySyntaxError(f"unbalanced parenthesis: '(' at column {token.column} is never closed")
             self.take()
+            self.depth -= 1
             return node
         if token.kind == "RPAREN":
             raise QuerySyntaxError(f"unbalanced parenthesis: ')' at column {token.column} has no '('")
@@ -222,13 +277,27 @@ class _Parser:
         start, end = parse_date_range(value.text, column=value.column)
         return DateSpan(start, end)
 
+    def _deeper(self, token: _Token) -> None:
+        """Enter one more level of nesting at token, within MAX_NESTING."""
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise QueryTooLongError(
+                f"query too deeply nested at column {token.column}: "
+                f"at most {MAX_NESTING} levels of parentheses and NOT"
+            )
+
     def _at_op(self, name: str) -> bool:
         token = self.peek()
         return token is not None and token.kind == "OP" and token.text == name
 
 
 def parse(text: str) -> Node:
-    """Parse a query string into a syntax tree (raises QuerySyntaxError)."""
+    """Parse a query string into a syntax tree (raises QuerySyntaxError).
+
+    The tree is at most MAX_NESTING levels deep (QueryTooLongError beyond,
+    as beyond MAX_QUERY_CHARS characters).
+    """
+    check_length(text)
     tokens = tokenize(text)
     if not tokens:
         raise QuerySyntaxError("empty query")

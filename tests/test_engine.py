@@ -640,3 +640,227 @@ def test_bad_since(seed_index, bad):
 def test_since_after_until(seed_index):
     with pytest.raises(BadDateError):
         seed_index.search("韶关", since="2023", until="2022")
+
+
+# ============================================================================
+# Query compilation: exclusions, date: terms in any query shape, the limits
+# of a query (issue 10)
+# ============================================================================
+
+import itertools  # noqa: E402  (this section's own imports)
+import json  # noqa: E402
+import os  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from searchkit import QueryTooLongError  # noqa: E402
+from searchkit.query import MAX_NESTING, MAX_QUERY_CHARS, MAX_QUERY_WORDS  # noqa: E402
+
+PARTS = ["山", "林长制", "预制菜", "民政", "韶关", "数据中心", "date:2022", "source:南方日报", "title:韶关"]
+
+
+@pytest.mark.parametrize(("kept", "excluded"), itertools.permutations(PARTS, 2))
+def test_exclusion_leaves_out_every_excluded_document(seed_index, kept, excluded):
+    # Also the first document of the kept side: Whoosh's own matcher kept it
+    # when the excluded side started on an earlier document (林长制 -山).
+    expected = set(ids(seed_index.search(kept))) - set(ids(seed_index.search(excluded)))
+    assert set(ids(seed_index.search(f"{kept} -{excluded}"))) == expected
+    assert set(ids(seed_index.search(f"{kept} NOT ({excluded})"))) == expected
+
+
+@pytest.mark.parametrize(("kept", "excluded", "also"),
+                         itertools.permutations(["山", "林长制", "预制菜", "民政", "韶关", "date:2022"], 3))
+def test_exclusion_inside_an_and(seed_index, kept, excluded, also):
+    # An And skips its parts to each other's documents: skipped past its last
+    # document, Whoosh's exclusion failed ('(民政 -预制菜) 林长制': IndexError).
+    found = {q: set(ids(seed_index.search(q))) for q in (kept, excluded, also)}
+    expected = (found[kept] - found[excluded]) & found[also]
+    assert set(ids(seed_index.search(f"({kept} -{excluded}) {also}"))) == expected
+
+
+# Of the undated documents, 001 and 003 both mention 山; 001 mentions 1554亿元 and 民政.
+DATE_SHAPES = [
+    # (query, the hits, undated documents left out for having no date)
+    ("date:2022 -山", {S004}, 0),
+    ("NOT 山 date:2022", {S004}, 0),
+    ("1554亿元 date:2022", {S000}, 1),
+    ("date:2022", {S000, S004}, 2),
+    ("(date:2022)", {S000, S004}, 2),
+    ("((date:2021 OR date:2022) 韶关)", {S000, S002, S004}, 2),
+    ("date:2021 OR date:2022", {S000, S002, S004}, 2),
+    ("(韶关 date:2022) OR 林长制", {S000, S002, S004}, 2),
+    # 001 is found by 民政 whatever its date: only 003 was left out.
+    ("date:2022 OR 民政", {S000, S001, S004}, 1),
+    # Undated documents are not in 2022: they match, none is left out.
+    ("-date:2022", {S001, S002, S003}, 0),
+    ("韶关 -(date:2022 OR 民政)", {S002, S003}, 0),
+    ("-date:2022 -山", set(), 0),
+    ("NOT (date:2021..2022 -山)", ALL - {S004}, 0),
+    ("林长制 date:2022 -date:2022", set(), 0),  # found by fuzzing: an IndexError in Whoosh
+]
+
+
+@pytest.mark.parametrize(("query", "expected", "undated"), DATE_SHAPES)
+def test_date_terms_in_any_query_shape(seed_index, query, expected, undated):
+    results = seed_index.search(query)
+    assert set(ids(results)) == expected
+    assert results.undated_excluded == undated
+
+
+def run_search_cli(index_dir, *args, input=None) -> subprocess.CompletedProcess:
+    """`searchkit search ARGS --index DIR`, run for real with its output piped."""
+    result = subprocess.run(
+        [sys.executable, "-m", "searchkit", "search", *args, "--index", str(index_dir)],
+        input=input, capture_output=True, text=True, encoding="utf-8", timeout=120,
+    )
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
+@pytest.mark.parametrize("query", ["date:2022 -山", "NOT 山 date:2022", "1554亿元 date:2022"])
+def test_date_queries_through_the_command(seed_index_dir, query):
+    result = run_search_cli(seed_index_dir, query, "--json")
+    assert result.returncode == 0, result.stderr
+    expected = next(hits for q, hits, _ in DATE_SHAPES if q == query)
+    assert {hit["id"] for hit in json.loads(result.stdout)["hits"]} == expected
+
+
+def test_date_query_shapes_through_the_command_in_a_batch(seed_index_dir):
+    result = run_search_cli(seed_index_dir, "--batch", "-",
+                            input="".join(f"{q}\n" for q, _, _ in DATE_SHAPES))
+    assert result.returncode == 0, result.stderr
+    answers = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [{hit["id"] for hit in a["hits"]} for a in answers] == [hits for _, hits, _ in DATE_SHAPES]
+
+
+# The inputs reported in issue 10 (each once ended in a RecursionError), and the
+# same shapes kept within MAX_QUERY_CHARS so that the other limits stop them.
+WORDS = "数据 中心 韶关 改革 林长制 预制菜 算力 集群 生态 民政 发展 转型 产业 治理 规范 攻坚".split()
+PATHOLOGICAL = {
+    "2,000+ characters of Chinese words": " ".join(WORDS * 60),
+    "2,000 nested parentheses": "(" * 2000 + "韶关" + ")" * 2000,
+    "2,000 -word terms": "韶关 " + " ".join(f"-{WORDS[i % len(WORDS)]}{i}" for i in range(2000)),
+    "1,000 distinct words": " ".join(chr(0x4E00 + 2 * i) + chr(0x4E01 + 2 * i) for i in range(1000)),
+    "3,616 characters": "韶關改革 數據中心 " * 361 + "韶关 改革 ",
+    "Chinese words within the length limit": "".join(WORDS * 10)[:MAX_QUERY_CHARS],
+    "nesting within the length limit": "(" * 400 + "韶关" + ")" * 400,
+    "NOT within the length limit": "NOT " * 240 + "韶关",
+    "-word terms within the length limit": "韶关 " + " ".join(f"-{w}" for w in WORDS * 20),
+    "distinct words within the length limit": " ".join(chr(0x4E00 + 2 * i) + chr(0x4E01 + 2 * i)
+                                                       for i in range(300)),
+    "a code of many pieces": "-".join(["2022"] * 150),
+}
+
+
+@pytest.mark.parametrize("name", list(PATHOLOGICAL))
+def test_pathological_queries_are_refused_by_a_limit(seed_index, name):
+    with pytest.raises(QueryTooLongError) as caught:
+        seed_index.search(PATHOLOGICAL[name])
+    message = str(caught.value)
+    assert "\n" not in message
+    # Refused by one of the limits, which is named: the work done is bounded by it.
+    assert (f"(at most {MAX_QUERY_CHARS})" in message or f"(at most {MAX_QUERY_WORDS})" in message
+            or f"at most {MAX_NESTING} levels" in message)
+
+
+def test_pathological_query_through_the_command(seed_index_dir):
+    result = run_search_cli(seed_index_dir, PATHOLOGICAL["2,000 nested parentheses"])
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"searchkit: error: query too long: 4002 characters (at most {MAX_QUERY_CHARS})"
+    ]
+
+
+def test_deeply_nested_query_through_the_command(seed_index_dir):
+    result = run_search_cli(seed_index_dir, PATHOLOGICAL["nesting within the length limit"])
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"searchkit: error: query too deeply nested at column {MAX_NESTING + 1}: "
+        f"at most {MAX_NESTING} levels of parentheses and NOT"
+    ]
+
+
+def test_queries_at_the_limits_are_answered(seed_index):
+    codes = [f"x{i}" for i in range(MAX_QUERY_WORDS)]  # a word each
+    assert seed_index.search(" ".join(codes)).total == 0
+    assert seed_index.search("韶关 " + " ".join("-" + c for c in codes[1:])).total == 5
+    assert seed_index.search(" OR ".join(["韶关"] * MAX_QUERY_WORDS)).total == 5
+    deepest = "(" * (MAX_NESTING - 2) + "-(" + "民政" + ")" * (MAX_NESTING - 1)  # - is a level too
+    assert set(ids(seed_index.search("韶关 " + deepest))) == ALL - {S001}
+    assert seed_index.search("a" * MAX_QUERY_CHARS).total == 0
+
+
+def test_one_word_more_than_the_limit_is_refused(seed_index):
+    codes = [f"x{i}" for i in range(MAX_QUERY_WORDS + 1)]
+    for query in (" ".join(codes), "-".join(codes), '"' + " ".join(codes) + '"',
+                  " ".join(["date:2022"] * len(codes))):
+        with pytest.raises(QueryTooLongError) as caught:
+            seed_index.search(query)
+        assert str(caught.value) == f"query too long: {len(codes)} words (at most {MAX_QUERY_WORDS})"
+
+
+def test_a_huge_query_is_refused_before_it_is_read(seed_index):
+    with pytest.raises(QueryTooLongError, match="10000000 characters"):
+        seed_index.search("韶關" * 5_000_000)
+
+
+# -- fuzzing: search finds the documents its boolean structure says --------------
+
+LEAVES = ["山", "林长制", "预制菜", "民政", "韶关", "数据中心", "1554亿元", "date:2022", "date:..2021",
+          "source:南方日报", "source:羊城晚报", "title:韶关"]
+trees = st.recursive(
+    st.sampled_from(LEAVES),
+    lambda children: st.one_of(
+        st.tuples(st.just("AND"), st.lists(children, min_size=2, max_size=3)),
+        st.tuples(st.just("OR"), st.lists(children, min_size=2, max_size=3)),
+        st.tuples(st.just("NOT"), children),
+    ),
+    max_leaves=8,
+)
+
+
+def render_tree(tree) -> str:
+    """A query string for a tree of leaves and ('AND' | 'OR', [trees]) / ('NOT', tree)."""
+    if isinstance(tree, str):
+        return tree
+    op, body = tree
+    if op == "NOT":
+        return f"-({render_tree(body)})"
+    return (" OR " if op == "OR" else " ").join(f"({render_tree(child)})" for child in body)
+
+
+def expected_ids(tree, leaf_ids) -> set[str]:
+    """The documents a tree selects, by set operations on what its leaves find alone."""
+    if isinstance(tree, str):
+        return leaf_ids(tree)
+    op, body = tree
+    if op == "NOT":
+        return ALL - expected_ids(body, leaf_ids)
+    sets = [expected_ids(child, leaf_ids) for child in body]
+    return set.intersection(*sets) if op == "AND" else set.union(*sets)
+
+
+_leaf_ids: dict[str, set[str]] = {}
+
+
+@settings(max_examples=int(os.environ.get("SEARCHKIT_FUZZ_EXAMPLES") or 200), deadline=None,
+          derandomize=True)
+@given(trees)
+def test_search_finds_what_the_boolean_structure_says(seed_index, tree):
+    def leaf_ids(leaf):
+        if leaf not in _leaf_ids:
+            results = seed_index.search(leaf, limit=10)
+            assert not results.partial
+            _leaf_ids[leaf] = set(ids(results))
+        return _leaf_ids[leaf]
+
+    results = seed_index.search(render_tree(tree), limit=10)
+    expected = expected_ids(tree, leaf_ids)
+    if results.partial:  # only when nothing matches the whole query
+        assert expected == set()
+    else:
+        assert set(ids(results)) == expected

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import random
 import re
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from opencc import OpenCC
+
+from searchkit.analysis import CJK_RANGES
 
 from searchkit.normalize import (
     NORMALIZER_VERSION,
@@ -227,3 +232,65 @@ def test_seed_003_normalizes_to_simplified():
 
 def test_normalize_query_collapses_whitespace():
     assert normalize_query("  韶關\u3000ＧＤＰ \t 增長 ") == "韶关 GDP 增长"
+
+
+# --- the position invariant, on any text (property tests) -------------------------
+
+# Modest and reproducible in CI; SEARCHKIT_FUZZ_EXAMPLES=20000 for a long session.
+FUZZ = settings(
+    max_examples=int(os.environ.get("SEARCHKIT_FUZZ_EXAMPLES") or 300),
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+_HAN = re.compile(f"[{CJK_RANGES}]")
+
+
+def _converter_keys() -> list[str]:
+    """Traditional phrases and characters OpenCC's t2s converts (test-only access)."""
+    phrases_entry, characters_entry = OpenCC("t2s")._dict_chain_data[0]
+    return sorted({*phrases_entry[2], *characters_entry[2]})
+
+
+# Text that exercises every path: t2s phrases (whole and cut), characters,
+# full-width forms, pinyin annotations, separators, controls, invisible
+# characters, combining marks, lone surrogates, characters beyond the BMP.
+texts = st.lists(
+    st.one_of(
+        st.sampled_from(_converter_keys()),
+        st.sampled_from(["(guó)", "?qǐng)", "（guān）", "Ｇ", "ｚ", "９", "．", "\u3000", "\n", "\r\n",
+                         "\t", " ", "-", "，", "…", "\u200b", "\ufeff", "\x00", "\x1b", "\u0301", "𠮷"]),
+        st.text(max_size=4),
+        st.text(st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF), max_size=1),
+    ),
+    max_size=40,
+).map("".join)
+
+
+def assert_char_for_char(original: str) -> None:
+    """The invariant of normalize_text: same length, each character mapped in place.
+
+    A character OpenCC does not convert (anything but a Han character) stays
+    where it was, full-width letters and digits folded to half-width; a Han
+    character becomes one Han character at the same position.
+    """
+    normalized = normalize_text(original)
+    assert len(normalized) == len(original)
+    for before, after in zip(original, normalized):
+        if _HAN.fullmatch(before):
+            assert _HAN.fullmatch(after), (before, after)
+        else:
+            assert after == fold_width(before), (before, after)
+
+
+@FUZZ
+@given(texts)
+def test_normalize_text_keeps_every_position(text):
+    assert_char_for_char(text)
+
+
+@FUZZ
+@given(texts)
+def test_normalize_text_keeps_every_position_of_cleaned_text(text):
+    assert_char_for_char(clean_text(text))
+

@@ -1,13 +1,30 @@
-"""The query language: the syntax tree the parser builds, and the errors it reports."""
+"""The query language: the syntax tree the parser builds, the errors it reports, its limits."""
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from searchkit import BadDateError, QuerySyntaxError, SearchkitError
-from searchkit.query import And, DateSpan, Not, Or, Phrase, Source, Term, parse, parse_date, parse_date_range
+from searchkit import BadDateError, QuerySyntaxError, QueryTooLongError, SearchkitError, SearchResults
+from searchkit.normalize import normalize_query
+from searchkit.query import (
+    MAX_NESTING,
+    MAX_QUERY_CHARS,
+    And,
+    DateSpan,
+    Not,
+    Or,
+    Phrase,
+    Source,
+    Term,
+    parse,
+    parse_date,
+    parse_date_range,
+)
 
 D = dt.date
 
@@ -130,3 +147,153 @@ def test_syntax_errors_say_where_and_why(text, error, words):
     for word in words:
         assert word in message
     assert isinstance(caught.value, SearchkitError)
+
+
+# -- limits -------------------------------------------------------------------
+
+
+def test_longest_query_accepted_and_one_more_character_refused():
+    assert parse("a" * MAX_QUERY_CHARS) == Term("a" * MAX_QUERY_CHARS)
+    with pytest.raises(QueryTooLongError) as caught:
+        parse("a" * (MAX_QUERY_CHARS + 1))
+    assert str(caught.value) == f"query too long: {MAX_QUERY_CHARS + 1} characters (at most {MAX_QUERY_CHARS})"
+    assert isinstance(caught.value, QuerySyntaxError)
+
+
+@pytest.mark.parametrize(
+    ("opening", "closing", "levels_each"),
+    [("(", ")", 1), ("（", "）", 1), ("NOT ", "", 1), ("-", "", 1), ("-(", ")", 2), ("NOT (", ")", 2)],
+)
+def test_deepest_nesting_accepted_and_one_more_level_refused(opening, closing, levels_each):
+    levels = MAX_NESTING // levels_each
+    deepest = opening * levels + "韶关" + closing * levels
+    assert tree_depth(parse(deepest)) <= 2 * MAX_NESTING + 3
+    too_deep = opening * (levels + 1) + "韶关" + closing * (levels + 1)
+    with pytest.raises(QueryTooLongError) as caught:
+        parse(too_deep)
+    message = str(caught.value)
+    assert message.startswith("query too deeply nested at column ") and "\n" not in message
+    assert f"at most {MAX_NESTING} levels" in message
+
+
+def test_nesting_counts_levels_on_one_path_not_all_groups():
+    # Many groups side by side are no deeper than one.
+    text = " ".join(["(a OR -b)"] * 100)
+    assert len(parse(text).items) == 100
+
+
+def test_negations_in_a_row_nest_the_tree():
+    tree = parse("NOT -NOT 民政")
+    assert tree == Not(Not(Not(Term("民政"))))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "(" * 400 + "韶关" + ")" * 400,  # 802 characters: within the length limit
+        "NOT " * 240 + "韶关",
+        "-" * 900 + "韶关",
+        "(" * 2000 + "韶关" + ")" * 2000,  # the reported inputs: beyond it
+        "NOT " * 2000 + "韶关",
+        "-(" * 1000 + "韶关" + ")" * 1000,
+    ],
+)
+def test_pathological_nesting_is_refused_in_one_line(text):
+    with pytest.raises(QueryTooLongError) as caught:
+        parse(text)
+    assert "\n" not in str(caught.value)
+    assert str(caught.value).startswith(("query too deeply nested", "query too long"))
+
+
+def tree_depth(node) -> int:
+    """The number of nodes on the longest path from the root (without recursion)."""
+    deepest, stack = 0, [(node, 1)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(item, (And, Or)):
+            stack.extend((child, depth + 1) for child in item.items)
+        elif isinstance(item, Not):
+            stack.append((item.item, depth + 1))
+    return deepest
+
+
+# -- fuzzing: any text parses or is refused ------------------------------------------
+
+# Pieces of the query language and of text that stresses it: quotes of every
+# kind, parentheses, operators, fields with good and bad values, Chinese in
+# both scripts, full-width forms, controls, invisible characters, lone
+# surrogates (as undecodable bytes in argv become) and characters beyond the BMP.
+QUERY_PIECES = [
+    '"', "“", "”", "「", "」", "『", "』", "(", ")", "（", "）", " ", "  ", "\t", "\n", "\u3000",
+    "OR", "AND", "NOT", "or", "-", "--", ":", "：", "..",
+    "title:", "TITLE：", "source:", "date:", "Date:", "foo:", "date:2022", "date:2022-02..2022-06",
+    "date:..2021", "date:..", "date:2022-13", "date:2022-02-30", "date:9999", "2022-05",
+    "韶关", "韶關", "數據中心", "改革", "民政", "山", "的", "了", "1554亿元", "5G-网络", "ＡＢＣ", "５Ｇ",
+    "澎湃新闻", "nfplus", "a.b-c_d", "𠮷", "\x00", "\x1b[31m", "\u200b", "\ufeff", "\u0301", "\ud800", "\udcff",
+]
+# Query-like text: words of the seeds, operators and fields, spaced out.
+QUERY_WORDS = ["韶关", "韶關", "改革", "民政", "山", "的", "數據中心", "1554亿元", "预制菜", "林长制", "ＡＢＣ"]
+spaced_tokens = st.lists(
+    st.one_of(
+        st.sampled_from(QUERY_WORDS),
+        st.sampled_from(QUERY_WORDS).map("-".__add__),
+        st.sampled_from(QUERY_WORDS).map('"{}"'.format),
+        st.sampled_from(["OR", "AND", "NOT", "(", ")", "-", '"', "title:韶关", "source:澎湃新闻",
+                         "source:nfplus", "date:2022", "date:2021..2022-03", "date:..2021", "-date:2022"]),
+    ),
+    max_size=12,
+).map(" ".join)
+# Anything: pieces glued together, runs of openers, long repetitions.
+glued_pieces = st.lists(
+    st.one_of(
+        st.sampled_from(QUERY_PIECES),
+        st.text(max_size=3),
+        st.text(st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF), max_size=1),
+        st.builds(str.__mul__, st.sampled_from(["(", "-", "NOT ", "-(", "韶关 ", "a"]), st.integers(0, 40)),
+    ),
+    max_size=25,
+).map("".join)
+repeated = st.builds(str.__mul__, st.sampled_from(QUERY_PIECES + QUERY_WORDS), st.integers(0, 1200))
+query_texts = spaced_tokens | glued_pieces | repeated
+
+# Modest and reproducible in CI; SEARCHKIT_FUZZ_EXAMPLES=20000 for a long session.
+FUZZ = settings(
+    max_examples=int(os.environ.get("SEARCHKIT_FUZZ_EXAMPLES") or 300),
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+
+def assert_one_line(error: SearchkitError) -> None:
+    message = str(error)
+    assert message and "\n" not in message and "Traceback" not in message
+
+
+@FUZZ
+@given(query_texts)
+def test_any_text_parses_or_is_refused_with_a_searchkit_error(text):
+    for form in (text, normalize_query(text)):
+        try:
+            tree = parse(form)
+        except SearchkitError as error:
+            assert_one_line(error)
+        else:
+            # Bounded by construction: what parses is within the limits.
+            assert len(form) <= MAX_QUERY_CHARS
+            assert tree_depth(tree) <= 2 * MAX_NESTING + 3
+
+
+@FUZZ
+@given(query_texts)
+def test_any_text_searches_or_is_refused_with_a_searchkit_error(seed_index, text):
+    try:
+        results = seed_index.search(text, limit=3)
+    except SearchkitError as error:
+        assert_one_line(error)
+    else:
+        assert isinstance(results, SearchResults)
+        assert results.total >= len(results.hits) and results.undated_excluded >= 0
+        for hit in results.hits:
+            assert all(0 <= start < end <= len(hit.snippet) for start, end in hit.highlights)
