@@ -17,7 +17,7 @@ from typing import Any
 
 from . import analysis, highlight, indexer, integrity, schema
 from . import query as q
-from .errors import BadDateError, IndexNotFoundError, SearchkitError
+from .errors import IndexNotFoundError, SearchkitError
 from .models import DEFAULT_LIMIT, SORTS, Document, Hit, IndexReport, IndexStats, SearchResults
 from .normalize import normalize_query
 
@@ -327,11 +327,7 @@ class SearchIndex:
         if sources:
             filters.append(self._source_query(list(sources)))
         if since is not None or until is not None:
-            start = _as_date(since, end=False) if since is not None else None
-            end = _as_date(until, end=True) if until is not None else None
-            if start and end and start > end:
-                raise BadDateError(f"--since {start} is after --until {end}")
-            filters.append(_date_range(start, end))
+            filters.append(_date_range(*q.date_span(since, until)))
         return filters
 
     def _source_query(self, names: list[str]) -> wq.Query:
@@ -799,12 +795,6 @@ def _date_range(start: dt.date | None, end: dt.date | None) -> wq.Query:
     low = dt.datetime.combine(start, dt.time()) if start else None
     high = dt.datetime.combine(end, dt.time.max) if end else None
     return wq.DateRange(schema.DATE, low, high)
-
-
-def _as_date(value: str | dt.date, *, end: bool) -> dt.date:
-    if isinstance(value, dt.date):
-        return value
-    return q.parse_date(str(value), end=end)
 
 
 def _nodes(node, *, negated: bool = True) -> Iterator:

@@ -335,7 +335,30 @@ def parse_date_range(text: str, *, column: int | None = None) -> tuple[dt.date |
         end = parse_date(right, end=True, column=column) if right else None
         if start is None and end is None:
             raise BadDateError(f"bad date range '{text}': give at least one end")
-        if start and end and start > end:
-            raise BadDateError(f"bad date range '{text}': the start is after the end")
+        check_date_order(start, end, f"bad date range '{text}': ")
         return start, end
     return parse_date(text, column=column), parse_date(text, end=True, column=column)
+
+
+def date_span(since: str | dt.date | None, until: str | dt.date | None) -> tuple[dt.date | None, dt.date | None]:
+    """The inclusive (start, end) of a since/until filter: dates, or YYYY[-MM[-DD]] strings.
+
+    A period counts whole: since '2021' starts on 1 January, until '2021-02'
+    ends on 28 February. None leaves that end open.
+    """
+    start = _as_date(since, end=False) if since is not None else None
+    end = _as_date(until, end=True) if until is not None else None
+    check_date_order(start, end)
+    return start, end
+
+
+def check_date_order(start: dt.date | None, end: dt.date | None, context: str = "") -> None:
+    """Refuse a date range whose start comes after its end (the one place this is checked)."""
+    if start and end and start > end:
+        raise BadDateError(f"{context}the start is after the end ({start} comes after {end})")
+
+
+def _as_date(value: str | dt.date, *, end: bool) -> dt.date:
+    if isinstance(value, dt.date):
+        return value
+    return parse_date(str(value), end=end)

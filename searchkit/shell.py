@@ -453,16 +453,11 @@ class Shell:
 
     def _set_date(self, which: str, arg: str) -> None:
         if arg:
+            since, until = (arg, self.until) if which == "since" else (self.since, arg)
             try:
-                day = q.parse_date(arg, end=which == "until")
+                q.date_span(since, until)
             except BadDateError as exc:
                 return self.error(str(exc))
-            since = q.parse_date(arg) if which == "since" else (
-                q.parse_date(self.since) if self.since else None)
-            until = day if which == "until" else (
-                q.parse_date(self.until, end=True) if self.until else None)
-            if since and until and since > until:
-                return self.error(f"since {since} would be after until {until}")
         setattr(self, which, arg or None)
         self._changed(f"{which}: {arg or 'no limit'}")
 

@@ -21,6 +21,7 @@ from searchkit.query import (
     Phrase,
     Source,
     Term,
+    date_span,
     parse,
     parse_date,
     parse_date_range,
@@ -297,3 +298,21 @@ def test_any_text_searches_or_is_refused_with_a_searchkit_error(seed_index, text
         assert results.total >= len(results.hits) and results.undated_excluded >= 0
         for hit in results.hits:
             assert all(0 <= start < end <= len(hit.snippet) for start, end in hit.highlights)
+
+
+@pytest.mark.parametrize(("since", "until", "span"), [
+    ("2021", "2021-02", (dt.date(2021, 1, 1), dt.date(2021, 2, 28))),
+    (dt.date(2022, 3, 4), None, (dt.date(2022, 3, 4), None)),
+    (None, "2024-02", (None, dt.date(2024, 2, 29))),
+])
+def test_date_span_counts_periods_whole(since, until, span):
+    assert date_span(since, until) == span
+
+
+def test_one_message_for_a_range_that_ends_before_it_starts(seed_index):
+    with pytest.raises(BadDateError) as from_filters:
+        seed_index.search("韶关", since="2023", until="2022")
+    with pytest.raises(BadDateError) as from_query:
+        parse("date:2023..2022")
+    assert str(from_filters.value) == "the start is after the end (2023-01-01 comes after 2022-12-31)"
+    assert str(from_query.value).endswith(str(from_filters.value))
