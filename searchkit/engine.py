@@ -109,9 +109,19 @@ class SearchIndex:
         return indexer.update_index(path, corpus, rebuild=rebuild, userdict=userdict,
                                     progress=progress, warn=warn, workers=workers)
 
-    def update(self, corpus: Iterable[str | os.PathLike], **options: Any) -> IndexReport:
-        """Bring this index up to date with the files under corpus."""
-        report = indexer.update_index(self.path, corpus, **options)
+    def update(
+        self,
+        corpus: Iterable[str | os.PathLike],
+        *,
+        rebuild: bool = False,
+        userdict: str | os.PathLike | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        warn: Callable[[str], None] | None = None,
+        workers: int | None = None,
+    ) -> IndexReport:
+        """Bring this index up to date with the files under corpus (see ``build``)."""
+        report = indexer.update_index(self.path, corpus, rebuild=rebuild, userdict=userdict,
+                                      progress=progress, warn=warn, workers=workers)
         self._reopen()
         return report
 
@@ -169,6 +179,17 @@ class SearchIndex:
         and bytes were verified.
         """
         return integrity.verify(self.path, self._manifest.files)  # no lock: searches go on meanwhile
+
+    def warm_up(self) -> None:
+        """Do now the one-time work of a first search (opening files, reading the
+        query lexicon), e.g. while a person types their first query."""
+        self.search("中文", limit=1)
+
+    def document_count(self) -> int:
+        """How many documents the index holds."""
+        self.refresh()
+        with self._lock, self._guard():
+            return self._get_searcher().doc_count()
 
     def _get_searcher(self):
         if self._searcher is None:
@@ -232,6 +253,7 @@ class SearchIndex:
         return SearchResults(
             query=query, total=results.total, hits=hits, partial=partial,
             elapsed=time.perf_counter() - started, undated_excluded=undated,
+            terms=list(compiled.terms),
         )
 
     def _run(self, searcher, compiled: _Compiled, filters, top: int, sort: str) -> "_Ranked":

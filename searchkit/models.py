@@ -80,6 +80,9 @@ class SearchResults:
     elapsed: float
     partial: bool = False
     undated_excluded: int = 0
+    terms: list[str] = field(default_factory=list)
+    """The query's words and phrases as the engine highlights them (normalized), e.g. to
+    mark them in a whole document."""
 
     def to_json(self) -> dict[str, Any]:
         """The results as the JSON object of the ``--json`` output contract."""

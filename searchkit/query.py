@@ -25,6 +25,7 @@ import calendar
 import datetime as dt
 import re
 from dataclasses import dataclass
+from typing import Literal, overload
 
 from .errors import BadDateError, QuerySyntaxError, QueryTooLongError
 
@@ -291,17 +292,96 @@ class _Parser:
         return token is not None and token.kind == "OP" and token.text == name
 
 
-def parse(text: str) -> Node:
+@dataclass(frozen=True)
+class QueryProblem:
+    """Why a query does not parse, and the 1-based column of the problem when known."""
+
+    message: str
+    column: int | None
+
+
+@dataclass(frozen=True)
+class LenientQuery:
+    """What a lenient parse made of a query.
+
+    ``text`` is what parsed into ``node``: the query itself when it has no
+    problem, else a best-effort version of it, or None when nothing of it
+    could be saved. ``problems`` says what was wrong with the query as given.
+    """
+
+    text: str | None
+    node: Node | None
+    problems: list[QueryProblem]
+
+
+@overload
+def parse(text: str) -> Node: ...
+@overload
+def parse(text: str, *, lenient: Literal[False]) -> Node: ...
+@overload
+def parse(text: str, *, lenient: Literal[True]) -> LenientQuery: ...
+
+
+def parse(text: str, *, lenient: bool = False) -> Node | LenientQuery:
     """Parse a query string into a syntax tree (raises QuerySyntaxError).
 
     The tree is at most MAX_NESTING levels deep (QueryTooLongError beyond,
-    as beyond MAX_QUERY_CHARS characters).
+    as beyond MAX_QUERY_CHARS characters). With ``lenient`` nothing is
+    raised: the result says what was wrong and carries a best-effort version
+    of the query (quotes and parentheses dropped, unknown or broken fields and
+    dangling operators removed), for an interactive face to offer.
     """
+    if not lenient:
+        return _parse_strict(text)
+    try:
+        return LenientQuery(text, _parse_strict(text), [])
+    except (QuerySyntaxError, BadDateError) as exc:
+        found = _COLUMN_RE.search(str(exc))
+        problem = QueryProblem(str(exc), int(found.group(1)) if found else None)
+    fallback = _salvage(text)
+    return LenientQuery(fallback, _parse_strict(fallback) if fallback else None, [problem])
+
+
+def _parse_strict(text: str) -> Node:
     check_length(text)
     tokens = tokenize(text)
     if not tokens:
         raise QuerySyntaxError("empty query")
     return _Parser(tokens).parse()
+
+
+_COLUMN_RE = re.compile(r"column (\d+)")
+_QUOTE_MARKS = "".join(_QUOTE_CLOSERS)
+
+
+def _salvage(text: str) -> str | None:
+    """A version of text that parses, made by dropping what does not, or None."""
+    text = re.sub(f"[{_QUOTE_MARKS}()（）]", " ", text)
+    words: list[str] = []
+    for token in text.split():
+        field = re.fullmatch(r"(-?)([A-Za-z]+)[:：](.*)", token)
+        if field:
+            sign, name, value = field.groups()
+            if not value:
+                continue
+            if name.lower() not in FIELDS:
+                token = sign + value
+            elif name.lower() == "date":
+                try:
+                    parse_date_range(value)
+                except BadDateError:
+                    continue
+        if token == "-" or (token in OPERATORS and (not words or words[-1] in OPERATORS)):
+            continue
+        words.append(token)
+    while words and words[-1] in OPERATORS:
+        words.pop()
+    result = " ".join(words)
+    try:
+        _parse_strict(result)
+    except (QuerySyntaxError, BadDateError):
+        return None
+    return result
 
 
 _DATE_RE = re.compile(r"^(\d{4})(?:[-/.](\d{1,2})(?:[-/.](\d{1,2}))?)?$")

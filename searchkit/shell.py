@@ -59,7 +59,6 @@ FIELD_HELP = {"title": "words in the title", "source": "one source", "date": "YY
 
 RED, YELLOW = "\x1b[31m", "\x1b[33m"
 _ANSI_RE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
-_COLUMN_RE = re.compile(r"column (\d+)")
 _QUOTES = "\"“”「」『』"
 
 
@@ -117,66 +116,6 @@ def find_command(name: str) -> Command | None:
 
 
 # -- query helpers (no prompt_toolkit here) -------------------------------------------------
-
-
-def query_problem(text: str) -> tuple[str, int | None] | None:
-    """Why text is not a valid query, and the 1-based column of the problem; None if valid."""
-    try:
-        # normalize_text keeps the length, so columns index what the user typed
-        q.parse(normalize_text(text))
-    except SearchkitError as exc:
-        found = _COLUMN_RE.search(str(exc))
-        return str(exc), int(found.group(1)) if found else None
-    return None
-
-
-def salvage(text: str) -> str | None:
-    """A best-effort version of a query that does not parse, or None.
-
-    Quotes and parentheses go, unknown field prefixes are dropped (their values
-    stay), fields with a missing or bad value are dropped, dangling operators go.
-    """
-    text = re.sub(f"[{_QUOTES}()（）]", " ", text)
-    words: list[str] = []
-    for token in text.split():
-        field = re.fullmatch(r"(-?)([A-Za-z]+)[:：](.*)", token)
-        if field:
-            sign, name, value = field.groups()
-            if not value:
-                continue
-            if name.lower() not in q.FIELDS:
-                token = sign + value
-            elif name.lower() == "date":
-                try:
-                    q.parse_date_range(value)
-                except SearchkitError:
-                    continue
-        if token == "-" or (token in q.OPERATORS and (not words or words[-1] in q.OPERATORS)):
-            continue
-        words.append(token)
-    while words and words[-1] in q.OPERATORS:
-        words.pop()
-    result = " ".join(words)
-    if not result or query_problem(result):
-        return None
-    return result
-
-
-def query_terms(text: str) -> list[str]:
-    """The words and phrases of a query to highlight (not negated ones, not filters)."""
-    try:
-        tree = q.parse(normalize_query(text))
-    except SearchkitError:
-        return [t for t in normalize_query(salvage(text) or "").split() if t not in q.OPERATORS]
-
-    def walk(node) -> Iterator[str]:
-        if isinstance(node, (q.And, q.Or)):
-            for item in node.items:
-                yield from walk(item)
-        elif isinstance(node, (q.Term, q.Phrase)):
-            yield node.text
-
-    return list(walk(tree))
 
 
 def strip_ansi(text: str) -> str:
@@ -272,8 +211,8 @@ class Shell:
     def count_documents(self) -> int:
         """How many documents the index holds (remembered for the toolbar)."""
         try:
-            self.documents = self.index.stats().documents
-        except Exception:  # noqa: BLE001  stats() is a nicety here; sources() is enough
+            self.documents = self.index.document_count()
+        except SearchkitError:  # the toolbar is a nicety: sources() is enough
             self.documents = sum(self.known_sources().values())
         return self.documents
 
@@ -391,9 +330,10 @@ class Shell:
         try:
             results = self._search(self.offset, self.limit)
         except (QuerySyntaxError, BadDateError) as exc:
-            problem = query_problem(self.query)
-            message = problem[0] if problem else str(exc)
-            fallback = salvage(self.query) if problem else None
+            # normalize_text keeps the length, so columns index what the user typed
+            lenient = q.parse(normalize_text(self.query), lenient=True)
+            message = lenient.problems[0].message if lenient.problems else str(exc)
+            fallback = lenient.text if lenient.problems else None
             if not fallback:
                 self.error(message)
                 self.results = None
@@ -553,7 +493,7 @@ class Shell:
 
     def _highlight_terms(self) -> list[str]:
         """The query's words, and the words the engine marked in the snippets."""
-        terms = set(query_terms(self.query or ""))
+        terms = set(self.results.terms if self.results else ())
         for hit in self.results.hits if self.results else ():
             for start, end in hit.highlights:
                 terms.add(normalize_query(hit.snippet[start:end]))
@@ -797,12 +737,12 @@ class QueryValidator(Validator):
         text = document.text
         if not text.strip() or text.lstrip()[:1] in (":", "："):
             return
-        problem = query_problem(text)
-        if problem is None or text == self._flagged:
+        problems = q.parse(normalize_text(text), lenient=True).problems
+        if not problems or text == self._flagged:
             self._flagged = None
             return
         self._flagged = text
-        message, column = problem
+        message, column = problems[0].message, problems[0].column
         position = min(len(text), column - 1) if column else len(text)
         raise ValidationError(cursor_position=position,
                               message=f"{message} (Enter again to search anyway)")
@@ -885,9 +825,9 @@ def make_session(shell: Shell, *, input=None, output=None, history: History | No
 
 
 def _warm_up(shell: Shell, on_ready: Callable[[], None]) -> None:
-    """Load the word segmenter (about 1.5 s) and count documents while the user types."""
+    """Do the first search's one-time work and count documents while the user types."""
     try:
-        shell.index.search("中文", limit=1)
+        shell.index.warm_up()
     except Exception:  # noqa: BLE001  the first real query will say what is wrong
         pass
     shell.count_documents()

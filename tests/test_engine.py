@@ -864,3 +864,39 @@ def test_search_finds_what_the_boolean_structure_says(seed_index, tree):
         assert expected == set()
     else:
         assert set(ids(results)) == expected
+
+
+# -- what the faces need from the library ---------------------------------------------------
+
+
+def test_results_carry_what_to_highlight(seed_index):
+    results = seed_index.search('韶關 "数据中心集群" -民政')
+    assert "韶关" in results.terms and "数据中心集群" in results.terms
+    assert "民政" not in results.terms
+    assert "terms" not in results.to_json()  # the JSON contract is unchanged
+
+
+def test_document_count_and_warm_up(seed_index):
+    seed_index.warm_up()
+    assert seed_index.document_count() == seed_index.stats().documents == 5
+
+
+def test_update_takes_the_options_of_build_by_name(seed_index_dir, tmp_path, seeds_dir):
+    import inspect
+
+    path = tmp_path / "index"
+    shutil.copytree(seed_index_dir, path)
+    assert set(inspect.signature(SearchIndex.update).parameters) == (
+        set(inspect.signature(SearchIndex.build).parameters) - {"cls", "path"}) | {"self"}
+    warnings: list[str] = []
+    with SearchIndex.open(path) as index:
+        report = index.update([seeds_dir], warn=warnings.append, workers=1)
+        assert (report.added, report.unchanged) == (0, 5)
+        with pytest.raises(TypeError):
+            index.update([seeds_dir], rebuid=True)
+
+
+def test_the_package_says_it_is_typed():
+    from importlib.resources import files
+
+    assert files("searchkit").joinpath("py.typed").is_file()

@@ -316,3 +316,32 @@ def test_one_message_for_a_range_that_ends_before_it_starts(seed_index):
         parse("date:2023..2022")
     assert str(from_filters.value) == "the start is after the end (2023-01-01 comes after 2022-12-31)"
     assert str(from_query.value).endswith(str(from_filters.value))
+
+
+# -- lenient parsing (the shell's best-effort queries) -------------------------------------
+
+
+@pytest.mark.parametrize(("text", "salvaged"), [
+    ('"韶关', "韶关"),
+    ("韶关 OR", "韶关"),
+    ("foo:韶关 date:2022-13", "韶关"),
+    ("(", None),
+])
+def test_lenient_parse_offers_a_best_effort_query(text, salvaged):
+    lenient = parse(text, lenient=True)
+    assert len(lenient.problems) == 1 and lenient.problems[0].message
+    assert lenient.text == salvaged
+    assert (lenient.node is None) == (salvaged is None)
+    if salvaged:
+        assert lenient.node == parse(salvaged)
+
+
+def test_lenient_parse_of_a_good_query_has_no_problem():
+    lenient = parse("韶关 (改革 OR 发展)", lenient=True)
+    assert lenient.problems == [] and lenient.text == "韶关 (改革 OR 发展)"
+    assert lenient.node == parse("韶关 (改革 OR 发展)")
+
+
+def test_lenient_parse_says_where_the_problem_is():
+    problem = parse("韶关 date:2022-13", lenient=True).problems[0]
+    assert problem.column == len("韶关 date:") + 1 and "2022-13" in problem.message

@@ -284,13 +284,6 @@ def test_validator_flags_an_unbalanced_quote_with_its_column():
     validator.validate(PromptDocument(":since nonsense"))  # commands are checked when run
 
 
-def test_salvage():
-    assert sh.salvage('"韶关') == "韶关"
-    assert sh.salvage("韶关 OR") == "韶关"
-    assert sh.salvage("foo:韶关 date:2022-13") == "韶关"
-    assert sh.salvage("(") is None
-
-
 def test_history_lives_in_the_xdg_state_directory(isolated_environment):
     path = sh.history_path()
     assert path == isolated_environment / "xdg_state_home" / "searchkit" / "history"
