@@ -35,7 +35,7 @@ from whoosh.filedb.filetables import OrderedHashWriter
 from whoosh.system import pack_ushort
 from whoosh.util.numeric import length_to_byte
 from whoosh.util import random_name
-from whoosh.writing import SegmentWriter
+from whoosh.writing import MERGE_SMALL, SegmentWriter
 
 # Postings per pickle call in a run file (a term's list is never split).
 # Merging runs holds one chunk of each run in memory, so this bounds the
@@ -116,6 +116,22 @@ class TermPool:
         if self.size > self.limit:
             self.spill()
         return length
+
+    def add_term(self, fieldname: str, btext: bytes, postings: list) -> None:
+        """Pool a term's postings ``[docnum, weight, value, ...]``, after any it already has."""
+        terms = self.fields.get(fieldname)
+        if terms is None:
+            terms = self.fields[fieldname] = {}
+        pooled = terms.get(btext)
+        if pooled is None:
+            terms[btext] = postings
+            self.size += _TERM_BYTES + len(btext)
+        else:
+            pooled += postings
+        # Values read back from a segment are each their own bytes object.
+        self.size += (_POSTING_BYTES + 33) * (len(postings) // 3) + sum(map(len, postings[2::3]))
+        if self.size > self.limit:
+            self.spill()
 
     def add(self, item: tuple) -> None:
         """Pool one posting, ``(fieldname, term bytes, docnum, weight, value)`` (Whoosh's pool interface)."""
@@ -385,6 +401,63 @@ class FastSegmentWriter(SegmentWriter):
         self._added = True
         self.docnum += 1
 
+    def commit(self, mergetype=None, optimize=None, merge=None) -> None:
+        """Whoosh's commit; a plain merging commit uses searchkit's policy (``merge_policy``)."""
+        if mergetype is None and not optimize and merge is not False:
+            mergetype = merge_policy
+        super().commit(mergetype=mergetype, optimize=optimize, merge=merge)
+
+    def add_reader(self, reader) -> None:
+        """Whoosh's add_reader (merge a segment into this one), with exact field-length totals.
+
+        Whoosh copies each document's field lengths from the length column,
+        which keeps them in one byte (exact only up to 10), and sums the
+        copies into the segment's totals, from which BM25F takes the average
+        field length. A merged segment would then score its documents unlike
+        the same documents indexed afresh. The exact total of a field is the
+        sum of its postings' frequencies, which merging reads anyway.
+        """
+        self._check_state()
+        basedoc = self.docnum
+        fieldnames = set(self.schema.names()) | {
+            name for name in reader.indexed_field_names() if name in self.schema}
+        totals = self.perdocwriter._fieldlengths
+        before = dict(totals)
+        docmap = self.write_per_doc(fieldnames, reader)
+        exact = self._pool_postings(reader, basedoc, docmap)
+        for fieldname, total in exact.items():
+            totals[fieldname] = before.get(fieldname, 0) + total
+        self._added = True
+
+    def _pool_postings(self, reader, basedoc: int, docmap: dict | None) -> dict[str, int]:
+        """Pool the live postings of reader term by term; return each scorable field's length total.
+
+        ``docmap`` maps reader's live docnums to this writer's (None: no
+        deletions, docnums shifted by basedoc).
+        """
+        schema, pool = self.schema, self.pool
+        exact: dict[str, int] = {}
+        for fieldname, field_terms in groupby(reader.all_terms(), key=itemgetter(0)):
+            field = schema[fieldname]
+            field_format = field.format
+            boost = field_format.field_boost if field.scorable else 0.0
+            weight_sum = 0.0
+            for _, btext in field_terms:
+                postings = []
+                for docnum, weight, value in _raw_postings(reader, fieldname, btext, field_format):
+                    newdoc = docnum + basedoc if docmap is None else docmap.get(docnum)
+                    if newdoc is None:  # deleted
+                        continue
+                    postings += (newdoc, weight, value or b"")
+                    weight_sum += weight
+                if postings:
+                    pool.add_term(fieldname, btext, postings)
+            if boost:
+                # Weights are frequencies times the field boost: small whole
+                # numbers times 1 or 3, summed exactly in a float.
+                exact[fieldname] = round(weight_sum / boost)
+        return exact
+
     def _flush_segment(self) -> None:
         self.perdocwriter.close()
         if isinstance(self.fieldwriter, FastFieldWriter):
@@ -395,6 +468,44 @@ class FastSegmentWriter(SegmentWriter):
             if pdr:
                 pdr.close()
         self.fieldwriter.close()
+
+
+def _raw_postings(reader, fieldname: str, btext: bytes, field_format) -> Iterator[tuple]:
+    """(docnum, weight, value) of every posting of a term in a segment, deleted documents too.
+
+    ``reader.postings`` would filter out deleted documents through a set it
+    builds anew for every term; the merge maps docnums through docmap anyway.
+    """
+    matcher = reader._terms.matcher(fieldname, btext, field_format)
+    while matcher.is_active():
+        yield matcher.id(), matcher.weight(), matcher.value()
+        matcher.next()
+
+
+def merge_policy(writer: SegmentWriter, segments: list) -> list:
+    """Which segments a commit keeps: every segment with deleted documents is rewritten.
+
+    Whoosh keeps a deleted document in its segment, counted in the document
+    count, the field-length totals and the document frequencies BM25F scores
+    with, until the segment is merged; and its stock policy merges only small
+    segments, so an updated index ranked unlike a clean build of the same
+    files, and kept old segments that were almost all deleted. Rewriting the
+    segments that have deletions (merging them into the segment being
+    written) gives the statistics, and so every score, of a clean build.
+    The other segments are left to Whoosh's policy for small segments.
+    """
+    from whoosh.reading import SegmentReader
+
+    kept = []
+    for segment in segments:
+        if segment.deleted_count() == segment.doc_count_all():
+            continue  # nothing left in it: dropped, not rewritten
+        if segment.has_deletions():
+            with SegmentReader(writer.storage, writer.schema, segment) as reader:
+                writer.add_reader(reader)
+        else:
+            kept.append(segment)
+    return MERGE_SMALL(writer, kept)
 
 
 def remove_temporary_directories(index_dir: Path) -> None:
@@ -409,7 +520,7 @@ def commit_with(writer: SegmentWriter, segments: list) -> None:
     if not segments:
         writer.commit(merge=True)
         return
-    final = writer._merge_segments(None, None, True)
+    final = writer._merge_segments(merge_policy, None, True)
     if writer._added:
         final.append(writer._finalize_segment())
     else:
