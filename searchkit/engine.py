@@ -22,7 +22,7 @@ from .models import Document, Hit, IndexReport, IndexStats, SearchResults
 from .normalize import normalize_query
 
 from whoosh import query as wq  # noqa: E402  (schema silenced whoosh's warnings)
-from whoosh import matching, scoring, sorting  # noqa: E402
+from whoosh import matching, scoring  # noqa: E402
 from whoosh.reading import TermNotFound  # noqa: E402
 
 CHAR_WEIGHT = 0.3  # a character-level match counts, but ranks below a word match
@@ -195,17 +195,6 @@ class SearchIndex:
 
     def _run(self, searcher, compiled: _Compiled, filters, top: int, sort: str) -> "_Ranked":
         combined = _and([compiled.query, *filters])
-        if sort == "date":
-            # Newest first, undated (day 0) last, then by relevance. A sorted search
-            # reports its sort key as the score, so the scores come from a second,
-            # scored search restricted to the documents shown.
-            order = sorting.MultiFacet([sorting.FieldFacet(schema.DAYNUMBER, reverse=True),
-                                        sorting.ScoreFacet()])
-            found = searcher.search(combined, limit=top, sortedby=order)
-            docnums = [hit.docnum for hit in found]
-            scored = searcher.search(combined, filter=set(docnums), limit=None)
-            scores = {hit.docnum: hit.score for hit in scored}
-            return _Ranked(len(found), [(d, scores.get(d) or 0.0) for d in docnums])
         # Every match is scored in one pass: that also gives the exact total
         # and lets ties at the cut be decided by date and id, not by where
         # documents sit in the index. (A top-N search skips blocks but then
@@ -213,6 +202,11 @@ class SearchIndex:
         # halved the median latency.)
         found = _scored_matches(searcher, combined)
         order = self._tie_break()
+        if sort == "date":
+            # Newest first, undated (day 0) last, then as by relevance. Whoosh's
+            # sorted search would break the remaining ties by docnum, which an
+            # incremental update changes.
+            return _Ranked(len(found), _first(found, top, order.date_rank, order.date_key))
         return _Ranked(len(found), _first(found, top, order.rank, order.key))
 
     def _run_partial(self, searcher, compiled: _Compiled, filters, top: int,
@@ -514,6 +508,15 @@ class _TieBreak:
         docnum, score = pair
         return (-round(score, 6), -self.day(docnum), self.id(docnum))
 
+    def date_rank(self, pair: tuple[int, float]) -> int:
+        """The first part of date_key: newest first, undated (day 0) last."""
+        return -self.day(pair[0])
+
+    def date_key(self, pair: tuple[int, float]) -> tuple:
+        """Sort key of a (docnum, score) pair in date order, then as key."""
+        docnum, score = pair
+        return (-self.day(docnum), -round(score, 6), self.id(docnum))
+
 
 def _scored_matches(searcher, query: wq.Query, allow: set[int] | None = None) -> list[tuple[int, float]]:
     """(docnum, score) of every document matching query (and in allow, if given).
@@ -521,7 +524,8 @@ def _scored_matches(searcher, query: wq.Query, allow: set[int] | None = None) ->
     The scores are those of ``searcher.search(query, limit=None)``: the same
     matchers, built with the same context, each document scored by the same
     additions (see ``_match_scores``), without the collector and Results
-    objects around them.
+    objects around them. (The matches too, but that a NOT here always
+    excludes what it names, see ``_match_scores``.)
     """
     context = searcher.context()
     found = []
@@ -550,6 +554,14 @@ def _match_scores(matcher) -> dict[int, float]:
             found = scores.get(docnum)
             scores[docnum] = score if found is None else found + score
         return scores
+    if kind is matching.AndNotMatcher:
+        # Whoosh's AndNotMatcher skips excluded documents only once both sides
+        # stand on the same document: when the excluded side starts on an
+        # earlier one, the first match passes whatever it is, so what a NOT
+        # finds depended on docnums, that is on the layout of the segments.
+        excluded = _match_scores(matcher.b)  # its split unions step faster than all_ids
+        return {docnum: score for docnum, score in _match_scores(matcher.a).items()
+                if docnum not in excluded}
     if kind is matching.WrappingMatcher:
         boost = matcher.boost
         return {docnum: score * boost for docnum, score in _match_scores(matcher.child).items()}
