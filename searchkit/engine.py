@@ -10,12 +10,13 @@ import math
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import analysis, highlight, indexer, schema
+from . import analysis, highlight, indexer, schema, segments
 from . import query as q
 from .errors import BadDateError, SearchkitError
 from .models import Document, Hit, IndexReport, IndexStats, SearchResults
@@ -134,7 +135,7 @@ class SearchIndex:
 
     def _get_searcher(self):
         if self._searcher is None:
-            self._searcher = self._ix.searcher(weighting=scoring.BM25F())
+            self._searcher = self._ix.searcher(weighting=_LiveBM25F())
             self._order = None
         return self._searcher
 
@@ -516,6 +517,95 @@ class _TieBreak:
         """Sort key of a (docnum, score) pair in date order, then as key."""
         docnum, score = pair
         return (-self.day(docnum), -round(score, 6), self.id(docnum))
+
+
+class _LiveBM25F(scoring.BM25F):
+    """Whoosh's BM25F, with collection statistics over the live documents only.
+
+    Whoosh counts a deleted document in the document count, the field-length
+    totals and the document frequencies until its segment is merged away,
+    so an updated index ranked unlike a clean build of the same files. This
+    model takes those figures over the live documents: the same integers, so
+    the very same floats, as a clean build (see ``_LiveStatistics``).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._statistics: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def statistics(self, searcher) -> "_LiveStatistics":
+        """The live statistics of searcher's top-level searcher, computed once."""
+        parent = searcher.get_parent()
+        found = self._statistics.get(parent)
+        if found is None:
+            found = self._statistics[parent] = _LiveStatistics(parent.reader())
+        return found
+
+    def idf(self, searcher, fieldname: str, text) -> float:
+        """Whoosh's idf, log(N / (n + 1)) + 1, over the live documents."""
+        statistics = self.statistics(searcher)
+        return math.log(statistics.count / (statistics.doc_frequency(fieldname, text) + 1)) + 1
+
+    def scorer(self, searcher, fieldname: str, text, qf: int = 1):
+        """Whoosh's BM25F scorer, given the live average field length."""
+        if not searcher.schema[fieldname].scorable:
+            return super().scorer(searcher, fieldname, text, qf)
+        return _LiveBM25FScorer(searcher, fieldname, text, self._field_B.get(fieldname, self.B),
+                                self.K1, qf, self.statistics(searcher))
+
+
+class _LiveBM25FScorer(scoring.BM25FScorer):
+    """BM25FScorer.__init__ with the average field length of the live documents."""
+
+    def __init__(self, searcher, fieldname, text, B, K1, qf, statistics) -> None:
+        self.idf = searcher.get_parent().idf(fieldname, text)  # cached per searcher
+        self.avgfl = statistics.field_length(fieldname) / (statistics.count or 1) or 1
+        self.B, self.K1, self.qf = B, K1, qf
+        self.setup(searcher, fieldname, text)
+
+
+class _LiveStatistics:
+    """Document count, field-length totals and document frequencies of the live documents.
+
+    Whoosh's figures less those of the deleted documents, segment by segment:
+    their exact lengths are recorded in a column, and a term's deleted
+    documents are found by skipping through its postings to each deleted
+    document of the segment (segments keep at most segments.MAX_DELETED of
+    theirs). Without deletions these are Whoosh's own figures.
+    """
+
+    def __init__(self, reader) -> None:
+        self._reader = reader
+        self.count = reader.doc_count()
+        leaves = [leaf for leaf, _ in reader.leaf_readers()] if not reader.is_atomic() else [reader]
+        self._deleted = [(leaf, segments.deleted_docs(leaf)) for leaf in leaves if leaf.has_deletions()]
+        self._lengths: dict[str, int] = {}
+        self._frequencies: dict[tuple[str, bytes], int] = {}
+
+    def field_length(self, fieldname: str) -> int:
+        """The summed lengths in fieldname of the live documents."""
+        total = self._lengths.get(fieldname)
+        if total is None:
+            total = self._reader.field_length(fieldname)
+            for leaf, _ in self._deleted:
+                # None: a segment from before exact lengths were recorded,
+                # left as Whoosh counts it until its first merge.
+                total -= segments.deleted_length(leaf, fieldname) or 0
+            self._lengths[fieldname] = total
+        return total
+
+    def doc_frequency(self, fieldname: str, text) -> int:
+        """How many live documents have the term."""
+        key = (fieldname, text)
+        frequency = self._frequencies.get(key)
+        if frequency is None:
+            frequency = self._reader.doc_frequency(fieldname, text)
+            if self._deleted:
+                btext = self._reader.schema[fieldname].to_bytes(text) if isinstance(text, str) else text
+                for leaf, deleted in self._deleted:
+                    frequency -= segments.deleted_postings(leaf, fieldname, btext, deleted)
+            self._frequencies[key] = frequency
+        return frequency
 
 
 def _scored_matches(searcher, query: wq.Query, allow: set[int] | None = None) -> list[tuple[int, float]]:
