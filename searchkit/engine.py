@@ -569,16 +569,17 @@ class _LiveStatistics:
 
     Whoosh's figures less those of the deleted documents, segment by segment:
     their exact lengths are recorded in a column, and a term's deleted
-    documents are found by skipping through its postings to each deleted
-    document of the segment (segments keep at most segments.MAX_DELETED of
-    theirs). Without deletions these are Whoosh's own figures.
+    documents are counted in the posting blocks that span a deleted document
+    (segments keep at most segments.MAX_DELETED of theirs), once per searcher
+    and term. Without deletions these are Whoosh's own figures.
     """
 
     def __init__(self, reader) -> None:
         self._reader = reader
         self.count = reader.doc_count()
         leaves = [leaf for leaf, _ in reader.leaf_readers()] if not reader.is_atomic() else [reader]
-        self._deleted = [(leaf, segments.deleted_docs(leaf)) for leaf in leaves if leaf.has_deletions()]
+        self._deleted = [(leaf, docs, frozenset(docs)) for leaf, docs
+                         in ((leaf, segments.deleted_docs(leaf)) for leaf in leaves if leaf.has_deletions())]
         self._lengths: dict[str, int] = {}
         self._frequencies: dict[tuple[str, bytes], int] = {}
 
@@ -587,7 +588,7 @@ class _LiveStatistics:
         total = self._lengths.get(fieldname)
         if total is None:
             total = self._reader.field_length(fieldname)
-            for leaf, _ in self._deleted:
+            for leaf, _, _ in self._deleted:
                 # None: a segment from before exact lengths were recorded,
                 # left as Whoosh counts it until its first merge.
                 total -= segments.deleted_length(leaf, fieldname) or 0
@@ -602,8 +603,8 @@ class _LiveStatistics:
             frequency = self._reader.doc_frequency(fieldname, text)
             if self._deleted:
                 btext = self._reader.schema[fieldname].to_bytes(text) if isinstance(text, str) else text
-                for leaf, deleted in self._deleted:
-                    frequency -= segments.deleted_postings(leaf, fieldname, btext, deleted)
+                for leaf, deleted, gone in self._deleted:
+                    frequency -= segments.deleted_postings(leaf, fieldname, btext, deleted, gone)
             self._frequencies[key] = frequency
         return frequency
 

@@ -18,6 +18,7 @@ holds the same postings as Whoosh's own writer would make.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import pickle
 import zlib
@@ -568,25 +569,31 @@ def deleted_length(reader, fieldname: str) -> int | None:
     return sum(column[docnum] for docnum in deleted_docs(reader))
 
 
-def deleted_postings(reader, fieldname: str, btext: bytes, deleted: list[int]) -> int:
-    """How many of a segment's deleted documents (sorted docnums) have the term."""
+def deleted_postings(reader, fieldname: str, btext: bytes, deleted: list[int], gone: frozenset) -> int:
+    """How many of a segment's deleted documents have the term.
+
+    ``deleted`` holds their docnums in order, ``gone`` the same as a set. Only
+    the posting blocks whose span of docnums holds a deleted document are
+    decoded, and their ids intersected with the set.
+    """
     terms = reader._terms
     try:
         info = terms.term_info(fieldname, btext)
     except TermNotFound:
         return 0
+    if info.is_inlined():
+        return len(gone.intersection(info.inlined_postings()[0]))
     matcher = terms._codec.postings_reader(terms._postfile, info, reader.schema[fieldname].format)
-    if len(deleted) * 8 < info.doc_frequency():
-        # Few deletions: skip to each one (blocks in between are not decoded).
-        found = 0
-        for docnum in deleted:
-            matcher.skip_to(docnum)
-            if not matcher.is_active():
-                break
-            found += matcher.id() == docnum
-        return found
-    gone = set(deleted)
-    return sum(1 for docnum in matcher.all_ids() if docnum in gone)
+    found, low = 0, -1
+    while matcher.is_active():
+        high = matcher.block_max_id()
+        nearest = bisect.bisect_right(deleted, low)
+        if nearest < len(deleted) and deleted[nearest] <= high:
+            matcher._read_ids()
+            found += len(gone.intersection(matcher._ids))
+        low = high
+        matcher._next_block()
+    return found
 
 
 def merge_policy(writer: SegmentWriter, segments: list) -> list:
