@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/update_cost.py [--poems 20000] [--files 200] [--rounds 3]
                                      [--queries data/queries.txt] [--policy both|searchkit|whoosh]
-                                     [--out data/updates]
+                                     [--out data/updates] [--max-deleted 0.25]
 
 Writes the first POEMS poems of ``data/poetry.jsonl`` (see corpus.py) as FILES
 JSON Lines files under ``--out`` (default ``data/updates``), builds an index of
@@ -103,7 +103,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--queries", type=Path, default=DATA / "queries.txt")
     parser.add_argument("--policy", choices=["both", *POLICIES], default="both")
     parser.add_argument("--out", type=Path, default=DATA / "updates")
+    parser.add_argument("--max-deleted", type=float, default=segments.MAX_DELETED,
+                        help="searchkit's policy: rewrite a segment past this fraction deleted (0: any deletion)")
     args = parser.parse_args(argv)
+    segments.MAX_DELETED = args.max_deleted
     policies = list(POLICIES) if args.policy == "both" else [args.policy]
     with open(DATA / "poetry.jsonl", encoding="utf-8") as source:
         lines = [line for _, line in zip(range(args.poems * 2), source)]
