@@ -38,7 +38,7 @@ from whoosh.system import pack_ushort
 from whoosh.util.numeric import length_to_byte
 from whoosh.reading import TermNotFound
 from whoosh.util import random_name
-from whoosh.writing import MERGE_SMALL, SegmentWriter
+from whoosh.writing import MERGE_SMALL, NO_MERGE, OPTIMIZE, SegmentWriter
 
 # Postings per pickle call in a run file (a term's list is never split).
 # Merging runs holds one chunk of each run in memory, so this bounds the
@@ -382,6 +382,8 @@ class FastSegmentWriter(SegmentWriter):
         self.pool = TermPool(self._tempstorage, limitmb=kwargs.get("limitmb", 128))
         self._plain_schema = not any(field.separate_spelling() or field.vector
                                      for _, field in self.schema.items())
+        # How a merging commit picks the segments to merge (Whoosh's default: MERGE_SMALL).
+        self.mergetype = merge_policy
 
     def add_document(self, **fields) -> None:
         """Whoosh's add_document, handing each field's postings to the pool at once."""
@@ -415,9 +417,14 @@ class FastSegmentWriter(SegmentWriter):
         self.docnum += 1
 
     def commit(self, mergetype=None, optimize=None, merge=None) -> None:
-        """Whoosh's commit; a plain merging commit uses searchkit's policy (``merge_policy``)."""
-        if mergetype is None and not optimize and merge is not False:
-            mergetype = merge_policy
+        """Whoosh's commit; optimize=True and merge=False keep their meaning.
+
+        (Whoosh lets the writer's mergetype, searchkit's policy here, win over them.)
+        """
+        if mergetype is None and optimize:
+            mergetype = OPTIMIZE
+        elif mergetype is None and merge is False:
+            mergetype = NO_MERGE
         super().commit(mergetype=mergetype, optimize=optimize, merge=merge)
 
     def add_reader(self, reader) -> None:
@@ -648,7 +655,7 @@ def commit_with(writer: SegmentWriter, segments: list) -> None:
     if not segments:
         writer.commit(merge=True)
         return
-    final = writer._merge_segments(merge_policy, None, True)
+    final = writer._merge_segments(None, None, True)
     if writer._added:
         final.append(writer._finalize_segment())
     else:
