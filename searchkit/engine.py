@@ -10,19 +10,20 @@ import math
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import analysis, highlight, indexer, integrity, schema
+from . import analysis, highlight, indexer, integrity, schema, segments
 from . import query as q
 from .errors import IndexNotFoundError, SearchkitError
 from .models import DEFAULT_LIMIT, SORTS, Document, Hit, IndexReport, IndexStats, SearchResults
 from .normalize import normalize_query
 
 from whoosh import query as wq
-from whoosh import matching, scoring, sorting
+from whoosh import matching, scoring
 from whoosh.reading import TermNotFound
 
 CHAR_WEIGHT = 0.3  # a character-level match counts, but ranks below a word match
@@ -193,7 +194,7 @@ class SearchIndex:
 
     def _get_searcher(self):
         if self._searcher is None:
-            self._searcher = self._ix.searcher(weighting=scoring.BM25F())
+            self._searcher = self._ix.searcher(weighting=_LiveBM25F())
             self._order = None
         return self._searcher
 
@@ -258,17 +259,6 @@ class SearchIndex:
 
     def _run(self, searcher, compiled: _Compiled, filters, top: int, sort: str) -> "_Ranked":
         combined = _and([compiled.query, *filters])
-        if sort == "date":
-            # Newest first, undated (day 0) last, then by relevance. A sorted search
-            # reports its sort key as the score, so the scores come from a second,
-            # scored search restricted to the documents shown.
-            order = sorting.MultiFacet([sorting.FieldFacet(schema.DAYNUMBER, reverse=True),
-                                        sorting.ScoreFacet()])
-            found = searcher.search(combined, limit=top, sortedby=order)
-            docnums = [hit.docnum for hit in found]
-            scored = searcher.search(combined, filter=set(docnums), limit=None)
-            scores = {hit.docnum: hit.score for hit in scored}
-            return _Ranked(len(found), [(d, scores.get(d) or 0.0) for d in docnums])
         # Every match is scored in one pass: that also gives the exact total
         # and lets ties at the cut be decided by date and id, not by where
         # documents sit in the index. (A top-N search skips blocks but then
@@ -276,6 +266,11 @@ class SearchIndex:
         # halved the median latency.)
         found = _scored_matches(searcher, combined)
         order = self._tie_break()
+        if sort == "date":
+            # Newest first, undated (day 0) last, then as by relevance. Whoosh's
+            # sorted search would break the remaining ties by docnum, which an
+            # incremental update changes.
+            return _Ranked(len(found), _first(found, top, order.date_rank, order.date_key))
         return _Ranked(len(found), _first(found, top, order.rank, order.key))
 
     def _run_partial(self, searcher, compiled: _Compiled, filters, top: int,
@@ -590,6 +585,105 @@ class _TieBreak:
         docnum, score = pair
         return (-round(score, 6), -self.day(docnum), self.id(docnum))
 
+    def date_rank(self, pair: tuple[int, float]) -> int:
+        """The first part of date_key: newest first, undated (day 0) last."""
+        return -self.day(pair[0])
+
+    def date_key(self, pair: tuple[int, float]) -> tuple:
+        """Sort key of a (docnum, score) pair in date order, then as key."""
+        docnum, score = pair
+        return (-self.day(docnum), -round(score, 6), self.id(docnum))
+
+
+class _LiveBM25F(scoring.BM25F):
+    """Whoosh's BM25F, with collection statistics over the live documents only.
+
+    Whoosh counts a deleted document in the document count, the field-length
+    totals and the document frequencies until its segment is merged away,
+    so an updated index ranked unlike a clean build of the same files. This
+    model takes those figures over the live documents: the same integers, so
+    the very same floats, as a clean build (see ``_LiveStatistics``).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._statistics: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def statistics(self, searcher) -> "_LiveStatistics":
+        """The live statistics of searcher's top-level searcher, computed once."""
+        parent = searcher.get_parent()
+        found = self._statistics.get(parent)
+        if found is None:
+            found = self._statistics[parent] = _LiveStatistics(parent.reader())
+        return found
+
+    def idf(self, searcher, fieldname: str, text) -> float:
+        """Whoosh's idf, log(N / (n + 1)) + 1, over the live documents."""
+        statistics = self.statistics(searcher)
+        return math.log(statistics.count / (statistics.doc_frequency(fieldname, text) + 1)) + 1
+
+    def scorer(self, searcher, fieldname: str, text, qf: int = 1):
+        """Whoosh's BM25F scorer, given the live average field length."""
+        if not searcher.schema[fieldname].scorable:
+            return super().scorer(searcher, fieldname, text, qf)
+        return _LiveBM25FScorer(searcher, fieldname, text, self._field_B.get(fieldname, self.B),
+                                self.K1, qf, self.statistics(searcher))
+
+
+class _LiveBM25FScorer(scoring.BM25FScorer):
+    """BM25FScorer.__init__ with the average field length of the live documents."""
+
+    def __init__(self, searcher, fieldname, text, B, K1, qf, statistics) -> None:
+        self.idf = searcher.get_parent().idf(fieldname, text)  # cached per searcher
+        self.avgfl = statistics.field_length(fieldname) / (statistics.count or 1) or 1
+        self.B, self.K1, self.qf = B, K1, qf
+        self.setup(searcher, fieldname, text)
+
+
+class _LiveStatistics:
+    """Document count, field-length totals and document frequencies of the live documents.
+
+    Whoosh's figures less those of the deleted documents, segment by segment:
+    their exact lengths are recorded in a column, and a term's deleted
+    documents are counted in the posting blocks that span a deleted document
+    (segments keep at most segments.MAX_DELETED of theirs), once per searcher
+    and term. Without deletions these are Whoosh's own figures.
+    """
+
+    def __init__(self, reader) -> None:
+        self._reader = reader
+        self.count = reader.doc_count()
+        leaves = [leaf for leaf, _ in reader.leaf_readers()] if not reader.is_atomic() else [reader]
+        self._deleted = [(leaf, docs, frozenset(docs)) for leaf, docs
+                         in ((leaf, segments.deleted_docs(leaf)) for leaf in leaves if leaf.has_deletions())]
+        self._lengths: dict[str, int] = {}
+        self._frequencies: dict[tuple[str, bytes], int] = {}
+
+    def field_length(self, fieldname: str) -> int:
+        """The summed lengths in fieldname of the live documents."""
+        total = self._lengths.get(fieldname)
+        if total is None:
+            total = self._reader.field_length(fieldname)
+            for leaf, _, _ in self._deleted:
+                # None: a segment from before exact lengths were recorded,
+                # left as Whoosh counts it until its first merge.
+                total -= segments.deleted_length(leaf, fieldname) or 0
+            self._lengths[fieldname] = total
+        return total
+
+    def doc_frequency(self, fieldname: str, text) -> int:
+        """How many live documents have the term."""
+        key = (fieldname, text)
+        frequency = self._frequencies.get(key)
+        if frequency is None:
+            frequency = self._reader.doc_frequency(fieldname, text)
+            if self._deleted:
+                btext = self._reader.schema[fieldname].to_bytes(text) if isinstance(text, str) else text
+                for leaf, deleted, gone in self._deleted:
+                    frequency -= segments.deleted_postings(leaf, fieldname, btext, deleted, gone)
+            self._frequencies[key] = frequency
+        return frequency
+
 
 def _scored_matches(searcher, query: wq.Query, allow: set[int] | None = None) -> list[tuple[int, float]]:
     """(docnum, score) of every document matching query (and in allow, if given).
@@ -597,7 +691,8 @@ def _scored_matches(searcher, query: wq.Query, allow: set[int] | None = None) ->
     The scores are those of ``searcher.search(query, limit=None)``: the same
     matchers, built with the same context, each document scored by the same
     additions (see ``_match_scores``), without the collector and Results
-    objects around them.
+    objects around them. (The matches too, but that a NOT here always
+    excludes what it names, see ``_match_scores``.)
     """
     context = searcher.context()
     found = []
@@ -626,6 +721,14 @@ def _match_scores(matcher) -> dict[int, float]:
             found = scores.get(docnum)
             scores[docnum] = score if found is None else found + score
         return scores
+    if kind is matching.AndNotMatcher:
+        # Whoosh's AndNotMatcher skips excluded documents only once both sides
+        # stand on the same document: when the excluded side starts on an
+        # earlier one, the first match passes whatever it is, so what a NOT
+        # finds depended on docnums, that is on the layout of the segments.
+        excluded = _match_scores(matcher.b)  # its split unions step faster than all_ids
+        return {docnum: score for docnum, score in _match_scores(matcher.a).items()
+                if docnum not in excluded}
     if kind is matching.WrappingMatcher:
         boost = matcher.boost
         return {docnum: score * boost for docnum, score in _match_scores(matcher.child).items()}

@@ -18,6 +18,7 @@ holds the same postings as Whoosh's own writer would make.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import pickle
 import zlib
@@ -25,16 +26,18 @@ import struct
 from array import array
 from collections.abc import Iterable, Iterator
 from hashlib import md5
-from itertools import groupby
+from itertools import chain, groupby
 from operator import itemgetter
 
+from whoosh.columns import NumericColumn, TranslatingColumnReader
 from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3Codec, W3FieldWriter, W3PostingsWriter, W3TermInfo
 from whoosh.filedb.filetables import OrderedHashWriter
 from whoosh.index import TOC, clean_files
 from whoosh.system import pack_ushort
 from whoosh.util.numeric import length_to_byte
+from whoosh.reading import TermNotFound
 from whoosh.util import random_name
-from whoosh.writing import SegmentWriter
+from whoosh.writing import MERGE_SMALL, NO_MERGE, OPTIMIZE, SegmentWriter
 
 # Postings per pickle call in a run file (a term's list is never split).
 # Merging runs holds one chunk of each run in memory, so this bounds the
@@ -48,6 +51,14 @@ INLINE_LIMIT = 8
 # (dictionary slot, key, list; three list slots).
 _TERM_BYTES = 200
 _POSTING_BYTES = 40
+
+# A segment is rewritten when more than this fraction of its documents are
+# deleted (see merge_policy).
+MAX_DELETED = 0.25
+# Each document's length in each scorable field, exactly: Whoosh keeps it in
+# one byte (exact only up to 10) and in a total per segment. BM25F's average
+# field length over the live documents needs the lengths of the deleted ones.
+EXACT_LENGTHS = NumericColumn("I", default=0)
 
 # (fieldname, term bytes, [docnum, weight, value, docnum, weight, value, ...])
 PooledTerm = tuple[str, bytes, list]
@@ -115,6 +126,22 @@ class TermPool:
         if self.size > self.limit:
             self.spill()
         return length
+
+    def add_term(self, fieldname: str, btext: bytes, postings: list) -> None:
+        """Pool a term's postings ``[docnum, weight, value, ...]``, after any it already has."""
+        terms = self.fields.get(fieldname)
+        if terms is None:
+            terms = self.fields[fieldname] = {}
+        pooled = terms.get(btext)
+        if pooled is None:
+            terms[btext] = postings
+            self.size += _TERM_BYTES + len(btext)
+        else:
+            pooled += postings
+        # Values read back from a segment are each their own bytes object.
+        self.size += (_POSTING_BYTES + 33) * (len(postings) // 3) + sum(map(len, postings[2::3]))
+        if self.size > self.limit:
+            self.spill()
 
     def add(self, item: tuple) -> None:
         """Pool one posting, ``(fieldname, term bytes, docnum, weight, value)`` (Whoosh's pool interface)."""
@@ -359,6 +386,8 @@ class FastSegmentWriter(SegmentWriter):
         self.pool = TermPool(self._tempstorage, limitmb=kwargs.get("limitmb", 128))
         self._plain_schema = not any(field.separate_spelling() or field.vector
                                      for _, field in self.schema.items())
+        # How a merging commit picks the segments to merge (Whoosh's default: MERGE_SMALL).
+        self.mergetype = merge_policy
 
     def add_document(self, **fields) -> None:
         """Whoosh's add_document, handing each field's postings to the pool at once."""
@@ -383,11 +412,102 @@ class FastSegmentWriter(SegmentWriter):
                     length = 0
             stored = fields.get(f"_stored_{fieldname}", value)
             perdocwriter.add_field(fieldname, field, stored if field.stored else None, length)
+            if length:
+                perdocwriter.add_column_value(exact_length_column(fieldname), EXACT_LENGTHS, length)
             if field.column_type and stored is not None:
                 perdocwriter.add_column_value(fieldname, field.column_type, field.to_column_value(stored))
         perdocwriter.finish_doc()
         self._added = True
         self.docnum += 1
+
+    def commit(self, mergetype=None, optimize=None, merge=None) -> None:
+        """Whoosh's commit; optimize=True and merge=False keep their meaning.
+
+        (Whoosh lets the writer's mergetype, searchkit's policy here, win over them.)
+        """
+        if mergetype is None and optimize:
+            mergetype = OPTIMIZE
+        elif mergetype is None and merge is False:
+            mergetype = NO_MERGE
+        super().commit(mergetype=mergetype, optimize=optimize, merge=merge)
+
+    def add_reader(self, reader) -> None:
+        """Whoosh's add_reader (merge a segment into this one), with exact field lengths.
+
+        Whoosh copies each document's field lengths from the length column,
+        which keeps them in one byte (exact only up to 10), and sums the
+        copies into the segment's totals, from which BM25F takes the average
+        field length: a merged segment scored its documents unlike the same
+        documents indexed afresh. A document's exact length in a field is the
+        sum of its postings' frequencies there, which merging reads anyway.
+        """
+        if not self._plain_schema:  # vectors or spelling to copy: Whoosh's own way
+            return super().add_reader(reader)
+        self._check_state()
+        basedoc = self.docnum
+        live = list(reader.all_doc_ids())
+        docmap = {docnum: basedoc + i for i, docnum in enumerate(live)} if reader.has_deletions() else None
+        lengths = self._pool_postings(reader, basedoc, docmap, len(live))
+        self._write_docs(reader, live, lengths)
+        self._added = True
+
+    def _write_docs(self, reader, live: list[int], lengths: dict[str, list[int]]) -> None:
+        """Whoosh's write_per_doc for the live documents of reader, given their exact lengths."""
+        schema, perdocwriter = self.schema, self.perdocwriter
+        fieldnames = sorted(set(schema.names()) | {
+            name for name in reader.indexed_field_names() if name in schema})
+        columns = {}
+        for fieldname in fieldnames:
+            column_type = schema[fieldname].column_type
+            if column_type and reader.has_column(fieldname):
+                column = reader.column_reader(fieldname, column_type)
+                if isinstance(column, TranslatingColumnReader):
+                    column = column.raw_column()
+                columns[fieldname] = column
+        for i, docnum in enumerate(live):
+            stored = reader.stored_fields(docnum)
+            perdocwriter.start_doc(self.docnum)
+            for fieldname in fieldnames:
+                field = schema[fieldname]
+                length = lengths[fieldname][i] if fieldname in lengths else 0
+                perdocwriter.add_field(fieldname, field, stored.get(fieldname), length)
+                if length:
+                    perdocwriter.add_column_value(exact_length_column(fieldname), EXACT_LENGTHS, length)
+                if fieldname in columns:
+                    perdocwriter.add_column_value(fieldname, field.column_type, columns[fieldname][docnum])
+            perdocwriter.finish_doc()
+            self.docnum += 1
+
+    def _pool_postings(self, reader, basedoc: int, docmap: dict | None, count: int) -> dict[str, list[int]]:
+        """Pool the live postings of reader term by term; return the exact lengths of its live documents.
+
+        ``docmap`` maps reader's live docnums to this writer's (None: no
+        deletions, docnums shifted by basedoc). The lengths are a list per
+        scorable field, in the order of the live documents.
+        """
+        schema, pool = self.schema, self.pool
+        lengths: dict[str, list[int]] = {}
+        for fieldname, field_terms in groupby(_segment_postings(reader), key=itemgetter(0)):
+            field = schema[fieldname]
+            weights_by_doc = [0.0] * count if field.scorable else None
+            for _, btext, ids, weights, values in field_terms:
+                if docmap is None:
+                    live = list(zip([docnum + basedoc for docnum in ids], weights, values))
+                else:
+                    live = [(new, weight, value) for new, weight, value
+                            in zip(map(docmap.get, ids), weights, values) if new is not None]
+                if not live:
+                    continue
+                pool.add_term(fieldname, btext, list(chain.from_iterable(live)))
+                if weights_by_doc is not None:
+                    for new, weight, _ in live:
+                        weights_by_doc[new - basedoc] += weight
+            if weights_by_doc is not None:
+                # Weights are frequencies times the field boost: whole numbers
+                # times 1 or 3, summed exactly in a float.
+                boost = field.format.field_boost
+                lengths[fieldname] = [round(weight / boost) for weight in weights_by_doc]
+        return lengths
 
     def _flush_segment(self) -> None:
         self.perdocwriter.close()
@@ -449,6 +569,132 @@ class StagedCommit:
         writer = self.writer
         clean_files(writer.storage, writer.indexname, writer.generation, self.final)
         _finish_quietly(writer)
+
+
+def _segment_postings(reader) -> Iterator[tuple]:
+    """(fieldname, term bytes, ids, weights, values) of every term of a segment, in order.
+
+    Deleted documents included (the merge maps docnums through its docmap).
+    Whoosh's ``reader.iter_postings`` looks every term up in the hash table,
+    filters each posting list through a set of the deleted documents built
+    anew for it, and steps a matcher posting by posting; this reads the
+    terms file in order and each posting block whole (a merge of 2,000
+    poems read its postings in 8.5 s that way).
+    """
+    terms = reader._terms
+    schema = reader.schema
+    for (fieldname, btext), info in terms.items():
+        if fieldname not in schema:
+            continue
+        if info.is_inlined():
+            ids, weights, values = info.inlined_postings()
+        else:
+            matcher = terms._codec.postings_reader(terms._postfile, info, schema[fieldname].format)
+            ids, weights, values = [], [], []
+            while matcher.is_active():
+                matcher._read_ids()
+                matcher._read_weights()
+                matcher._read_values()
+                ids.extend(matcher._ids)
+                weights.extend(matcher._weights)
+                values.extend(matcher._values)
+                matcher._next_block()
+        if not values or values[0] is None:  # a format without values
+            values = [b""] * len(ids)
+        yield fieldname, btext, ids, weights, values
+
+
+def exact_length_column(fieldname: str) -> str:
+    """The name of the column of a field's exact document lengths."""
+    return f"_{fieldname}_exactlen"
+
+
+def deleted_docs(reader) -> list[int]:
+    """The docnums of a segment's deleted documents, in order."""
+    return sorted(reader._perdoc.deleted_docs())
+
+
+def deleted_length(reader, fieldname: str) -> int | None:
+    """The summed exact lengths in fieldname of a segment's deleted documents.
+
+    None if the segment does not record exact lengths (it was written by an
+    older searchkit); 0 if it has no deletions.
+    """
+    if not reader.has_deletions() or not reader.field_length(fieldname):
+        return 0
+    name = exact_length_column(fieldname)
+    perdoc = reader._perdoc
+    if not perdoc.has_column(name):
+        return None
+    column = perdoc.column_reader(name, EXACT_LENGTHS)
+    return sum(column[docnum] for docnum in deleted_docs(reader))
+
+
+def deleted_postings(reader, fieldname: str, btext: bytes, deleted: list[int], gone: frozenset) -> int:
+    """How many of a segment's deleted documents have the term.
+
+    ``deleted`` holds their docnums in order, ``gone`` the same as a set. Only
+    the posting blocks whose span of docnums holds a deleted document are
+    decoded, and their ids intersected with the set.
+    """
+    terms = reader._terms
+    try:
+        info = terms.term_info(fieldname, btext)
+    except TermNotFound:
+        return 0
+    if info.is_inlined():
+        return len(gone.intersection(info.inlined_postings()[0]))
+    matcher = terms._codec.postings_reader(terms._postfile, info, reader.schema[fieldname].format)
+    found, low = 0, -1
+    while matcher.is_active():
+        high = matcher.block_max_id()
+        nearest = bisect.bisect_right(deleted, low)
+        if nearest < len(deleted) and deleted[nearest] <= high:
+            matcher._read_ids()
+            found += len(gone.intersection(matcher._ids))
+        low = high
+        matcher._next_block()
+    return found
+
+
+def merge_policy(writer: SegmentWriter, segments: list) -> list:
+    """Which segments a commit keeps: those with more than MAX_DELETED of their documents deleted are rewritten.
+
+    Whoosh keeps a deleted document in its segment until the segment is
+    merged, and its stock policy merges only small segments: an updated
+    index kept old segments with almost every document deleted (a third
+    larger than a clean build after a few updates). Rewriting a segment costs
+    about half of indexing its documents afresh, so one is rewritten only
+    when it has lost more than MAX_DELETED of its documents; the space kept by
+    deleted documents stays below that fraction, and each deleted document
+    costs at most 1/MAX_DELETED documents rewritten. (Search statistics
+    leave deleted documents out whatever the layout: see ``deleted_length``
+    and ``deleted_postings``.) Segments written before exact lengths were
+    recorded are rewritten at their first deletion, fully deleted ones
+    dropped, and small segments merged by Whoosh's policy.
+    """
+    from whoosh.reading import SegmentReader
+
+    kept = []
+    for segment in segments:
+        deleted, count = segment.deleted_count(), segment.doc_count_all()
+        if not deleted:
+            kept.append(segment)
+            continue
+        if deleted == count:
+            continue  # nothing left in it: dropped, not rewritten
+        with SegmentReader(writer.storage, writer.schema, segment) as reader:
+            if deleted > MAX_DELETED * count or not records_exact_lengths(reader):
+                writer.add_reader(reader)
+            else:
+                kept.append(segment)
+    return MERGE_SMALL(writer, kept)
+
+
+def records_exact_lengths(reader) -> bool:
+    """Whether the statistics of a segment's deleted documents can be left out exactly."""
+    return all(deleted_length(reader, name) is not None
+               for name, field in reader.schema.items() if field.scorable)
 
 
 class _RenameLater:
