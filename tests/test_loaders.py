@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,12 @@ from searchkit.loaders import canonical_source, decode_bytes, load_corpus, load_
 from searchkit.normalize import is_site_chrome, to_simplified
 
 SEEDS = Path(__file__).parent.parent / "seeds"
+
+
+def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run the real searchkit command, with stdout and stderr on pipes."""
+    return subprocess.run([sys.executable, "-m", "searchkit", *args], capture_output=True,
+                          text=True, timeout=timeout)
 
 TRADITIONAL = "韶關市委書記在接受專訪時說，要堅持高質量發展。"
 SIMPLIFIED = "韶关市委书记在接受专访时说，要坚持高质量发展。"
@@ -328,3 +336,225 @@ def test_canonical_source(name, canonical):
 def test_canonical_source_with_user_aliases():
     assert canonical_source("ＭＹ Paper", {"我的报纸": ["my paper"]}) == "我的报纸"
     assert canonical_source("澎湃号", {"我的报纸": ["my paper"]}) == "澎湃新闻"
+
+
+# --- bad input: reported in one line and skipped, never a traceback --------------------
+
+GOOD_RECORD = json.dumps({"id": "good1", "text": "第一篇正常的文章。"}, ensure_ascii=False)
+LAST_RECORD = json.dumps({"id": "good2", "text": "最后一篇正常的文章。"}, ensure_ascii=False)
+DEEP = "[" * 5000 + "]" * 5000
+
+
+def build(tmp_path: Path, corpus: Path) -> tuple[object, list[str], Path]:
+    """Index corpus through the library: (report, warnings, index directory)."""
+    from searchkit import SearchIndex
+
+    messages: list[str] = []
+    index_dir = tmp_path / "index"
+    report = SearchIndex.build(index_dir, [corpus], warn=messages.append)
+    return report, messages, index_dir
+
+
+def stored(index_dir: Path, doc_id: str):
+    from searchkit import SearchIndex
+
+    with SearchIndex.open(index_dir) as index:
+        return index.document(doc_id)
+
+
+def write_jsonl(corpus: Path, bad_line: str | bytes) -> None:
+    """A JSON Lines file with a bad line 2 between two good records."""
+    corpus.mkdir(exist_ok=True)
+    lines = [GOOD_RECORD.encode(), bad_line if isinstance(bad_line, bytes) else bad_line.encode(),
+             LAST_RECORD.encode()]
+    (corpus / "data.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ('{"text": "大数", "n": ' + "1" * 5000 + "}", "a number has more than 4300 digits"),
+        ('{"text": "深", "x": ' + DEEP + "}", "nested deeper than 100 levels"),
+        ('{"text": "深", "x": ' + "[" * 101 + "]" * 101 + "}", "nested deeper than 100 levels"),
+        ('{"title": ["标题", "二"], "text": "正文。"}', '"title" is an array, not a string'),
+        ('{"date": 20220218, "text": "正文。"}', '"date" is an integer, not a string'),
+        ('{"date": {"y": 2022}, "text": "正文。"}', '"date" is an object, not a string'),
+        ('{"text": 3.5}', '"text" is a number, not a string'),
+        ('{"id": {"a": 1}, "text": "正文。"}', '"id" is an object, not a string or an integer'),
+        ('{"id": true, "text": "正文。"}', '"id" is a boolean, not a string or an integer'),
+        ('{"source": false, "text": "正文。"}', '"source" is a boolean, not a string'),
+        ('{"url": ["http://e.com"], "text": "正文。"}', '"url" is an array, not a string'),
+        ('"只是一个字符串"', "a string, not a JSON object"),
+        ("null", "null, not a JSON object"),
+        ('{"text": "半截', "not valid JSON (Unterminated string starting, column 10)"),
+        (b'{"text": "\xe6\xad\xa3\xe6"}', "not UTF-8 (invalid continuation byte at byte 14)"),
+    ],
+)
+def test_bad_jsonl_line_is_reported_and_the_rest_indexed(tmp_path, line, reason):
+    write_jsonl(tmp_path / "corpus", line)
+    report, warnings, index_dir = build(tmp_path, tmp_path / "corpus")
+    assert warnings == [f"{tmp_path / 'corpus' / 'data.jsonl'}:2: skipped, {reason}"]
+    assert report.added == 2
+    assert stored(index_dir, "good2").text == "最后一篇正常的文章。"
+
+
+@pytest.mark.parametrize(
+    ("line", "field", "expected"),
+    [
+        # Extra fields keep whatever JSON they hold.
+        ('{"id": "r", "text": "正文。", "author": {"name": "张文", "orgs": [1, null]}}',
+         "metadata", {"author": {"name": "张文", "orgs": [1, None]}}),
+        # NaN and Infinity are not JSON: no value, rather than broken --json output.
+        ('{"id": "r", "text": "正文。", "score": NaN, "big": 1e999, "low": -Infinity}',
+         "metadata", {"score": None, "big": None, "low": None}),
+        # A lone surrogate can be written by no output: the replacement character.
+        ('{"id": "r", "text": "甲\\ud800乙。", "title": "\\udc00标题"}', "original", "甲\ufffd乙。"),
+        ('{"id": 7, "text": "正文。"}', "id", "7"),
+        ('{"id": "r", "text": "正文。", "date": "不知道"}', "date", None),
+        ('{"id": "r", "text": "正文。", "date": null, "title": null}', "title", "正文"),
+    ],
+)
+def test_odd_jsonl_values_are_coerced(tmp_path, line, field, expected):
+    write_jsonl(tmp_path / "corpus", line)
+    report, warnings, index_dir = build(tmp_path, tmp_path / "corpus")
+    assert (warnings, report.added) == ([], 3)
+    doc_id = "7" if field == "id" else "r"
+    assert getattr(stored(index_dir, doc_id), field) == expected
+
+
+def test_lone_surrogates_can_be_searched_and_printed(tmp_path):
+    write_jsonl(tmp_path / "corpus", '{"id": "r", "text": "甲\\ud800乙。", "title": "\\udc00标题"}')
+    index_dir = tmp_path / "index"
+    assert cli("index", str(tmp_path / "corpus"), "--index", str(index_dir)).returncode == 0
+    for args in (["search", "甲"], ["show", "r"], ["show", "--json", "r"]):
+        result = cli(*args, "--index", str(index_dir))
+        assert (result.returncode, result.stderr) == (0, "")
+        assert "\ufffd" in result.stdout
+
+
+def test_undecodable_jsonl_line_does_not_stop_the_file(tmp_path, warnings):
+    (tmp_path / "data.jsonl").write_bytes(
+        GOOD_RECORD.encode() + b"\n" + "{\"text\": \"坏\"}".encode("gb18030") + b"\n"
+        + LAST_RECORD.encode() + b"\n")
+    assert [doc.id for doc in load_corpus([tmp_path], warn=warnings)] == ["good1", "good2"]
+    assert len(warnings) == 1 and "data.jsonl:2: skipped, not UTF-8" in warnings[0]
+
+
+@pytest.mark.parametrize(
+    ("front", "title", "date", "metadata"),
+    [
+        ("title:\n  - 第一部分\n  - 第二部分\n", "第一部分, 第二部分", dt.date(2021, 3, 4), {}),
+        ("title: [甲, 乙]\n", "甲, 乙", dt.date(2021, 3, 4), {}),
+        ("date: 不是日期\n", "正文第一句", dt.date(2021, 3, 4), {}),
+        ("date: 2022-13-45\n", "正文第一句", dt.date(2021, 3, 4), {}),
+        ("date: [2022-01-01, 2023]\n", "正文第一句", dt.date(2021, 3, 4), {}),
+        ("categories: 42\ntags: {a: b}\n", "正文第一句", dt.date(2021, 3, 4),
+         {"categories": "42", "tags": "{a: b}"}),
+        ("title:\ndate:\n", "正文第一句", dt.date(2021, 3, 4), {}),
+    ],
+)
+def test_odd_front_matter_is_coerced(tmp_path, front, title, date, metadata):
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "post.md").write_text(
+        f"---\n{front}---\n正文第一句。\n2021-03-04\n第二段。\n", encoding="utf-8")
+    report, warnings, index_dir = build(tmp_path, tmp_path / "corpus")
+    assert (warnings, report.added) == ([], 1)
+    doc = stored(index_dir, "post.md")
+    assert (doc.title, doc.date, doc.metadata) == (title, date, metadata)
+
+
+def write_sidecar(corpus: Path, sidecar: str | bytes) -> None:
+    """Two files, a.txt naming 某某晨报, and a sidecar."""
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("来源：某某晨报\n甲文正文。", encoding="utf-8")
+    (corpus / "b.txt").write_text("乙文正文。", encoding="utf-8")
+    data = sidecar.encode("utf-8") if isinstance(sidecar, str) else sidecar
+    (corpus / "searchkit-meta.toml").write_bytes(data)
+
+
+GOOD_SIDECAR = '["b.txt"]\nsource = "南方日报"\n\n[aliases]\n"晨报集团" = ["某某晨报"]\n'
+
+
+@pytest.mark.parametrize(
+    ("sidecar", "warning"),
+    [
+        (GOOD_SIDECAR + '"南方日报" = ["nfrb", 5]\n',
+         '[aliases] "南方日报" ignored, not a string or an array of strings'),
+        (GOOD_SIDECAR + '"南方日报" = 5\n',
+         '[aliases] "南方日报" ignored, not a string or an array of strings'),
+        (GOOD_SIDECAR + '"南方日报" = {a = "b"}\n',
+         '[aliases] "南方日报" ignored, not a string or an array of strings'),
+        ('"c.txt" = "南方日报"\n' + GOOD_SIDECAR, '["c.txt"] ignored, a string, not a table'),
+        ('"c.txt" = [1, 2]\n' + GOOD_SIDECAR, '["c.txt"] ignored, an array, not a table'),
+        (GOOD_SIDECAR.replace('source = "南方日报"\n', 'source = "南方日报"\ntitle = 5\n'),
+         '["b.txt"] title ignored, an integer, not a string'),
+        (GOOD_SIDECAR.replace('source = "南方日报"\n', 'source = "南方日报"\nurl = {a = 1}\n'),
+         '["b.txt"] url ignored, a table, not a string'),
+        (GOOD_SIDECAR.replace('source = "南方日报"\n', 'source = "南方日报"\ndate = "不是日期"\n'),
+         '["b.txt"] date ignored, "不是日期" is not a date (YYYY-MM-DD)'),
+        (GOOD_SIDECAR.replace('source = "南方日报"\n', 'source = "南方日报"\ndate = 12:30:00\n'),
+         '["b.txt"] date ignored, a time is not a date (YYYY-MM-DD)'),
+        (GOOD_SIDECAR.replace('source = "南方日报"\n', 'source = "南方日报"\nautor = "张文"\n'),
+         '["b.txt"] autor ignored, not one of title, date, source, url'),
+    ],
+)
+def test_bad_sidecar_entry_is_reported_and_the_rest_applied(tmp_path, sidecar, warning):
+    write_sidecar(tmp_path / "corpus", sidecar)
+    report, warnings, index_dir = build(tmp_path, tmp_path / "corpus")
+    assert warnings == [f"{tmp_path / 'corpus' / 'searchkit-meta.toml'}: {warning}"]
+    assert report.added == 2
+    assert (stored(index_dir, "a.txt").source, stored(index_dir, "b.txt").source) == (
+        "晨报集团", "南方日报")
+
+
+@pytest.mark.parametrize(
+    ("sidecar", "reason"),
+    [
+        ('aliases = ["x"]\n["b.txt"]\nsource = "南方日报"\n', "[aliases] ignored, an array, not a table"),
+        ('["b.txt"]\nsource = "南方日报"\ntitle = ' + "1" * 5000 + "\n",
+         "ignored, a number has more than 4300 digits"),
+        ('["b.txt"]\nsource = "南方日报"\ntitle = ' + DEEP + "\n", "ignored, nested too deeply"),
+        ("[broken\n", "ignored, not valid TOML (Expected ']' at the end of a table declaration "
+                      "(at line 1, column 8))"),
+        ('["b.txt"]\nsource = "南方日报"\n'.encode("gb18030"),
+         "ignored, not UTF-8 (invalid continuation byte at byte 21)"),
+    ],
+)
+def test_unusable_sidecar_is_reported_and_the_files_indexed(tmp_path, sidecar, reason):
+    write_sidecar(tmp_path / "corpus", sidecar)
+    report, warnings, _ = build(tmp_path, tmp_path / "corpus")
+    assert warnings == [f"{tmp_path / 'corpus' / 'searchkit-meta.toml'}: {reason}"]
+    assert report.added == 2
+
+
+def test_broken_symbolic_link_is_reported_and_the_rest_indexed(tmp_path):
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "a.txt").write_text("甲文正文。", encoding="utf-8")
+    (tmp_path / "corpus" / "b.txt").symlink_to(tmp_path / "nowhere.txt")
+    report, warnings, _ = build(tmp_path, tmp_path / "corpus")
+    assert (report.added, report.skipped) == (1, 1)
+    assert warnings == [f"{tmp_path / 'corpus' / 'b.txt'}: skipped, cannot read (No such file or directory)"]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "warning"),
+    [
+        ("data.jsonl", "\n".join([GOOD_RECORD, '{"n": ' + "9" * 5000 + "}", LAST_RECORD]),
+         "data.jsonl:2: skipped, a number has more than 4300 digits"),
+        ("data.jsonl", "\n".join([GOOD_RECORD, '{"x": ' + DEEP + "}", LAST_RECORD]),
+         "data.jsonl:2: skipped, nested deeper than 100 levels"),
+        ("searchkit-meta.toml", '[aliases]\n"南方日报" = ["nfrb", 5]\n',
+         'searchkit-meta.toml: [aliases] "南方日报" ignored, not a string or an array of strings'),
+    ],
+)
+def test_cli_index_reports_a_bad_entry_in_one_line(tmp_path, name, content, warning):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("甲文正文。", encoding="utf-8")
+    (corpus / name).write_text(content, encoding="utf-8")
+    result = cli("index", str(corpus), "--index", str(tmp_path / "index"))
+    assert result.returncode == 0
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == [f"searchkit: {corpus / warning}"]
+    added = 3 if name == "data.jsonl" else 1
+    assert result.stdout.startswith(f"{added} added, 0 updated, 0 removed, 0 unchanged, 0 skipped")
