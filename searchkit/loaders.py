@@ -694,19 +694,25 @@ def _load_jsonl(
     span: tuple[int, int, int] | None = None,
 ) -> Iterator[Document]:
     resolved = str(path.resolve())  # once per file, not per record
+    blank = True
     try:
         for number, raw in _jsonl_lines(path, span):
             try:
                 record = _jsonl_record(_decode_line(raw, number))
             except _BadRecord as error:
                 warn(f"{path}:{number}: skipped, {error}")
+                blank = False
                 continue
             if record is None:
                 continue
+            blank = False
             body = _record_body(record)
             record_id = record.get("id")
             record_id = f"{doc_id}#{number}" if record_id in (None, "") else str(record_id)
             yield _make_document(record_id, resolved, body, sidecar, lookup)
+        # A part of a bigger file cannot tell: only a whole file is reported.
+        if blank and (span is None or span[0] == 0 and span[1] >= path.stat().st_size):
+            raise LoadError(f"{path}: skipped, empty")
     except OSError as error:
         raise LoadError(f"{path}: cannot read ({error.strerror or error})") from error
 

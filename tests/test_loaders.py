@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from searchkit import render
 from searchkit.loaders import canonical_source, decode_bytes, load_corpus, load_file
-from searchkit.normalize import is_site_chrome, to_simplified
+from searchkit.normalize import is_site_chrome, normalize_text, to_simplified
 
 SEEDS = Path(__file__).parent.parent / "seeds"
 
@@ -432,6 +437,14 @@ def test_lone_surrogates_can_be_searched_and_printed(tmp_path):
         assert "\ufffd" in result.stdout
 
 
+@pytest.mark.parametrize("content", [b"", b"\n  \n\r\n", "\ufeff\n\u3000\n".encode()])
+def test_empty_jsonl_file_is_skipped_with_a_warning(tmp_path, warnings, content):
+    # Found by test_fuzz_any_bytes_in_any_format: it was skipped without a word.
+    (tmp_path / "empty.jsonl").write_bytes(content)
+    assert list(load_corpus([tmp_path], warn=warnings)) == []
+    assert warnings == [f"{tmp_path / 'empty.jsonl'}: skipped, empty"]
+
+
 def test_undecodable_jsonl_line_does_not_stop_the_file(tmp_path, warnings):
     (tmp_path / "data.jsonl").write_bytes(
         GOOD_RECORD.encode() + b"\n" + "{\"text\": \"坏\"}".encode("gb18030") + b"\n"
@@ -558,3 +571,211 @@ def test_cli_index_reports_a_bad_entry_in_one_line(tmp_path, name, content, warn
     assert result.stderr.splitlines() == [f"searchkit: {corpus / warning}"]
     added = 3 if name == "data.jsonl" else 1
     assert result.stdout.startswith(f"{added} added, 0 updated, 0 removed, 0 unchanged, 0 skipped")
+
+
+# --- fuzzing: documents or warnings, never an exception -------------------------------
+
+# SEARCHKIT_FUZZ_EXAMPLES raises the number of examples for a long local session.
+FUZZ = settings(
+    max_examples=int(os.environ.get("SEARCHKIT_FUZZ_EXAMPLES", "150")),
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+CHINESE = TRADITIONAL + SIMPLIFIED + "《》“”（）：·、—　\n"
+HTML_BITS = [
+    "<", ">", "</", "/>", "<p>", "</p>", "<div", " class=\"a\"", "=", "\"", "'", "&", "&amp;",
+    "&#", "&#x", "&#0;", "&#xD800;", "&#99999999999;", "&nbsp", ";", "<!--", "-->", "<!",
+    "<![CDATA[", "]]>", "<?", "?>", "<script>", "</script>", "<style>", "<title>", "</title>",
+    "<meta name=\"source\" content=\"", "<pre>", "</pre>", "<br>", "<html>", "<!DOCTYPE html>",
+    "<a href=x>", "</a", "<p\n", "\x00", "\r", "\ufeff",
+]
+ENCODINGS = ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "gb18030", "big5"]
+SUFFIXES = [".txt", ".md", ".html", ".htm", ".jsonl", ".JSONL", ".dat", ""]
+SENTINEL = "最后一个文件，必须读到。"
+
+chinese_text = st.text(st.sampled_from(CHINESE) | st.characters(), max_size=200)
+html_text = st.lists(st.sampled_from(HTML_BITS) | chinese_text, max_size=40).map("".join)
+
+
+@st.composite
+def encoded_text(draw) -> bytes:
+    """Text in one of the encodings the loader reads, often cut short."""
+    encoding = draw(st.sampled_from(ENCODINGS))
+    data = draw(st.one_of(chinese_text, html_text)).encode(encoding, errors="ignore")
+    return data[:draw(st.integers(0, len(data)))] if draw(st.booleans()) else data
+
+
+file_bytes = st.one_of(st.binary(max_size=500), encoded_text())
+
+
+def check_document(doc) -> None:
+    """What every loaded document promises, down to printing it."""
+    assert all(isinstance(value, str) for value in (doc.id, doc.text, doc.original, doc.title))
+    assert len(doc.text) == len(doc.original) and normalize_text(doc.original) == doc.text
+    assert doc.date is None or isinstance(doc.date, dt.date)
+    assert doc.source is None or isinstance(doc.source, str)
+    assert doc.url is None or isinstance(doc.url, str)
+    assert isinstance(doc.metadata, dict)
+    # Every face can print it: strict JSON, encodable in UTF-8.
+    json.loads(render.document_json(doc), parse_constant=pytest.fail)
+    render.document_text(doc, color=False).encode("utf-8")
+
+
+def load_with_sentinel(directory: Path) -> tuple[list, list[str]]:
+    """Load a directory that holds z.txt last: (documents, warnings).
+
+    z.txt must always load: a file that fails never stops the next one.
+    """
+    (directory / "z.txt").write_text(SENTINEL, encoding="utf-8")
+    warnings = Warnings()
+    docs = list(load_corpus([directory], warn=warnings))
+    assert docs and docs[-1].id == "z.txt" and docs[-1].text == SENTINEL
+    for doc in docs:
+        check_document(doc)
+    for message in warnings:
+        assert message and "\n" not in message
+    return docs[:-1], warnings
+
+
+@FUZZ
+@given(data=file_bytes, suffix=st.sampled_from(SUFFIXES))
+def test_fuzz_any_bytes_in_any_format(data, suffix):
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / f"a{suffix}").write_bytes(data)
+        docs, warnings = load_with_sentinel(Path(tmp))
+        assert docs or warnings
+
+
+@FUZZ
+@given(text=st.one_of(chinese_text, html_text), encoding=st.sampled_from(ENCODINGS),
+       cut=st.integers(0, 400))
+def test_fuzz_truncated_encodings(text, encoding, cut):
+    data = text.encode(encoding, errors="ignore")
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "a.txt").write_bytes(data[:cut])
+        docs, warnings = load_with_sentinel(Path(tmp))
+        assert len(docs) + len(warnings) == 1
+
+
+@FUZZ
+@given(depth=st.integers(1, 5000),
+       tags=st.lists(st.sampled_from(["div", "p", "span", "b", "section", "li", "td", "a", "font",
+                                      "pre", "script", "nav"]), min_size=1, max_size=5))
+def test_fuzz_deeply_nested_html(depth, tags):
+    chain = [tags[level % len(tags)] for level in range(depth)]
+    html = "".join(f"<{tag}>" for tag in chain) + "深处的正文。" + "".join(
+        f"</{tag}>" for tag in reversed(chain))
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "a.html").write_text(html, encoding="utf-8")
+        docs, warnings = load_with_sentinel(Path(tmp))
+        if {"script", "nav"} & set(chain):
+            assert (docs == [] and len(warnings) == 1) or docs[0].text == ""
+        else:
+            assert [doc.text for doc in docs] == ["深处的正文。"] and warnings == []
+
+
+@FUZZ
+@given(html=html_text, suffix=st.sampled_from([".html", ".txt", ".md"]))
+def test_fuzz_broken_html(html, suffix):
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / f"a{suffix}").write_text(html, encoding="utf-8", errors="surrogatepass")
+        docs, warnings = load_with_sentinel(Path(tmp))
+        assert len(docs) + len(warnings) == 1
+
+
+yaml_value = st.one_of(
+    st.text(st.sampled_from(CHINESE.replace("\n", "") + "[]{},:#'\"- 0123456789"), max_size=30),
+    st.integers().map(str),
+    st.lists(st.text(max_size=10).map(lambda s: s.replace("\n", " ")), max_size=4).map(
+        lambda items: "[" + ", ".join(items) + "]"),
+    st.sampled_from(["", "null", "~", "2022-13-45", "2022-02-30", "0000-00-00", "9999-99-99",
+                     "{a: b}", "yes", "2022-02-18T10:00:00+08:00", "'unterminated"]),
+)
+front_matter_line = st.one_of(
+    st.tuples(st.sampled_from(["title", "date", "categories", "category", "tags", "source",
+                               "url", "link", "id", "text", "author"]), yaml_value).map(
+        lambda pair: f"{pair[0]}: {pair[1]}"),
+    yaml_value.map(lambda value: f"  - {value}"),
+    st.text(max_size=30).map(lambda s: s.replace("\n", " ")),
+)
+
+
+@FUZZ
+@given(lines=st.lists(front_matter_line, max_size=12), body=st.sampled_from(["", "正文。\n", "<p>段落</p>"]))
+def test_fuzz_front_matter(lines, body):
+    text = "---\n" + "\n".join(lines) + "\n---\n" + body
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "a.md").write_text(text, encoding="utf-8", errors="surrogatepass")
+        docs, warnings = load_with_sentinel(Path(tmp))
+        assert len(docs) + len(warnings) == 1
+
+
+json_scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(),
+    st.text(st.characters(codec=None, categories=None), max_size=20),
+    st.sampled_from(["2022-02-18", "2022-02-30", "昨天", ""]),
+)
+json_values = st.recursive(
+    json_scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
+    max_leaves=12)
+record = st.dictionaries(
+    st.sampled_from(["id", "title", "text", "date", "source", "url", "author", "tags"]) | st.text(max_size=5),
+    json_values, max_size=7)
+jsonl_line = st.one_of(
+    st.tuples(record | json_values, st.booleans()).map(
+        lambda pair: json.dumps(pair[0], ensure_ascii=pair[1]).encode("utf-8", errors="surrogatepass")),
+    st.integers(90, 6000).map(lambda n: ('{"text": "深", "x": ' + "[" * n + "]" * n + "}").encode()),
+    st.integers(4000, 6000).map(lambda n: ('{"text": "大", "n": -' + "7" * n + "}").encode()),
+    st.binary(max_size=30).map(lambda data: data.replace(b"\n", b"")),
+    st.just(b""),
+)
+
+
+@FUZZ
+@given(lines=st.lists(jsonl_line, max_size=10))
+def test_fuzz_json_lines(lines):
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "a.jsonl").write_bytes(b"\n".join(lines))
+        docs, warnings = load_with_sentinel(Path(tmp))
+        # Every line that is not blank is a document or names itself in a warning.
+        texts = [line.decode("utf-8", errors="replace") for line in lines]
+        filled = sum(bool(text.removeprefix("\ufeff" * (n == 0)).strip()) for n, text in enumerate(texts))
+        if not filled:
+            assert docs == [] and [message.split(": ", 1)[1] for message in warnings] == ["skipped, empty"]
+            return
+        assert len(docs) + len(warnings) == filled
+        numbers = [int(re.search(r"a\.jsonl:(\d+): skipped, ", message).group(1))
+                   for message in warnings]
+        assert len(set(numbers)) == len(numbers)
+
+
+toml_scalars = st.one_of(
+    st.text(max_size=10).map(lambda s: json.dumps(s, ensure_ascii=False)),
+    st.integers().map(str), st.sampled_from(["true", "false", "1979-05-27", "1979-05-27T07:32:00Z",
+                                             "07:32:00", "inf", "nan", "1e999", "'字面'"]),
+    st.integers(4000, 6000).map(lambda n: "1" * n),
+    st.integers(100, 3000).map(lambda n: "[" * n + "]" * n),
+)
+toml_values = st.recursive(
+    toml_scalars,
+    lambda inner: st.lists(inner, max_size=3).map(lambda items: "[" + ", ".join(items) + "]")
+    | st.dictionaries(st.sampled_from(["title", "date", "source", "url", "x"]), inner, max_size=3).map(
+        lambda table: "{" + ", ".join(f"{key} = {value}" for key, value in table.items()) + "}"),
+    max_leaves=6)
+sidecar_text = st.one_of(
+    st.dictionaries(st.sampled_from(['"a.txt"', '"z.txt"', "aliases", '"b.txt"', "x"]), toml_values,
+                    max_size=4).map(lambda tables: "".join(f"{k} = {v}\n" for k, v in tables.items())),
+    st.text(max_size=100),
+)
+
+
+@FUZZ
+@given(sidecar=sidecar_text)
+def test_fuzz_sidecar(sidecar):
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "a.txt").write_text("来源：某某晨报\n正文。", encoding="utf-8")
+        (Path(tmp) / "searchkit-meta.toml").write_text(sidecar, encoding="utf-8", errors="surrogatepass")
+        docs, warnings = load_with_sentinel(Path(tmp))
+        assert [doc.id for doc in docs] == ["a.txt"]
+        assert all("searchkit-meta.toml: " in message for message in warnings)
