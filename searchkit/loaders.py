@@ -353,6 +353,17 @@ class _HTMLText(HTMLParser):
         elif not self._skip_depth:
             self.parts.append(data if self._in_pre else re.sub(r"\s+", " ", data))
 
+    def parse_marked_section(self, i: int, report: int = 1) -> int:
+        """``<![...`` (CDATA and IE conditionals); anything else is a bogus comment.
+
+        Before Python 3.13, the standard parser raises AssertionError on
+        ``<![`` followed by no known keyword; browsers read it as a comment.
+        """
+        try:
+            return super().parse_marked_section(i, report)
+        except AssertionError:
+            return self.parse_bogus_comment(i, report)
+
     def _add_meta(self, attrs: dict[str, str | None]) -> None:
         name = (attrs.get("property") or attrs.get("name") or "").lower()
         content = attrs.get("content")
@@ -796,7 +807,7 @@ def _jsonl_record(line: str) -> dict[str, Any] | None:
     for key in _RECORD_STRINGS:
         value = record.get(key)
         if value is not None and not isinstance(value, str):
-            raise _BadRecord(f'"{key}" is {_kind(record[key])}, not a string')
+            raise _BadRecord(f'"{key}" is {_kind(value)}, not a string')
     record_id = record.get("id")
     if isinstance(record_id, bool) or not isinstance(record_id, str | int | None):
         raise _BadRecord(f'"id" is {_kind(record_id)}, not a string or an integer')

@@ -217,6 +217,24 @@ def test_html_detected_by_content(tmp_path, warnings):
     assert doc.title == "韶关打开改革新局面"
 
 
+@pytest.mark.parametrize(
+    ("html", "text"),
+    [
+        # Found by test_fuzz_any_bytes_in_any_format: AssertionError from html.parser.
+        ("<p>前文</p><![\x01", "前文\n<![\x01"),
+        ("<p>前文</p><![foo bar]]>后文", "前文\n后文"),
+        ("<p>前文</p><![ 注释 ]>后文", "前文\n后文"),
+        ("<p>前文</p><![if !IE]>中文<![endif]>后文", "前文\n中文后文"),
+        ("<p>前文</p><![CDATA[x]]>后文", "前文\n后文"),
+    ],
+)
+def test_html_marked_sections_never_raise(tmp_path, warnings, html, text):
+    path = tmp_path / "page.html"
+    path.write_text(html, encoding="utf-8")
+    [doc] = load_file(path, warn=warnings)
+    assert (doc.text, warnings) == (text, [])
+
+
 def test_jsonl_records_and_bad_lines(tmp_path, warnings):
     lines = [
         json.dumps({"id": "r1", "title": "標題", "text": "正文內容。", "date": "2022-02-18",
@@ -443,6 +461,17 @@ def test_empty_jsonl_file_is_skipped_with_a_warning(tmp_path, warnings, content)
     (tmp_path / "empty.jsonl").write_bytes(content)
     assert list(load_corpus([tmp_path], warn=warnings)) == []
     assert warnings == [f"{tmp_path / 'empty.jsonl'}: skipped, empty"]
+
+
+def test_blank_part_of_a_jsonl_file_is_not_reported_empty(tmp_path, warnings):
+    from searchkit.loaders import CorpusFile
+
+    path = tmp_path / "data.jsonl"
+    path.write_bytes(b"\n" * 50 + GOOD_RECORD.encode() + b"\n" + b"\n" * 50)
+    parts = CorpusFile(path, "data.jsonl").parts(20)
+    assert len(parts) > 2
+    docs = [doc for part in parts for doc in load_file(part, warn=warnings)]
+    assert ([doc.id for doc in docs], warnings) == (["good1"], [])
 
 
 def test_undecodable_jsonl_line_does_not_stop_the_file(tmp_path, warnings):
@@ -716,9 +745,13 @@ json_scalars = st.one_of(
     st.text(st.characters(codec=None, categories=None), max_size=20),
     st.sampled_from(["2022-02-18", "2022-02-30", "昨天", ""]),
 )
-json_values = st.recursive(
-    json_scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
-    max_leaves=12)
+
+
+def json_containers(inner):
+    return st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4)
+
+
+json_values = st.recursive(json_scalars, json_containers, max_leaves=12)
 record = st.dictionaries(
     st.sampled_from(["id", "title", "text", "date", "source", "url", "author", "tags"]) | st.text(max_size=5),
     json_values, max_size=7)
@@ -757,12 +790,15 @@ toml_scalars = st.one_of(
     st.integers(4000, 6000).map(lambda n: "1" * n),
     st.integers(100, 3000).map(lambda n: "[" * n + "]" * n),
 )
-toml_values = st.recursive(
-    toml_scalars,
-    lambda inner: st.lists(inner, max_size=3).map(lambda items: "[" + ", ".join(items) + "]")
-    | st.dictionaries(st.sampled_from(["title", "date", "source", "url", "x"]), inner, max_size=3).map(
-        lambda table: "{" + ", ".join(f"{key} = {value}" for key, value in table.items()) + "}"),
-    max_leaves=6)
+
+
+def toml_containers(inner):
+    arrays = st.lists(inner, max_size=3).map(lambda items: "[" + ", ".join(items) + "]")
+    tables = st.dictionaries(st.sampled_from(["title", "date", "source", "url", "x"]), inner, max_size=3)
+    return arrays | tables.map(lambda table: "{" + ", ".join(f"{k} = {v}" for k, v in table.items()) + "}")
+
+
+toml_values = st.recursive(toml_scalars, toml_containers, max_leaves=6)
 sidecar_text = st.one_of(
     st.dictionaries(st.sampled_from(['"a.txt"', '"z.txt"', "aliases", '"b.txt"', "x"]), toml_values,
                     max_size=4).map(lambda tables: "".join(f"{k} = {v}\n" for k, v in tables.items())),
