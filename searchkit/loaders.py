@@ -936,7 +936,12 @@ def _checked_overrides(name: str, table: dict[str, Any], sidecar: Path, warn: Wa
     checked = {}
     for key, value in table.items():
         where = f"{sidecar}: [{_quoted(name)}] {_quoted(key)}"
-        if key not in _OVERRIDE_KEYS:
+        if key not in _OVERRIDE_KEYS and isinstance(value, dict):
+            # [003.txt] reads as a table "003" that holds a table "txt".
+            dotted = f"{name}.{key}"
+            warn(f"{sidecar}: [{dotted}] ignored, a file name with dots must be quoted: "
+                 f"[{_quoted(dotted)}]")
+        elif key not in _OVERRIDE_KEYS:
             warn(f"{where} ignored, not one of {', '.join(_OVERRIDE_KEYS)}")
         elif key == "date" and parse_date(value) is None:
             shown = json.dumps(value, ensure_ascii=False) if isinstance(value, str) else _kind(value)

@@ -538,6 +538,8 @@ GOOD_SIDECAR = '["b.txt"]\nsource = "南方日报"\n\n[aliases]\n"晨报集团" 
          '["b.txt"] date ignored, a time is not a date (YYYY-MM-DD)'),
         (GOOD_SIDECAR.replace('source = "南方日报"\n', 'source = "南方日报"\nautor = "张文"\n'),
          '["b.txt"] autor ignored, not one of title, date, source, url'),
+        (GOOD_SIDECAR + '\n[c.txt]\nsource = "南方日报"\n',
+         '[c.txt] ignored, a file name with dots must be quoted: ["c.txt"]'),
     ],
 )
 def test_bad_sidecar_entry_is_reported_and_the_rest_applied(tmp_path, sidecar, warning):
