@@ -15,8 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from searchkit import render
-from searchkit.loaders import canonical_source, decode_bytes, load_corpus, load_file
+from searchkit import SearchIndex, render
+from searchkit.loaders import CorpusFile, canonical_source, decode_bytes, load_corpus, load_file
+from searchkit.models import Document, IndexReport
 from searchkit.normalize import is_site_chrome, normalize_text, to_simplified
 
 SEEDS = Path(__file__).parent.parent / "seeds"
@@ -368,19 +369,16 @@ LAST_RECORD = json.dumps({"id": "good2", "text": "最后一篇正常的文章。
 DEEP = "[" * 5000 + "]" * 5000
 
 
-def build(tmp_path: Path, corpus: Path) -> tuple[object, list[str], Path]:
+def build(tmp_path: Path, corpus: Path) -> tuple[IndexReport, list[str], Path]:
     """Index corpus through the library: (report, warnings, index directory)."""
-    from searchkit import SearchIndex
-
     messages: list[str] = []
     index_dir = tmp_path / "index"
     report = SearchIndex.build(index_dir, [corpus], warn=messages.append)
     return report, messages, index_dir
 
 
-def stored(index_dir: Path, doc_id: str):
-    from searchkit import SearchIndex
-
+def stored(index_dir: Path, doc_id: str) -> Document:
+    """One document as the index stores it."""
     with SearchIndex.open(index_dir) as index:
         return index.document(doc_id)
 
@@ -464,8 +462,6 @@ def test_empty_jsonl_file_is_skipped_with_a_warning(tmp_path, warnings, content)
 
 
 def test_blank_part_of_a_jsonl_file_is_not_reported_empty(tmp_path, warnings):
-    from searchkit.loaders import CorpusFile
-
     path = tmp_path / "data.jsonl"
     path.write_bytes(b"\n" * 50 + GOOD_RECORD.encode() + b"\n" + b"\n" * 50)
     parts = CorpusFile(path, "data.jsonl").parts(20)
