@@ -778,6 +778,8 @@ class _BadRecord(LoadError):
 # later step (pickling, JSON output) must stay far from the recursion limit.
 _MAX_NESTING = 100
 _LONE_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+# Surrogates can only come from escapes: UTF-8 decoding refuses them.
+_SURROGATE_ESCAPE_RE = re.compile(r"\\u[dD][89a-fA-F]")
 _RECORD_STRINGS = ("title", "text", "date", "source", "url")
 
 
@@ -792,7 +794,7 @@ def _jsonl_record(line: str) -> dict[str, Any] | None:
     if not line.strip():
         return None
     try:
-        record = json.loads(line.rstrip("\r\n"), parse_constant=lambda _: None)
+        record = json.loads(line.rstrip("\r\n"), parse_constant=_null, parse_float=_finite_float)
     except json.JSONDecodeError as error:
         reason = error.msg.removesuffix(" at")  # "Invalid control character at"
         raise _BadRecord(f"not valid JSON ({reason}, column {error.colno})") from None
@@ -803,7 +805,9 @@ def _jsonl_record(line: str) -> dict[str, Any] | None:
         raise _BadRecord(f"a number has more than {limit} digits") from None
     if not isinstance(record, dict):
         raise _BadRecord(f"{_kind(record)}, not a JSON object")
-    record = _clean_json(record, 1)
+    # Most lines need no walk (it would cost a record 9 us of its 100 us).
+    if line.count("[") + line.count("{") > _MAX_NESTING or _SURROGATE_ESCAPE_RE.search(line):
+        record = _clean_json(record, 1)
     for key in _RECORD_STRINGS:
         value = record.get(key)
         if value is not None and not isinstance(value, str):
@@ -814,12 +818,21 @@ def _jsonl_record(line: str) -> dict[str, Any] | None:
     return record
 
 
+def _null(constant: str) -> None:
+    """NaN and Infinity, which are not JSON, read as null."""
+    return None
+
+
+def _finite_float(number: str) -> float | None:
+    """A JSON number as a float, null when too large for one (1e999)."""
+    value = float(number)
+    return value if math.isfinite(value) else None
+
+
 def _clean_json(value: Any, depth: int) -> Any:
-    """A JSON value with lone surrogates replaced and non-finite floats nulled."""
+    """A JSON value with lone surrogates replaced; too deep a value raises _BadRecord."""
     if isinstance(value, str):
         return _LONE_SURROGATE_RE.sub("\ufffd", value)
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
     if isinstance(value, list | dict) and depth > _MAX_NESTING:
         raise _BadRecord(f"nested deeper than {_MAX_NESTING} levels")
     if isinstance(value, list):
