@@ -5,7 +5,10 @@ time. Formats are detected by extension and content:
 
 * ``.jsonl``: one JSON object per line with the fields ``id``, ``title``,
   ``text``, ``date``, ``source``, ``url`` (all optional); any other field goes
-  to ``Document.metadata``. A bad line is reported with its number and skipped.
+  to ``Document.metadata``. A bad line is reported with its number and why,
+  and skipped: not UTF-8, not a JSON object, nested over 100 levels, a known
+  field that is not a string (``id`` may be an integer), an integer too long
+  for Python to read. NaN and Infinity become null, lone surrogates U+FFFD.
 * HTML (``.html``/``.htm``, or content that starts like an HTML page): title
   and ``<meta>`` tags (og:title, description, article:published_time, og:url,
   author, source, og:site_name), body text with paragraph breaks; scripts,
@@ -52,6 +55,9 @@ directory (quote names with dots), and overrides what was extracted from it
 
 Every key is optional; ``aliases`` is reserved for the alias table. The
 sidecar of the directory that holds a file given on its own applies to it too.
+A sidecar that does not parse is ignored; an entry that is not a table, an
+unknown key, a value of the wrong type or an alias that is not a string is
+ignored on its own. Each is reported in one line.
 """
 
 from __future__ import annotations
@@ -62,6 +68,7 @@ import datetime as dt
 import functools
 import hashlib
 import json
+import math
 import os
 import re
 import sys
@@ -346,6 +353,17 @@ class _HTMLText(HTMLParser):
         elif not self._skip_depth:
             self.parts.append(data if self._in_pre else re.sub(r"\s+", " ", data))
 
+    def parse_marked_section(self, i: int, report: int = 1) -> int:
+        """``<![...`` (CDATA and IE conditionals); anything else is a bogus comment.
+
+        Before Python 3.13, the standard parser raises AssertionError on
+        ``<![`` followed by no known keyword; browsers read it as a comment.
+        """
+        try:
+            return super().parse_marked_section(i, report)
+        except AssertionError:
+            return self.parse_bogus_comment(i, report)
+
     def _add_meta(self, attrs: dict[str, str | None]) -> None:
         name = (attrs.get("property") or attrs.get("name") or "").lower()
         content = attrs.get("content")
@@ -615,7 +633,12 @@ class CorpusFile:
         settings = [NORMALIZER_VERSION, self.overrides, self.aliases]
         salt = json.dumps(settings, ensure_ascii=False, sort_keys=True, default=str)
         digest = hashlib.sha1(salt.encode("utf-8") + b"\0")
-        digest.update(self.path.read_bytes())
+        try:
+            digest.update(self.path.read_bytes())
+        except OSError:
+            # Loading it will say why (say, a broken symbolic link); until then
+            # it is a file that changed.
+            digest.update(b"\0unreadable")
         return digest.hexdigest()
 
 
@@ -681,30 +704,32 @@ def _load_jsonl(
     sidecar: _Fields,
     span: tuple[int, int, int] | None = None,
 ) -> Iterator[Document]:
-    loaded = 0
     resolved = str(path.resolve())  # once per file, not per record
+    blank = True
     try:
-        for number, line in _jsonl_lines(path, span):
-            if not line.strip():
+        for number, raw in _jsonl_lines(path, span):
+            try:
+                record = _jsonl_record(_decode_line(raw, number))
+            except _BadRecord as error:
+                warn(f"{path}:{number}: skipped, {error}")
+                blank = False
                 continue
-            record = _jsonl_record(line)
             if record is None:
-                warn(f"{path}:{number}: skipped, not a JSON object with text fields")
                 continue
+            blank = False
             body = _record_body(record)
             record_id = record.get("id")
             record_id = f"{doc_id}#{number}" if record_id in (None, "") else str(record_id)
             yield _make_document(record_id, resolved, body, sidecar, lookup)
-            loaded += 1
-    except UnicodeDecodeError as error:
-        message = f"{path}: skipped after {loaded} records, not UTF-8 ({error.reason})"
-        raise LoadError(message) from error
+        # A part of a bigger file cannot tell: only a whole file is reported.
+        if blank and (span is None or span[0] == 0 and span[1] >= path.stat().st_size):
+            raise LoadError(f"{path}: skipped, empty")
     except OSError as error:
         raise LoadError(f"{path}: cannot read ({error.strerror or error})") from error
 
 
-def _jsonl_lines(path: Path, span: tuple[int, int, int] | None) -> Iterator[tuple[int, str]]:
-    """(line number, text) of the lines of a JSON Lines file, or of one part of it."""
+def _jsonl_lines(path: Path, span: tuple[int, int, int] | None) -> Iterator[tuple[int, bytes]]:
+    """(line number, bytes) of the lines of a JSON Lines file, or of one part of it."""
     start, end, number = span or (0, -1, 1)
     with path.open("rb") as handle:
         handle.seek(start)
@@ -713,9 +738,17 @@ def _jsonl_lines(path: Path, span: tuple[int, int, int] | None) -> Iterator[tupl
             if end >= 0 and position >= end:
                 break
             position += len(raw)
-            line = raw.decode("utf-8")
-            yield number, line.removeprefix("\ufeff") if number == 1 else line
+            yield number, raw
             number += 1
+
+
+def _decode_line(raw: bytes, number: int) -> str:
+    """One line of a JSON Lines file as text (a BOM opening the file dropped)."""
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise _BadRecord(f"not UTF-8 ({error.reason} at byte {error.start + 1})") from None
+    return line.removeprefix("\ufeff") if number == 1 else line
 
 
 def jsonl_spans(path: Path, size: int) -> list[tuple[int, int, int]]:
@@ -737,17 +770,86 @@ def jsonl_spans(path: Path, size: int) -> list[tuple[int, int, int]]:
     return spans or [(0, 0, 1)]
 
 
+class _BadRecord(LoadError):
+    """A JSON Lines line that is not a usable record; the message says why."""
+
+
+# Deeper records are refused: nobody's metadata nests this deep, and every
+# later step (pickling, JSON output) must stay far from the recursion limit.
+_MAX_NESTING = 100
+_LONE_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+# Surrogates can only come from escapes: UTF-8 decoding refuses them.
+_SURROGATE_ESCAPE_RE = re.compile(r"\\u[dD][89a-fA-F]")
+_RECORD_STRINGS = ("title", "text", "date", "source", "url")
+
+
 def _jsonl_record(line: str) -> dict[str, Any] | None:
+    """The record one JSON Lines line holds, None for a blank line.
+
+    Raises ``_BadRecord`` for a line that is not a JSON object or whose known
+    fields have the wrong type. NaN, Infinity and numbers too large for a
+    float become null; lone surrogates (``"\\ud800"``, which no output can
+    encode) become U+FFFD.
+    """
+    if not line.strip():
+        return None
     try:
-        record = json.loads(line)
-    except json.JSONDecodeError:
-        return None
+        record = json.loads(line.rstrip("\r\n"), parse_constant=_null, parse_float=_finite_float)
+    except json.JSONDecodeError as error:
+        reason = error.msg.removesuffix(" at")  # "Invalid control character at"
+        raise _BadRecord(f"not valid JSON ({reason}, column {error.colno})") from None
+    except RecursionError:
+        raise _BadRecord(f"nested deeper than {_MAX_NESTING} levels") from None
+    except ValueError:  # an integer longer than sys.get_int_max_str_digits() allows
+        limit = sys.get_int_max_str_digits()
+        raise _BadRecord(f"a number has more than {limit} digits") from None
     if not isinstance(record, dict):
-        return None
-    text_fields = (record.get(key) for key in ("title", "text", "source", "url"))
-    if any(value is not None and not isinstance(value, str) for value in text_fields):
-        return None
+        raise _BadRecord(f"{_kind(record)}, not a JSON object")
+    # Most lines need no walk (it would cost a record 9 us of its 100 us).
+    if line.count("[") + line.count("{") > _MAX_NESTING or _SURROGATE_ESCAPE_RE.search(line):
+        record = _clean_json(record, 1)
+    for key in _RECORD_STRINGS:
+        value = record.get(key)
+        if value is not None and not isinstance(value, str):
+            raise _BadRecord(f'"{key}" is {_kind(value)}, not a string')
+    record_id = record.get("id")
+    if isinstance(record_id, bool) or not isinstance(record_id, str | int | None):
+        raise _BadRecord(f'"id" is {_kind(record_id)}, not a string or an integer')
     return record
+
+
+def _null(constant: str) -> None:
+    """NaN and Infinity, which are not JSON, read as null."""
+    return None
+
+
+def _finite_float(number: str) -> float | None:
+    """A JSON number as a float, null when too large for one (1e999)."""
+    value = float(number)
+    return value if math.isfinite(value) else None
+
+
+def _clean_json(value: Any, depth: int) -> Any:
+    """A JSON value with lone surrogates replaced; too deep a value raises _BadRecord."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE_RE.sub("\ufffd", value)
+    if isinstance(value, list | dict) and depth > _MAX_NESTING:
+        raise _BadRecord(f"nested deeper than {_MAX_NESTING} levels")
+    if isinstance(value, list):
+        return [_clean_json(item, depth + 1) for item in value]
+    if isinstance(value, dict):
+        return {_clean_json(key, depth): _clean_json(item, depth + 1) for key, item in value.items()}
+    return value
+
+
+def _kind(value: Any, *, table: str = "an object") -> str:
+    """What a JSON or TOML value is, in words: ``an array``, ``an integer``..."""
+    kinds = ((bool, "a boolean"), (int, "an integer"), (float, "a number"), (str, "a string"),
+             (list, "an array"), (dict, table), (dt.datetime, "a date-time"),
+             (dt.date, "a date"), (dt.time, "a time"))
+    if value is None:
+        return "null"
+    return next((name for kind, name in kinds if isinstance(value, kind)), type(value).__name__)
 
 
 def _record_body(record: dict[str, Any]) -> _Body:
@@ -803,16 +905,89 @@ def warn_stderr(message: str) -> None:
 
 
 def _read_sidecar(directory: Path, warn: Warn) -> dict[str, Any]:
-    """The parsed ``searchkit-meta.toml`` of a directory ({} if none or broken)."""
+    """The checked ``searchkit-meta.toml`` of a directory ({} if none or broken).
+
+    A sidecar that cannot be parsed is ignored as a whole; a file table,
+    value or alias entry of the wrong type is ignored on its own. Each is
+    reported in one line through ``warn``.
+    """
     sidecar = directory / SIDECAR_NAME
     if not sidecar.is_file():
         return {}
     try:
         with sidecar.open("rb") as file:
-            return tomllib.load(file)
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        warn(f"{sidecar}: ignored, {error}")
+            return _checked_sidecar(tomllib.load(file), sidecar, warn)
+    except tomllib.TOMLDecodeError as error:
+        warn(f"{sidecar}: ignored, not valid TOML ({error})")
+    except UnicodeDecodeError as error:
+        warn(f"{sidecar}: ignored, not UTF-8 ({error.reason} at byte {error.start + 1})")
+    except RecursionError:
+        warn(f"{sidecar}: ignored, nested too deeply")
+    except ValueError:  # an integer longer than sys.get_int_max_str_digits() allows
+        warn(f"{sidecar}: ignored, a number has more than {sys.get_int_max_str_digits()} digits")
+    except OSError as error:
+        warn(f"{sidecar}: ignored, cannot read ({error.strerror or error})")
+    return {}
+
+
+_OVERRIDE_KEYS = ("title", "date", "source", "url")
+
+
+def _checked_sidecar(tables: dict[str, Any], sidecar: Path, warn: Warn) -> dict[str, Any]:
+    """The sidecar's file tables and aliases, without the entries it cannot use."""
+    checked: dict[str, Any] = {}
+    for name, table in tables.items():
+        if name == "aliases":
+            checked[name] = _checked_aliases(table, sidecar, warn)
+        elif isinstance(table, dict):
+            checked[name] = _checked_overrides(name, table, sidecar, warn)
+        else:
+            warn(f"{sidecar}: [{_quoted(name)}] ignored, {_kind(table, table='a table')}, "
+                 "not a table")
+    return checked
+
+
+def _checked_overrides(name: str, table: dict[str, Any], sidecar: Path, warn: Warn) -> dict[str, Any]:
+    """A file's table, without the keys that are unknown or of the wrong type."""
+    checked = {}
+    for key, value in table.items():
+        where = f"{sidecar}: [{_quoted(name)}] {_quoted(key)}"
+        if key not in _OVERRIDE_KEYS and isinstance(value, dict):
+            # [003.txt] reads as a table "003" that holds a table "txt".
+            dotted = f"{name}.{key}"
+            warn(f"{sidecar}: [{dotted}] ignored, a file name with dots must be quoted: "
+                 f"[{_quoted(dotted)}]")
+        elif key not in _OVERRIDE_KEYS:
+            warn(f"{where} ignored, not one of {', '.join(_OVERRIDE_KEYS)}")
+        elif key == "date" and parse_date(value) is None:
+            shown = json.dumps(value, ensure_ascii=False) if isinstance(value, str) else _kind(value)
+            warn(f"{where} ignored, {shown} is not a date (YYYY-MM-DD)")
+        elif key != "date" and not isinstance(value, str):
+            warn(f"{where} ignored, {_kind(value, table='a table')}, not a string")
+        else:
+            checked[key] = value
+    return checked
+
+
+def _checked_aliases(table: Any, sidecar: Path, warn: Warn) -> dict[str, list[str]]:
+    """The sidecar's alias table, without entries that are not strings."""
+    if not isinstance(table, dict):
+        warn(f"{sidecar}: [aliases] ignored, {_kind(table, table='a table')}, not a table")
         return {}
+    checked = {}
+    for name, aliases in table.items():
+        names = [aliases] if isinstance(aliases, str) else aliases
+        if isinstance(names, list) and all(isinstance(alias, str) for alias in names):
+            checked[name] = names
+        else:
+            warn(f"{sidecar}: [aliases] {_quoted(name)} ignored, "
+                 "not a string or an array of strings")
+    return checked
+
+
+def _quoted(name: str) -> str:
+    """A TOML key as it would be written, quoted when it is not a bare key."""
+    return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else json.dumps(name, ensure_ascii=False)
 
 
 def _corpus_files(root: Path) -> Iterator[tuple[Path, str]]:
@@ -824,16 +999,6 @@ def _corpus_files(root: Path) -> Iterator[tuple[Path, str]]:
                 continue
             file = Path(directory, name)
             yield file, file.relative_to(root).as_posix()
-
-
-def _sidecar_aliases(sidecar: Mapping[str, Any]) -> dict[str, list[str]]:
-    table = sidecar.get("aliases")
-    if not isinstance(table, dict):
-        return {}
-    return {
-        name: [aliases] if isinstance(aliases, str) else list(aliases)
-        for name, aliases in table.items()
-    }
 
 
 def iter_corpus_files(
@@ -857,12 +1022,10 @@ def iter_corpus_files(
             warn(f"{root}: skipped, no such file or directory")
             continue
         sidecar = _read_sidecar(sidecar_dir, warn)
-        extra_aliases = _combine_aliases(aliases, _sidecar_aliases(sidecar))
+        extra_aliases = _combine_aliases(aliases, sidecar.get("aliases"))
         for file, doc_id in files:
             key = file.relative_to(sidecar_dir).as_posix()
             overrides = sidecar.get(key) if key != "aliases" else None
-            if not isinstance(overrides, dict):
-                overrides = None
             yield CorpusFile(file, doc_id, overrides, extra_aliases)
 
 

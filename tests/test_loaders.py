@@ -4,15 +4,29 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from searchkit.loaders import canonical_source, decode_bytes, load_corpus, load_file
-from searchkit.normalize import is_site_chrome, to_simplified
+from searchkit import SearchIndex, render
+from searchkit.loaders import CorpusFile, canonical_source, decode_bytes, load_corpus, load_file
+from searchkit.models import Document, IndexReport
+from searchkit.normalize import is_site_chrome, normalize_text, to_simplified
 
 SEEDS = Path(__file__).parent.parent / "seeds"
+
+
+def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run the real searchkit command, with stdout and stderr on pipes."""
+    return subprocess.run([sys.executable, "-m", "searchkit", *args], capture_output=True,
+                          text=True, timeout=timeout)
 
 TRADITIONAL = "韶關市委書記在接受專訪時說，要堅持高質量發展。"
 SIMPLIFIED = "韶关市委书记在接受专访时说，要坚持高质量发展。"
@@ -204,6 +218,24 @@ def test_html_detected_by_content(tmp_path, warnings):
     assert doc.title == "韶关打开改革新局面"
 
 
+@pytest.mark.parametrize(
+    ("html", "text"),
+    [
+        # Found by test_fuzz_any_bytes_in_any_format: AssertionError from html.parser.
+        ("<p>前文</p><![\x01", "前文\n<![\x01"),
+        ("<p>前文</p><![foo bar]]>后文", "前文\n后文"),
+        ("<p>前文</p><![ 注释 ]>后文", "前文\n后文"),
+        ("<p>前文</p><![if !IE]>中文<![endif]>后文", "前文\n中文后文"),
+        ("<p>前文</p><![CDATA[x]]>后文", "前文\n后文"),
+    ],
+)
+def test_html_marked_sections_never_raise(tmp_path, warnings, html, text):
+    path = tmp_path / "page.html"
+    path.write_text(html, encoding="utf-8")
+    [doc] = load_file(path, warn=warnings)
+    assert (doc.text, warnings) == (text, [])
+
+
 def test_jsonl_records_and_bad_lines(tmp_path, warnings):
     lines = [
         json.dumps({"id": "r1", "title": "標題", "text": "正文內容。", "date": "2022-02-18",
@@ -328,3 +360,456 @@ def test_canonical_source(name, canonical):
 def test_canonical_source_with_user_aliases():
     assert canonical_source("ＭＹ Paper", {"我的报纸": ["my paper"]}) == "我的报纸"
     assert canonical_source("澎湃号", {"我的报纸": ["my paper"]}) == "澎湃新闻"
+
+
+# --- bad input: reported in one line and skipped, never a traceback --------------------
+
+GOOD_RECORD = json.dumps({"id": "good1", "text": "第一篇正常的文章。"}, ensure_ascii=False)
+LAST_RECORD = json.dumps({"id": "good2", "text": "最后一篇正常的文章。"}, ensure_ascii=False)
+DEEP = "[" * 5000 + "]" * 5000
+
+
+def build(tmp_path: Path, corpus: Path) -> tuple[IndexReport, list[str], Path]:
+    """Index corpus through the library: (report, warnings, index directory)."""
+    messages: list[str] = []
+    index_dir = tmp_path / "index"
+    report = SearchIndex.build(index_dir, [corpus], warn=messages.append)
+    return report, messages, index_dir
+
+
+def stored(index_dir: Path, doc_id: str) -> Document:
+    """One document as the index stores it."""
+    with SearchIndex.open(index_dir) as index:
+        return index.document(doc_id)
+
+
+def write_jsonl(corpus: Path, bad_line: str | bytes) -> None:
+    """A JSON Lines file with a bad line 2 between two good records."""
+    corpus.mkdir(exist_ok=True)
+    lines = [GOOD_RECORD.encode(), bad_line if isinstance(bad_line, bytes) else bad_line.encode(),
+             LAST_RECORD.encode()]
+    (corpus / "data.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ('{"text": "大数", "n": ' + "1" * 5000 + "}", "a number has more than 4300 digits"),
+        ('{"text": "深", "x": ' + DEEP + "}", "nested deeper than 100 levels"),
+        ('{"text": "深", "x": ' + "[" * 101 + "]" * 101 + "}", "nested deeper than 100 levels"),
+        ('{"title": ["标题", "二"], "text": "正文。"}', '"title" is an array, not a string'),
+        ('{"date": 20220218, "text": "正文。"}', '"date" is an integer, not a string'),
+        ('{"date": {"y": 2022}, "text": "正文。"}', '"date" is an object, not a string'),
+        ('{"text": 3.5}', '"text" is a number, not a string'),
+        ('{"id": {"a": 1}, "text": "正文。"}', '"id" is an object, not a string or an integer'),
+        ('{"id": true, "text": "正文。"}', '"id" is a boolean, not a string or an integer'),
+        ('{"source": false, "text": "正文。"}', '"source" is a boolean, not a string'),
+        ('{"url": ["http://e.com"], "text": "正文。"}', '"url" is an array, not a string'),
+        ('"只是一个字符串"', "a string, not a JSON object"),
+        ("null", "null, not a JSON object"),
+        ('{"text": "半截', "not valid JSON (Unterminated string starting, column 10)"),
+        (b'{"text": "\xe6\xad\xa3\xe6"}', "not UTF-8 (invalid continuation byte at byte 14)"),
+    ],
+)
+def test_bad_jsonl_line_is_reported_and_the_rest_indexed(tmp_path, line, reason):
+    write_jsonl(tmp_path / "corpus", line)
+    report, warnings, index_dir = build(tmp_path, tmp_path / "corpus")
+    assert warnings == [f"{tmp_path / 'corpus' / 'data.jsonl'}:2: skipped, {reason}"]
+    assert report.added == 2
+    assert stored(index_dir, "good2").text == "最后一篇正常的文章。"
+
+
+@pytest.mark.parametrize(
+    ("line", "field", "expected"),
+    [
+        # Extra fields keep whatever JSON they hold.
+        ('{"id": "r", "text": "正文。", "author": {"name": "张文", "orgs": [1, null]}}',
+         "metadata", {"author": {"name": "张文", "orgs": [1, None]}}),
+        # NaN and Infinity are not JSON: no value, rather than broken --json output.
+        ('{"id": "r", "text": "正文。", "score": NaN, "big": 1e999, "low": -Infinity}',
+         "metadata", {"score": None, "big": None, "low": None}),
+        # A lone surrogate can be written by no output: the replacement character.
+        ('{"id": "r", "text": "甲\\ud800乙。", "title": "\\udc00标题"}', "original", "甲\ufffd乙。"),
+        ('{"id": 7, "text": "正文。"}', "id", "7"),
+        ('{"id": "r", "text": "正文。", "date": "不知道"}', "date", None),
+        ('{"id": "r", "text": "正文。", "date": null, "title": null}', "title", "正文"),
+    ],
+)
+def test_odd_jsonl_values_are_coerced(tmp_path, line, field, expected):
+    write_jsonl(tmp_path / "corpus", line)
+    report, warnings, index_dir = build(tmp_path, tmp_path / "corpus")
+    assert (warnings, report.added) == ([], 3)
+    doc_id = "7" if field == "id" else "r"
+    assert getattr(stored(index_dir, doc_id), field) == expected
+
+
+def test_lone_surrogates_can_be_searched_and_printed(tmp_path):
+    write_jsonl(tmp_path / "corpus", '{"id": "r", "text": "甲\\ud800乙。", "title": "\\udc00标题"}')
+    index_dir = tmp_path / "index"
+    assert cli("index", str(tmp_path / "corpus"), "--index", str(index_dir)).returncode == 0
+    for args in (["search", "甲"], ["show", "r"], ["show", "--json", "r"]):
+        result = cli(*args, "--index", str(index_dir))
+        assert (result.returncode, result.stderr) == (0, "")
+        assert "\ufffd" in result.stdout
+
+
+@pytest.mark.parametrize("content", [b"", b"\n  \n\r\n", "\ufeff\n\u3000\n".encode()])
+def test_empty_jsonl_file_is_skipped_with_a_warning(tmp_path, warnings, content):
+    # Found by test_fuzz_any_bytes_in_any_format: it was skipped without a word.
+    (tmp_path / "empty.jsonl").write_bytes(content)
+    assert list(load_corpus([tmp_path], warn=warnings)) == []
+    assert warnings == [f"{tmp_path / 'empty.jsonl'}: skipped, empty"]
+
+
+def test_blank_part_of_a_jsonl_file_is_not_reported_empty(tmp_path, warnings):
+    path = tmp_path / "data.jsonl"
+    path.write_bytes(b"\n" * 50 + GOOD_RECORD.encode() + b"\n" + b"\n" * 50)
+    parts = CorpusFile(path, "data.jsonl").parts(20)
+    assert len(parts) > 2
+    docs = [doc for part in parts for doc in load_file(part, warn=warnings)]
+    assert ([doc.id for doc in docs], warnings) == (["good1"], [])
+
+
+def test_undecodable_jsonl_line_does_not_stop_the_file(tmp_path, warnings):
+    (tmp_path / "data.jsonl").write_bytes(
+        GOOD_RECORD.encode() + b"\n" + "{\"text\": \"坏\"}".encode("gb18030") + b"\n"
+        + LAST_RECORD.encode() + b"\n")
+    assert [doc.id for doc in load_corpus([tmp_path], warn=warnings)] == ["good1", "good2"]
+    assert len(warnings) == 1 and "data.jsonl:2: skipped, not UTF-8" in warnings[0]
+
+
+@pytest.mark.parametrize(
+    ("front", "title", "date", "metadata"),
+    [
+        ("title:\n  - 第一部分\n  - 第二部分\n", "第一部分, 第二部分", dt.date(2021, 3, 4), {}),
+        ("title: [甲, 乙]\n", "甲, 乙", dt.date(2021, 3, 4), {}),
+        ("date: 不是日期\n", "正文第一句", dt.date(2021, 3, 4), {}),
+        ("date: 2022-13-45\n", "正文第一句", dt.date(2021, 3, 4), {}),
+        ("date: [2022-01-01, 2023]\n", "正文第一句", dt.date(2021, 3, 4), {}),
+        ("categories: 42\ntags: {a: b}\n", "正文第一句", dt.date(2021, 3, 4),
+         {"categories": "42", "tags": "{a: b}"}),
+        ("title:\ndate:\n", "正文第一句", dt.date(2021, 3, 4), {}),
+    ],
+)
+def test_odd_front_matter_is_coerced(tmp_path, front, title, date, metadata):
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "post.md").write_text(
+        f"---\n{front}---\n正文第一句。\n2021-03-04\n第二段。\n", encoding="utf-8")
+    report, warnings, index_dir = build(tmp_path, tmp_path / "corpus")
+    assert (warnings, report.added) == ([], 1)
+    doc = stored(index_dir, "post.md")
+    assert (doc.title, doc.date, doc.metadata) == (title, date, metadata)
+
+
+def write_sidecar(corpus: Path, sidecar: str | bytes) -> None:
+    """Two files, a.txt naming 某某晨报, and a sidecar."""
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("来源：某某晨报\n甲文正文。", encoding="utf-8")
+    (corpus / "b.txt").write_text("乙文正文。", encoding="utf-8")
+    data = sidecar.encode("utf-8") if isinstance(sidecar, str) else sidecar
+    (corpus / "searchkit-meta.toml").write_bytes(data)
+
+
+GOOD_SIDECAR = '["b.txt"]\nsource = "南方日报"\n\n[aliases]\n"晨报集团" = ["某某晨报"]\n'
+
+
+@pytest.mark.parametrize(
+    ("sidecar", "warning"),
+    [
+        (GOOD_SIDECAR + '"南方日报" = ["nfrb", 5]\n',
+         '[aliases] "南方日报" ignored, not a string or an array of strings'),
+        (GOOD_SIDECAR + '"南方日报" = 5\n',
+         '[aliases] "南方日报" ignored, not a string or an array of strings'),
+        (GOOD_SIDECAR + '"南方日报" = {a = "b"}\n',
+         '[aliases] "南方日报" ignored, not a string or an array of strings'),
+        ('"c.txt" = "南方日报"\n' + GOOD_SIDECAR, '["c.txt"] ignored, a string, not a table'),
+        ('"c.txt" = [1, 2]\n' + GOOD_SIDECAR, '["c.txt"] ignored, an array, not a table'),
+        (GOOD_SIDECAR.replace('source = "南方日报"\n', 'source = "南方日报"\ntitle = 5\n'),
+         '["b.txt"] title ignored, an integer, not a string'),
+        (GOOD_SIDECAR.replace('source = "南方日报"\n', 'source = "南方日报"\nurl = {a = 1}\n'),
+         '["b.txt"] url ignored, a table, not a string'),
+        (GOOD_SIDECAR.replace('source = "南方日报"\n', 'source = "南方日报"\ndate = "不是日期"\n'),
+         '["b.txt"] date ignored, "不是日期" is not a date (YYYY-MM-DD)'),
+        (GOOD_SIDECAR.replace('source = "南方日报"\n', 'source = "南方日报"\ndate = 12:30:00\n'),
+         '["b.txt"] date ignored, a time is not a date (YYYY-MM-DD)'),
+        (GOOD_SIDECAR.replace('source = "南方日报"\n', 'source = "南方日报"\nautor = "张文"\n'),
+         '["b.txt"] autor ignored, not one of title, date, source, url'),
+        (GOOD_SIDECAR + '\n[c.txt]\nsource = "南方日报"\n',
+         '[c.txt] ignored, a file name with dots must be quoted: ["c.txt"]'),
+    ],
+)
+def test_bad_sidecar_entry_is_reported_and_the_rest_applied(tmp_path, sidecar, warning):
+    write_sidecar(tmp_path / "corpus", sidecar)
+    report, warnings, index_dir = build(tmp_path, tmp_path / "corpus")
+    assert warnings == [f"{tmp_path / 'corpus' / 'searchkit-meta.toml'}: {warning}"]
+    assert report.added == 2
+    assert (stored(index_dir, "a.txt").source, stored(index_dir, "b.txt").source) == (
+        "晨报集团", "南方日报")
+
+
+@pytest.mark.parametrize(
+    ("sidecar", "reason"),
+    [
+        ('aliases = ["x"]\n["b.txt"]\nsource = "南方日报"\n', "[aliases] ignored, an array, not a table"),
+        ('["b.txt"]\nsource = "南方日报"\ntitle = ' + "1" * 5000 + "\n",
+         "ignored, a number has more than 4300 digits"),
+        ('["b.txt"]\nsource = "南方日报"\ntitle = ' + DEEP + "\n", "ignored, nested too deeply"),
+        ("[broken\n", "ignored, not valid TOML (Expected ']' at the end of a table declaration "
+                      "(at line 1, column 8))"),
+        ('["b.txt"]\nsource = "南方日报"\n'.encode("gb18030"),
+         "ignored, not UTF-8 (invalid continuation byte at byte 21)"),
+    ],
+)
+def test_unusable_sidecar_is_reported_and_the_files_indexed(tmp_path, sidecar, reason):
+    write_sidecar(tmp_path / "corpus", sidecar)
+    report, warnings, _ = build(tmp_path, tmp_path / "corpus")
+    assert warnings == [f"{tmp_path / 'corpus' / 'searchkit-meta.toml'}: {reason}"]
+    assert report.added == 2
+
+
+def test_broken_symbolic_link_is_reported_and_the_rest_indexed(tmp_path):
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "a.txt").write_text("甲文正文。", encoding="utf-8")
+    (tmp_path / "corpus" / "b.txt").symlink_to(tmp_path / "nowhere.txt")
+    report, warnings, _ = build(tmp_path, tmp_path / "corpus")
+    assert (report.added, report.skipped) == (1, 1)
+    assert warnings == [f"{tmp_path / 'corpus' / 'b.txt'}: skipped, cannot read (No such file or directory)"]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "warning"),
+    [
+        ("data.jsonl", "\n".join([GOOD_RECORD, '{"n": ' + "9" * 5000 + "}", LAST_RECORD]),
+         "data.jsonl:2: skipped, a number has more than 4300 digits"),
+        ("data.jsonl", "\n".join([GOOD_RECORD, '{"x": ' + DEEP + "}", LAST_RECORD]),
+         "data.jsonl:2: skipped, nested deeper than 100 levels"),
+        ("searchkit-meta.toml", '[aliases]\n"南方日报" = ["nfrb", 5]\n',
+         'searchkit-meta.toml: [aliases] "南方日报" ignored, not a string or an array of strings'),
+    ],
+)
+def test_cli_index_reports_a_bad_entry_in_one_line(tmp_path, name, content, warning):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("甲文正文。", encoding="utf-8")
+    (corpus / name).write_text(content, encoding="utf-8")
+    result = cli("index", str(corpus), "--index", str(tmp_path / "index"))
+    assert result.returncode == 0
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == [f"searchkit: {corpus / warning}"]
+    added = 3 if name == "data.jsonl" else 1
+    assert result.stdout.startswith(f"{added} added, 0 updated, 0 removed, 0 unchanged, 0 skipped")
+
+
+# --- fuzzing: documents or warnings, never an exception -------------------------------
+
+# SEARCHKIT_FUZZ_EXAMPLES raises the number of examples for a long local session.
+FUZZ = settings(
+    max_examples=int(os.environ.get("SEARCHKIT_FUZZ_EXAMPLES", "150")),
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+CHINESE = TRADITIONAL + SIMPLIFIED + "《》“”（）：·、—　\n"
+HTML_BITS = [
+    "<", ">", "</", "/>", "<p>", "</p>", "<div", " class=\"a\"", "=", "\"", "'", "&", "&amp;",
+    "&#", "&#x", "&#0;", "&#xD800;", "&#99999999999;", "&nbsp", ";", "<!--", "-->", "<!",
+    "<![CDATA[", "]]>", "<?", "?>", "<script>", "</script>", "<style>", "<title>", "</title>",
+    "<meta name=\"source\" content=\"", "<pre>", "</pre>", "<br>", "<html>", "<!DOCTYPE html>",
+    "<a href=x>", "</a", "<p\n", "\x00", "\r", "\ufeff",
+]
+ENCODINGS = ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "gb18030", "big5"]
+SUFFIXES = [".txt", ".md", ".html", ".htm", ".jsonl", ".JSONL", ".dat", ""]
+SENTINEL = "最后一个文件，必须读到。"
+
+chinese_text = st.text(st.sampled_from(CHINESE) | st.characters(), max_size=200)
+html_text = st.lists(st.sampled_from(HTML_BITS) | chinese_text, max_size=40).map("".join)
+
+
+@st.composite
+def encoded_text(draw) -> bytes:
+    """Text in one of the encodings the loader reads, often cut short."""
+    encoding = draw(st.sampled_from(ENCODINGS))
+    data = draw(st.one_of(chinese_text, html_text)).encode(encoding, errors="ignore")
+    return data[:draw(st.integers(0, len(data)))] if draw(st.booleans()) else data
+
+
+file_bytes = st.one_of(st.binary(max_size=500), encoded_text())
+
+
+def check_document(doc) -> None:
+    """What every loaded document promises, down to printing it."""
+    assert all(isinstance(value, str) for value in (doc.id, doc.text, doc.original, doc.title))
+    assert len(doc.text) == len(doc.original) and normalize_text(doc.original) == doc.text
+    assert doc.date is None or isinstance(doc.date, dt.date)
+    assert doc.source is None or isinstance(doc.source, str)
+    assert doc.url is None or isinstance(doc.url, str)
+    assert isinstance(doc.metadata, dict)
+    # Every face can print it: strict JSON, encodable in UTF-8.
+    json.loads(render.document_json(doc), parse_constant=pytest.fail)
+    render.document_text(doc, color=False).encode("utf-8")
+
+
+def load_with_sentinel(directory: Path) -> tuple[list, list[str]]:
+    """Load a directory that holds z.txt last: (documents, warnings).
+
+    z.txt must always load: a file that fails never stops the next one.
+    """
+    (directory / "z.txt").write_text(SENTINEL, encoding="utf-8")
+    warnings = Warnings()
+    docs = list(load_corpus([directory], warn=warnings))
+    assert docs and docs[-1].id == "z.txt" and docs[-1].text == SENTINEL
+    for doc in docs:
+        check_document(doc)
+    for message in warnings:
+        assert message and "\n" not in message
+    return docs[:-1], warnings
+
+
+@FUZZ
+@given(data=file_bytes, suffix=st.sampled_from(SUFFIXES))
+def test_fuzz_any_bytes_in_any_format(data, suffix):
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / f"a{suffix}").write_bytes(data)
+        docs, warnings = load_with_sentinel(Path(tmp))
+        assert docs or warnings
+
+
+@FUZZ
+@given(text=st.one_of(chinese_text, html_text), encoding=st.sampled_from(ENCODINGS),
+       cut=st.integers(0, 400))
+def test_fuzz_truncated_encodings(text, encoding, cut):
+    data = text.encode(encoding, errors="ignore")
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "a.txt").write_bytes(data[:cut])
+        docs, warnings = load_with_sentinel(Path(tmp))
+        assert len(docs) + len(warnings) == 1
+
+
+@FUZZ
+@given(depth=st.integers(1, 5000),
+       tags=st.lists(st.sampled_from(["div", "p", "span", "b", "section", "li", "td", "a", "font",
+                                      "pre", "script", "nav"]), min_size=1, max_size=5))
+def test_fuzz_deeply_nested_html(depth, tags):
+    chain = [tags[level % len(tags)] for level in range(depth)]
+    html = "".join(f"<{tag}>" for tag in chain) + "深处的正文。" + "".join(
+        f"</{tag}>" for tag in reversed(chain))
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "a.html").write_text(html, encoding="utf-8")
+        docs, warnings = load_with_sentinel(Path(tmp))
+        if {"script", "nav"} & set(chain):
+            assert (docs == [] and len(warnings) == 1) or docs[0].text == ""
+        else:
+            assert [doc.text for doc in docs] == ["深处的正文。"] and warnings == []
+
+
+@FUZZ
+@given(html=html_text, suffix=st.sampled_from([".html", ".txt", ".md"]))
+def test_fuzz_broken_html(html, suffix):
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / f"a{suffix}").write_text(html, encoding="utf-8", errors="surrogatepass")
+        docs, warnings = load_with_sentinel(Path(tmp))
+        assert len(docs) + len(warnings) == 1
+
+
+yaml_value = st.one_of(
+    st.text(st.sampled_from(CHINESE.replace("\n", "") + "[]{},:#'\"- 0123456789"), max_size=30),
+    st.integers().map(str),
+    st.lists(st.text(max_size=10).map(lambda s: s.replace("\n", " ")), max_size=4).map(
+        lambda items: "[" + ", ".join(items) + "]"),
+    st.sampled_from(["", "null", "~", "2022-13-45", "2022-02-30", "0000-00-00", "9999-99-99",
+                     "{a: b}", "yes", "2022-02-18T10:00:00+08:00", "'unterminated"]),
+)
+front_matter_line = st.one_of(
+    st.tuples(st.sampled_from(["title", "date", "categories", "category", "tags", "source",
+                               "url", "link", "id", "text", "author"]), yaml_value).map(
+        lambda pair: f"{pair[0]}: {pair[1]}"),
+    yaml_value.map(lambda value: f"  - {value}"),
+    st.text(max_size=30).map(lambda s: s.replace("\n", " ")),
+)
+
+
+@FUZZ
+@given(lines=st.lists(front_matter_line, max_size=12), body=st.sampled_from(["", "正文。\n", "<p>段落</p>"]))
+def test_fuzz_front_matter(lines, body):
+    text = "---\n" + "\n".join(lines) + "\n---\n" + body
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "a.md").write_text(text, encoding="utf-8", errors="surrogatepass")
+        docs, warnings = load_with_sentinel(Path(tmp))
+        assert len(docs) + len(warnings) == 1
+
+
+json_scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(),
+    st.text(st.characters(codec=None, categories=None), max_size=20),
+    st.sampled_from(["2022-02-18", "2022-02-30", "昨天", ""]),
+)
+
+
+def json_containers(inner):
+    return st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4)
+
+
+json_values = st.recursive(json_scalars, json_containers, max_leaves=12)
+record = st.dictionaries(
+    st.sampled_from(["id", "title", "text", "date", "source", "url", "author", "tags"]) | st.text(max_size=5),
+    json_values, max_size=7)
+jsonl_line = st.one_of(
+    st.tuples(record | json_values, st.booleans()).map(
+        lambda pair: json.dumps(pair[0], ensure_ascii=pair[1]).encode("utf-8", errors="surrogatepass")),
+    st.integers(90, 6000).map(lambda n: ('{"text": "深", "x": ' + "[" * n + "]" * n + "}").encode()),
+    st.integers(4000, 6000).map(lambda n: ('{"text": "大", "n": -' + "7" * n + "}").encode()),
+    st.binary(max_size=30).map(lambda data: data.replace(b"\n", b"")),
+    st.just(b""),
+)
+
+
+@FUZZ
+@given(lines=st.lists(jsonl_line, max_size=10))
+def test_fuzz_json_lines(lines):
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "a.jsonl").write_bytes(b"\n".join(lines))
+        docs, warnings = load_with_sentinel(Path(tmp))
+        # Every line that is not blank is a document or names itself in a warning.
+        texts = [line.decode("utf-8", errors="replace") for line in lines]
+        filled = sum(bool(text.removeprefix("\ufeff" * (n == 0)).strip()) for n, text in enumerate(texts))
+        if not filled:
+            assert docs == [] and [message.split(": ", 1)[1] for message in warnings] == ["skipped, empty"]
+            return
+        assert len(docs) + len(warnings) == filled
+        numbers = [int(re.search(r"a\.jsonl:(\d+): skipped, ", message).group(1))
+                   for message in warnings]
+        assert len(set(numbers)) == len(numbers)
+
+
+toml_scalars = st.one_of(
+    st.text(max_size=10).map(lambda s: json.dumps(s, ensure_ascii=False)),
+    st.integers().map(str), st.sampled_from(["true", "false", "1979-05-27", "1979-05-27T07:32:00Z",
+                                             "07:32:00", "inf", "nan", "1e999", "'字面'"]),
+    st.integers(4000, 6000).map(lambda n: "1" * n),
+    st.integers(100, 3000).map(lambda n: "[" * n + "]" * n),
+)
+
+
+def toml_containers(inner):
+    arrays = st.lists(inner, max_size=3).map(lambda items: "[" + ", ".join(items) + "]")
+    tables = st.dictionaries(st.sampled_from(["title", "date", "source", "url", "x"]), inner, max_size=3)
+    return arrays | tables.map(lambda table: "{" + ", ".join(f"{k} = {v}" for k, v in table.items()) + "}")
+
+
+toml_values = st.recursive(toml_scalars, toml_containers, max_leaves=6)
+sidecar_text = st.one_of(
+    st.dictionaries(st.sampled_from(['"a.txt"', '"z.txt"', "aliases", '"b.txt"', "x"]), toml_values,
+                    max_size=4).map(lambda tables: "".join(f"{k} = {v}\n" for k, v in tables.items())),
+    st.text(max_size=100),
+)
+
+
+@FUZZ
+@given(sidecar=sidecar_text)
+def test_fuzz_sidecar(sidecar):
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "a.txt").write_text("来源：某某晨报\n正文。", encoding="utf-8")
+        (Path(tmp) / "searchkit-meta.toml").write_text(sidecar, encoding="utf-8", errors="surrogatepass")
+        docs, warnings = load_with_sentinel(Path(tmp))
+        assert [doc.id for doc in docs] == ["a.txt"]
+        assert all("searchkit-meta.toml: " in message for message in warnings)
