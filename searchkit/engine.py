@@ -721,14 +721,6 @@ def _match_scores(matcher) -> dict[int, float]:
             found = scores.get(docnum)
             scores[docnum] = score if found is None else found + score
         return scores
-    if kind is matching.AndNotMatcher:
-        # Whoosh's AndNotMatcher skips excluded documents only once both sides
-        # stand on the same document: when the excluded side starts on an
-        # earlier one, the first match passes whatever it is, so what a NOT
-        # finds depended on docnums, that is on the layout of the segments.
-        excluded = _match_scores(matcher.b)  # its split unions step faster than all_ids
-        return {docnum: score for docnum, score in _match_scores(matcher.a).items()
-                if docnum not in excluded}
     if kind is matching.WrappingMatcher:
         boost = matcher.boost
         return {docnum: score * boost for docnum, score in _match_scores(matcher.child).items()}
