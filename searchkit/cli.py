@@ -110,6 +110,13 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--json", action="store_true", help="print JSON")
     stats.set_defaults(handler=cmd_stats)
 
+    verify = commands.add_parser("verify", help="read every index file and check it against its checksum",
+                                 description="Read every file of the index and compare it with the "
+                                 "checksum recorded when it was written (opening an index checks only "
+                                 "what is cheap to check). Exit code 1 and one line when a file is damaged.")
+    _add_index_option(verify)
+    verify.set_defaults(handler=cmd_verify)
+
     shell = commands.add_parser("shell", help="interactive search shell")
     _add_index_option(shell)
     shell.set_defaults(handler=cmd_shell)
@@ -266,6 +273,14 @@ def cmd_stats(args: argparse.Namespace) -> int:
         print(render.to_json(stats.__dict__))
     else:
         print(render.stats_text(stats))
+    return EXIT_OK
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    with open_index(args) as index:
+        verified = index.verify()
+    print(f"index at {render.sanitize(str(index.path))} is intact: {verified.files} files, "
+          f"{verified.bytes / 1e6:.2f} MB verified")
     return EXIT_OK
 
 
