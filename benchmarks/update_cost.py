@@ -28,7 +28,8 @@ from pathlib import Path
 
 from whoosh.writing import MERGE_SMALL
 
-from searchkit import SearchIndex, segments
+from searchkit import SearchIndex
+from searchkit.internals import writer as segments
 
 DATA = Path(__file__).resolve().parent / "data"
 POLICIES = {"searchkit": segments.merge_policy, "whoosh": MERGE_SMALL}

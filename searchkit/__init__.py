@@ -15,7 +15,7 @@ import warnings
 for _category in (SyntaxWarning, DeprecationWarning):
     warnings.filterwarnings("ignore", category=_category, module=r".*[\\/](whoosh|jieba)[\\/]")
 
-from . import whoosh_internals  # noqa: E402,F401  checks the Whoosh version first
+from . import internals  # noqa: E402,F401  checks the Whoosh version first
 from .engine import SearchIndex  # noqa: E402
 from .errors import (  # noqa: E402
     BadDateError,

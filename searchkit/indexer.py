@@ -19,7 +19,6 @@ import errno
 import fcntl
 import hashlib
 import json
-import mmap
 import os
 import re
 import shutil
@@ -34,7 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from . import analysis, integrity, parallel, schema
-from .segments import FastSegmentWriter, StagedCommit, cancel_quietly
+from .internals import storage
+from .internals.writer import FastSegmentWriter, StagedCommit, cancel_quietly
 from .errors import (IndexDamagedError, IndexLockedError, IndexMismatchError, IndexNotFoundError,
                      SearchkitError)
 from .loaders import iter_corpus_files, load_file, warn_stderr
@@ -42,9 +42,6 @@ from .models import Document, IndexReport
 from .normalize import NORMALIZER_VERSION, clean_text, normalize_text
 
 from whoosh import index as whoosh_index
-from whoosh.filedb.filestore import FileStorage
-from whoosh.filedb.structfile import StructFile
-from whoosh.index import TOC, clean_files
 
 MANIFEST = "searchkit.json"
 LOCKFILE = "searchkit.lock"
@@ -457,12 +454,7 @@ def remove_leftovers(index_dir: Path, live: str | None) -> None:
         except OSError:
             pass  # a later run tries again
     if live is not None:
-        storage = FileStorage(str(index_dir))
-        try:
-            toc = TOC.read(storage, live)
-        except Exception:  # noqa: BLE001 - no readable TOC: leave the generation alone
-            return
-        clean_files(storage, live, toc.generation, toc.segments)
+        storage.remove_unused_files(index_dir, live)
 
 
 def hold_point(step: str, detail: str = "") -> None:
@@ -724,10 +716,10 @@ def open_whoosh_index(index_dir: str | os.PathLike):
     index_dir = Path(index_dir)
     check_index_location(index_dir)
     manifest = checked_manifest(index_dir)
-    storage = MappedFileStorage(str(index_dir))
+    mapped = storage.MappedFileStorage(str(index_dir))
     with integrity.guard(index_dir, manifest.files):
         analysis.register_segmenter(index_userdict(index_dir), index_dir / LEXICON)
-        return whoosh_index.FileIndex(storage, indexname=manifest.generation), manifest
+        return whoosh_index.FileIndex(mapped, indexname=manifest.generation), manifest
 
 
 def checked_manifest(index_dir: Path, retries: int = 2) -> Manifest:
@@ -754,22 +746,6 @@ def checked_manifest(index_dir: Path, retries: int = 2) -> Manifest:
             return checked_manifest(index_dir, retries - 1)
         raise
     return manifest
-
-
-class MappedFileStorage(FileStorage):
-    """Whoosh's file storage, reading each file through a memory map.
-
-    Reads are then memory reads, not system calls (term lookups and posting
-    blocks are many small reads), and nothing is copied: the pages are the
-    operating system's file cache, read as they are needed.
-    """
-
-    def open_file(self, name, **kwargs):
-        with open(self._fpath(name), "rb") as file:
-            if os.fstat(file.fileno()).st_size == 0:  # an empty file cannot be mapped
-                return super().open_file(name, **kwargs)
-            mapped = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
-        return StructFile(mapped, name=name, **kwargs)
 
 
 def _normalized(document: Document) -> Document:

@@ -18,6 +18,8 @@ import re
 
 from opencc import OpenCC
 
+from .internals.opencc_tables import t2s_tables
+
 NORMALIZER_VERSION = "1"
 
 # --- site chrome ---------------------------------------------------------
@@ -177,13 +179,10 @@ class _T2S:
 def _t2s() -> _T2S | OpenCC:
     """The fast converter, or OpenCC itself if its dictionaries cannot be reached."""
     cc = OpenCC("t2s")
-    try:
-        ((phrases_entry, characters_entry),) = cc._dict_chain_data
-        phrases, characters = phrases_entry[2], characters_entry[2]
-        assert max(map(len, characters)) == 1 and isinstance(phrases, dict)
-        return _T2S(cc.split_chars_re, phrases, characters)
-    except (AttributeError, ValueError, TypeError, AssertionError):
+    tables = t2s_tables(cc)
+    if tables is None:
         return cc  # another release of the library: slower, still correct
+    return _T2S(cc.split_chars_re, *tables)
 
 
 def to_simplified(text: str) -> str:

@@ -6,6 +6,14 @@ hands it back. The parent only deals out work and commits the segments
 together with its deletions, in one table of contents, so the index changes
 all at once or not at all. Which segment a document lands in does not change
 search results: scores use statistics over the whole index.
+
+Whoosh has a multi-process writer of its own (``whoosh.multiproc.MpWriter``),
+not used here: it takes documents already loaded in the parent and pickles
+them to files for its sub-writers, so loading, cleaning and segmenting (most
+of the work) would stay on one core; by default it reads the sub-writers'
+segments back to merge them, a second pass over every posting; and it cannot
+commit them together with the parent's deletions, as an incremental update
+needs.
 """
 
 from __future__ import annotations
@@ -231,12 +239,7 @@ def _work(open_writer, index_unit, segmenter, parent: int, connection) -> None:
         writer = open_writer()
         while (unit := _next_job(connection)) is not None:
             connection.send(("unit", index_unit(unit, writer, segmenter)))
-        if writer._added:
-            segment = writer._finalize_segment()
-        else:
-            writer._close_segment()
-            segment = None
-        connection.send(("done", segment))
+        connection.send(("done", writer.finish_segment()))
     except OSError as exc:
         connection.send(("oserror", (exc.errno, exc.strerror, exc.filename)))
     except BaseException:

@@ -345,15 +345,15 @@ def test_every_match_scored_as_whoosh_search_scores_it(seed_index, query):
     """searchkit steps Whoosh's matchers itself; the matches and the scores must not change."""
     from whoosh import query as wq
 
-    from searchkit import engine
     from searchkit import query as q
     from searchkit.normalize import normalize_query
+    from searchkit.internals import queries
 
     compiled = seed_index._compile(q.parse(normalize_query(query)))
     searcher = seed_index._get_searcher()
     for whoosh_query in [compiled.query, wq.Or(compiled.clauses or [compiled.query])]:
         expected = {hit.docnum: hit.score for hit in searcher.search(whoosh_query, limit=None)}
-        assert dict(engine._scored_matches(searcher, whoosh_query)) == expected
+        assert dict(queries.scored_matches(searcher, whoosh_query)) == expected
 
 
 @pytest.mark.parametrize("field,text,boost", [
@@ -363,10 +363,10 @@ def test_every_match_scored_as_whoosh_search_scores_it(seed_index, query):
 def test_term_looked_up_once_matches_like_whoosh_term(seed_index, field, text, boost):
     from whoosh import query as wq
 
-    from searchkit import engine
+    from searchkit.internals import queries
 
     searcher = seed_index._get_searcher()
-    fast, plain = engine._Term(field, text, boost=boost), wq.Term(field, text, boost=boost)
+    fast, plain = queries.Term(field, text, boost=boost), wq.Term(field, text, boost=boost)
     reader = searcher.reader()
     assert fast.estimate_size(reader) == fast.estimate_size(reader) == plain.estimate_size(reader)
     expected = [(hit.docnum, hit.score) for hit in searcher.search(plain, limit=None)]
@@ -381,10 +381,10 @@ def test_term_looked_up_once_matches_like_whoosh_term(seed_index, field, text, b
 def test_phrase_looked_up_once_matches_like_whoosh_phrase(seed_index, field, words, boost):
     from whoosh import query as wq
 
-    from searchkit import engine
+    from searchkit.internals import queries
 
     searcher = seed_index._get_searcher()
-    fast, plain = engine._Phrase(field, words, boost=boost), wq.Phrase(field, words, boost=boost)
+    fast, plain = queries.Phrase(field, words, boost=boost), wq.Phrase(field, words, boost=boost)
     reader = searcher.reader()
     assert fast.estimate_size(reader) == plain.estimate_size(reader)
     expected = [(hit.docnum, hit.score) for hit in searcher.search(plain, limit=None)]
@@ -393,10 +393,10 @@ def test_phrase_looked_up_once_matches_like_whoosh_phrase(seed_index, field, wor
 
 
 def test_query_texts_segmented_together_as_each_alone(seed_index):
-    from searchkit import engine
+    from searchkit.compiler import Compiler
 
     texts = ["韶关数据中心", "大湾区枢纽", "5G网络", "pd1728_a_1数据", "几处 天边", "中华人民共和国", "的", "足球"]
-    compiler = engine._Compiler(seed_index._segmenter, seed_index._source_query)
+    compiler = Compiler(seed_index._segmenter, seed_index._source_query)
     compiler._segment_together(texts)
     for text in texts:
         assert compiler._words(text) == [t[0] for t in seed_index._segmenter.words(text)]
@@ -406,7 +406,7 @@ def test_first_of_a_sort_is_the_head_of_the_full_sort():
     """Keys are read only for contenders, yet the first n are those of the whole sorted list."""
     import random
 
-    from searchkit.engine import _first
+    from searchkit.ranking import first
 
     rng = random.Random(5)
     pairs = [(docnum, rng.choice([1.0, 2.0, 2.0000000001, 3.5])) for docnum in range(200)]
@@ -422,7 +422,7 @@ def test_first_of_a_sort_is_the_head_of_the_full_sort():
     for top in (1, 10, 57, 120, 200, 500):
         expected = sorted(pairs, key=key)[:top]
         read.clear()
-        assert _first(pairs, top, rank, key) == expected
+        assert first(pairs, top, rank, key) == expected
         if top <= 10:
             assert {pair[1] for pair in read} == {3.5}  # only the best-scored were keyed
 

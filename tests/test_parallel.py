@@ -86,10 +86,8 @@ from searchkit.errors import SearchkitError  # noqa: E402
 class _NoSegment:
     """A writer that writes nothing (the workers below never finish a segment)."""
 
-    _added = False
-
-    def _close_segment(self) -> None:
-        pass
+    def finish_segment(self) -> None:
+        return None
 
 
 def _faulty_unit(unit: parallel.Unit, writer, segmenter) -> parallel.UnitResult:

@@ -12,8 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from whoosh.reading import SegmentReader
 
-from searchkit import SearchIndex, indexer, segments
-from searchkit.segments import FastSegmentWriter
+from searchkit import SearchIndex, indexer
+from searchkit.internals import writer as whoosh_writer
+from searchkit.internals.writer import FastSegmentWriter
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
@@ -125,9 +126,9 @@ def test_update_rounds_answer_like_a_clean_build(tmp_path):
         assert answers(updated) == answers(clean), f"round {round_number + 1}"
     assert kept_deletions, "no round left deleted documents in place: the statistics went untested"
     for documents, deleted in layout(updated):
-        assert deleted <= segments.MAX_DELETED * documents
+        assert deleted <= whoosh_writer.MAX_DELETED * documents
     # What deleted documents may keep is bounded by the policy's fraction.
-    assert index_size(updated) <= index_size(clean) / (1 - segments.MAX_DELETED)
+    assert index_size(updated) <= index_size(clean) / (1 - whoosh_writer.MAX_DELETED)
 
 
 @settings(max_examples=6, deadline=None, derandomize=True,
@@ -200,11 +201,11 @@ def test_old_segments_without_exact_lengths_are_rewritten_at_their_first_deletio
     corpus = Corpus(tmp_path / "corpus", random.Random(11), files=10)
     updated = tmp_path / "updated"
     with monkeypatch.context() as patch:  # a segment as an older searchkit wrote it
-        patch.setattr(segments, "exact_length_column", lambda name: f"_{name}_unrecorded")
+        patch.setattr(whoosh_writer, "exact_length_column", lambda name: f"_{name}_unrecorded")
         SearchIndex.build(updated, [corpus.root], workers=1)
     ix, _ = indexer.open_whoosh_index(updated)
     with SegmentReader(ix.storage, ix.schema, ix._segments()[0]) as reader:
-        assert segments.deleted_length(reader, "content") == 0  # no deletions yet
+        assert whoosh_writer.deleted_length(reader, "content") == 0  # no deletions yet
     corpus.change()
     SearchIndex.build(updated, [corpus.root], workers=1)
     assert [deleted for _, deleted in layout(updated)] == [0]

@@ -8,9 +8,10 @@ from whoosh.codec.whoosh3 import W3Codec
 
 from whoosh.writing import SegmentWriter
 
-from searchkit import SearchIndex, analysis, indexer, schema, segments
+from searchkit import SearchIndex, analysis, indexer, schema
+from searchkit.internals import writer as whoosh_writer
 from searchkit.loaders import load_corpus
-from searchkit.segments import FastSegmentWriter, make_codec
+from searchkit.internals.writer import FastSegmentWriter, make_codec
 
 
 @pytest.fixture(scope="module")
@@ -66,14 +67,14 @@ def test_inlined_posting_lists_answer_like_blocks(tmp_path, seeds_dir):
     queries = ["韶关", '"数据中心集群"', "南岭国家公园", "陳少榮", "5G", "预制菜 OR 林长制",
                "韶关 NOT 民政", "title:改革", "高质量 发展 足球", "1554亿元", "示范区"]
     answers = []
-    for name, limit in (("inlined", segments.INLINE_LIMIT), ("blocks", 1)):
+    for name, limit in (("inlined", whoosh_writer.INLINE_LIMIT), ("blocks", 1)):
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(segments, "INLINE_LIMIT", limit)
+            patch.setattr(whoosh_writer, "INLINE_LIMIT", limit)
             SearchIndex.build(tmp_path / name, [seeds_dir], workers=1)
         with SearchIndex.open(tmp_path / name) as index:
             answers.append([[(h.id, round(h.score, 6), h.snippet) for h in index.search(q).hits]
                             for q in queries])
-    assert segments.INLINE_LIMIT > 1
+    assert whoosh_writer.INLINE_LIMIT > 1
     assert answers[0] == answers[1]
     assert all(answers[0][:5])
 

@@ -431,6 +431,17 @@ class FastSegmentWriter(SegmentWriter):
             mergetype = NO_MERGE
         super().commit(mergetype=mergetype, optimize=optimize, merge=merge)
 
+    def finish_segment(self):
+        """Write this writer's segment and return it for another writer's commit (None if empty).
+
+        For a worker process: the parent commits every worker's segment in one
+        table of contents (see parallel.py).
+        """
+        if self._added:
+            return self._finalize_segment()
+        self._close_segment()
+        return None
+
     def add_reader(self, reader) -> None:
         """Whoosh's add_reader (merge a segment into this one), with exact field lengths.
 

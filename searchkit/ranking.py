@@ -1,0 +1,124 @@
+"""Ranking the matches of a compiled query: every match scored, the first few ordered.
+
+Scores are BM25F over the live documents (internals.queries); ties are
+broken by date and id, never by where a document sits in the index, so an
+updated index and a clean build of the same files rank alike.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from whoosh import query as wq
+
+from . import schema
+from .compiler import AndNot, Compiled, and_, or_, strip_dates
+from .internals.queries import scored_matches
+
+
+def best(searcher, compiled: Compiled, filters, top: int, sort: str, order: "TieBreak") -> "Ranked":
+    """The first top matches of the query under filters, and how many there are."""
+    combined = and_([compiled.query, *filters])
+    # Every match is scored in one pass: that also gives the exact total
+    # and lets ties at the cut be decided by date and id, not by where
+    # documents sit in the index. (A top-N search skips blocks but then
+    # runs the query a second time to count; on 100,000 poems the one pass
+    # halved the median latency.)
+    found = scored_matches(searcher, combined)
+    if sort == "date":
+        # Newest first, undated (day 0) last, then as by relevance. Whoosh's
+        # sorted search would break the remaining ties by docnum, which an
+        # incremental update changes.
+        return Ranked(len(found), first(found, top, order.date_rank, order.date_key))
+    return Ranked(len(found), first(found, top, order.rank, order.key))
+
+
+def best_partial(searcher, compiled: Compiled, filters, top: int, sort: str,
+                 order: "TieBreak") -> "Ranked":
+    """Best partial matches when no document has every word of the query.
+
+    Each document is ranked first by how many of the query's words it
+    contains, then by score (with sort='date', by date first); at least
+    half of the words must be there.
+    Single characters never count on their own, so partial matching never
+    degrades into character noise.
+    """
+    required = and_([*compiled.required, *filters])
+    coverage: dict[int, int] = {}
+    for clause in compiled.clauses:
+        for docnum in searcher.docs_for_query(and_([clause, required])):
+            coverage[docnum] = coverage.get(docnum, 0) + 1
+    needed = max(1, math.ceil(len(compiled.clauses) / 2))
+    candidates = {d for d, n in coverage.items() if n >= needed}
+    if not candidates:
+        return Ranked(0, [])
+    found = scored_matches(searcher, or_(compiled.clauses), allow=candidates)
+    if sort == "date":  # stable: same-day documents keep their coverage order
+        ranked = sorted(found, key=lambda pair: (-coverage[pair[0]], *order.key(pair)))
+        ranked.sort(key=lambda pair: -order.day(pair[0]))
+        return Ranked(len(ranked), ranked[:top])
+    ranked = first(found, top, lambda pair: (-coverage[pair[0]], order.rank(pair)),
+                    lambda pair: (-coverage[pair[0]], *order.key(pair)))
+    return Ranked(len(found), ranked)
+
+
+def count_undated(searcher, compiled: Compiled, filters) -> int:
+    """How many documents match the query but were dropped for having no date."""
+    without_dates = [f for f in filters if not isinstance(f, wq.DateRange)]
+    undated = wq.Not(wq.Term(schema.DATED, True))
+    relaxed = strip_dates(compiled.query) if compiled.dated else compiled.query
+    if compiled.undated_may_match:  # an undated document the query matches was not dropped
+        relaxed = AndNot(relaxed, compiled.query)
+    query = and_([relaxed, *without_dates, undated])
+    return sum(1 for _ in searcher.docs_for_query(query))
+
+
+class TieBreak:
+    """Order of hits: by score, then (equal scores) newest first, then by id."""
+
+    def __init__(self, searcher) -> None:
+        reader = searcher.reader()
+        self.day = reader.column_reader(schema.DAYNUMBER).__getitem__
+        self.id = reader.column_reader(schema.ID).__getitem__
+
+    @staticmethod
+    def rank(pair: tuple[int, float]) -> float:
+        """The first part of key, which needs no column read."""
+        return -round(pair[1], 6)
+
+    def key(self, pair: tuple[int, float]) -> tuple:
+        """Sort key of a (docnum, score) pair."""
+        docnum, score = pair
+        return (-round(score, 6), -self.day(docnum), self.id(docnum))
+
+    def date_rank(self, pair: tuple[int, float]) -> int:
+        """The first part of date_key: newest first, undated (day 0) last."""
+        return -self.day(pair[0])
+
+    def date_key(self, pair: tuple[int, float]) -> tuple:
+        """Sort key of a (docnum, score) pair in date order, then as key."""
+        docnum, score = pair
+        return (-self.day(docnum), -round(score, 6), self.id(docnum))
+
+
+def first(pairs: list, top: int, rank: Callable, key: Callable) -> list:
+    """The first top of pairs sorted by key, computing key only for the contenders.
+
+    ``key(pair)`` must start with ``rank(pair)``, which should be cheap: a pair
+    whose rank is beaten by top others cannot be among the first top, so its
+    (column-reading) key is never needed.
+    """
+    if len(pairs) > top:
+        ranks = [rank(pair) for pair in pairs]
+        cut = heapq.nsmallest(top, ranks)[-1]
+        pairs = [pair for pair, pair_rank in zip(pairs, ranks) if pair_rank <= cut]
+    return sorted(pairs, key=key)[:top]
+
+
+@dataclass
+class Ranked:
+    total: int
+    ranked: list[tuple[int, float]]
