@@ -32,12 +32,12 @@ from pathlib import Path
 import jieba
 from whoosh.analysis import Token, Tokenizer
 
+from .normalize import CJK_RANGES
 from .segmentation import fast_cutter
 
 # (text, position, startchar, endchar)
 TokenTuple = tuple[str, int, int, int]
 
-CJK_RANGES = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
 _RUN_RE = re.compile(
     rf"(?P<cjk>[{CJK_RANGES}]+)|(?P<code>[A-Za-z0-9]+(?:[._\-][A-Za-z0-9]+)*)"
 )

@@ -99,7 +99,7 @@ __all__ = [
     "iter_corpus_files",
     "load_corpus",
     "load_file",
-    "parse_date",
+    "document_date",
     "split_front_matter",
 ]
 
@@ -411,7 +411,7 @@ _TOP_LINES = 12
 _TITLE_LENGTH = 30
 
 
-def parse_date(value: Any) -> dt.date | None:
+def document_date(value: Any) -> dt.date | None:
     """A date from a date/datetime object or a string starting with one, else None."""
     if isinstance(value, dt.datetime):
         return value.date()
@@ -549,7 +549,7 @@ class _Body:
 def _front_matter_fields(front: dict[str, Any]) -> _Fields:
     return _Fields(
         title=_as_str(front.get("title")),
-        date=parse_date(front.get("date")),
+        date=document_date(front.get("date")),
         source=_as_str(front.get("source")),
         url=_as_str(front.get("url") or front.get("link")),
         metadata={key: value for key, value in front.items() if key not in _KNOWN_KEYS},
@@ -560,7 +560,7 @@ def _html_fields(title: str, meta: dict[str, str]) -> _Fields:
     extras = {key: meta[key] for key in ("author", "description", "keywords") if meta.get(key)}
     return _Fields(
         title=meta.get("og:title") or title or None,
-        date=parse_date(_first_meta(meta, "article:published_time", "pubdate", "date")),
+        date=document_date(_first_meta(meta, "article:published_time", "pubdate", "date")),
         source=_first_meta(meta, "source", "article:source", "og:site_name"),
         url=_first_meta(meta, "og:url", "canonical"),
         metadata=extras,
@@ -690,7 +690,7 @@ def _load_documents(
 def _override_fields(overrides: Mapping[str, Any]) -> _Fields:
     return _Fields(
         title=_as_str(overrides.get("title")),
-        date=parse_date(overrides.get("date")),
+        date=document_date(overrides.get("date")),
         source=_as_str(overrides.get("source")),
         url=_as_str(overrides.get("url")),
     )
@@ -856,7 +856,7 @@ def _record_body(record: dict[str, Any]) -> _Body:
     body = _parse_body(record.get("text") or "")
     own = _Fields(
         title=record.get("title") or None,
-        date=parse_date(record.get("date")),
+        date=document_date(record.get("date")),
         source=record.get("source") or None,
         url=record.get("url") or None,
         metadata={key: value for key, value in record.items() if key not in _KNOWN_KEYS},
@@ -959,7 +959,7 @@ def _checked_overrides(name: str, table: dict[str, Any], sidecar: Path, warn: Wa
                  f"[{_quoted(dotted)}]")
         elif key not in _OVERRIDE_KEYS:
             warn(f"{where} ignored, not one of {', '.join(_OVERRIDE_KEYS)}")
-        elif key == "date" and parse_date(value) is None:
+        elif key == "date" and document_date(value) is None:
             shown = json.dumps(value, ensure_ascii=False) if isinstance(value, str) else _kind(value)
             warn(f"{where} ignored, {shown} is not a date (YYYY-MM-DD)")
         elif key != "date" and not isinstance(value, str):

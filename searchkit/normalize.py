@@ -20,6 +20,12 @@ from opencc import OpenCC
 
 from .internals.opencc_tables import t2s_tables
 
+CJK_RANGES = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+"""What searchkit counts as a Chinese character (for a regex character class): the
+CJK Unified Ideographs, Extension A, the compatibility ideographs and the
+supplementary planes' Extensions B to H. The one definition, used by cleanup,
+analysis and query compilation alike."""
+
 NORMALIZER_VERSION = "1"
 
 # --- site chrome ---------------------------------------------------------
@@ -56,7 +62,7 @@ def is_site_chrome(line: str) -> bool:
 
 # --- pinyin annotations -----------------------------------------------------
 
-_CJK = r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]"
+_CJK = f"[{CJK_RANGES}]"
 _TONE_MARKS = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜńňǹḿ"
 _PINYIN = rf"[a-zü{_TONE_MARKS}]{{1,6}}"
 # One annotation: "(guān)"; its broken form lost the "(" to a "?": "?guān)".

@@ -20,6 +20,8 @@ import re
 import jieba
 from jieba import finalseg
 
+# jieba's own idea of a Chinese character (its re_han_default), not searchkit's
+# (normalize.CJK_RANGES): runs it would cut differently go to jieba itself.
 _JIEBA_HAN = re.compile("[\u4e00-\u9fd5]+")
 # Never a substring of a run of Chinese characters: a word to carry the part of
 # jieba's dictionary total that no dictionary entry accounts for.
