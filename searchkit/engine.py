@@ -21,6 +21,7 @@ from . import query as q
 from .errors import IndexNotFoundError, SearchkitError
 from .models import DEFAULT_LIMIT, SORTS, Document, Hit, IndexReport, IndexStats, SearchResults
 from .normalize import normalize_query
+from .sources import SourceTable
 
 from whoosh import query as wq
 from whoosh import matching, scoring
@@ -59,6 +60,7 @@ class SearchIndex:
         self._order: _TieBreak | None = None
         self._segmenter = analysis.segmenter_for(_ix.schema[schema.CONTENT].analyzer.profile)
         self._state = indexer.index_state(self.path, _ix)
+        self._source_table_cache: tuple[Any, SourceTable] | None = None  # per searcher
 
     # -- opening and building -------------------------------------------------
 
@@ -139,6 +141,7 @@ class SearchIndex:
                 self._searcher.close()
                 self._searcher = None
                 self._order = None
+                self._source_table_cache = None
 
     def __enter__(self) -> "SearchIndex":
         return self
@@ -348,14 +351,51 @@ class SearchIndex:
         return filters
 
     def _source_query(self, names: list[str]) -> wq.Query:
-        known = {name.lower(): name for name in self.sources()}
-        terms = []
-        for name in names:
-            wanted = name.strip().lower()
-            if wanted not in known:
-                wanted = canonical_source_name(name).lower()
-            terms.append(wq.Term(schema.SOURCE, wanted))
-        return _or(terms)
+        """Documents from any of the sources names mean (UnknownSourceError, see resolve_source)."""
+        with self._lock, self._guard():
+            table = self._source_table()
+            # The source field is lowercased when indexed (see schema.py).
+            return _or([wq.Term(schema.SOURCE, table.resolve(name).lower()) for name in names])
+
+    def resolve_source(self, name: str) -> str:
+        """The source name (as the index spells it) that name means.
+
+        The index's names ignoring case, width and script, then aliases (the
+        built-in table and the sidecars' the index was built with), then a
+        prefix of exactly one of the index's names. UnknownSourceError (which
+        names the closest known sources) for anything else.
+        """
+        self.refresh()
+        with self._lock, self._guard():
+            return self._source_table().resolve(name)
+
+    def _source_table(self) -> SourceTable:
+        """The index's sources and their resolver, built once per searcher (hold the lock).
+
+        Building reads every source's postings and a stored document: about 30
+        ms on 30,000 documents, once rather than on every filtered query.
+        """
+        searcher = self._get_searcher()
+        cached = self._source_table_cache
+        if cached is None or cached[0] is not searcher:
+            table = SourceTable(self._count_sources(searcher), self._manifest.aliases)
+            cached = self._source_table_cache = (searcher, table)
+        return cached[1]
+
+    @staticmethod
+    def _count_sources(searcher) -> dict[str, int]:
+        """Source names (as documents spell them) with their live document counts, most first."""
+        reader = searcher.reader()
+        counts: dict[str, int] = {}
+        if schema.SOURCE not in reader.indexed_field_names():
+            return counts
+        for term in reader.lexicon(schema.SOURCE):
+            postings = reader.postings(schema.SOURCE, term)
+            live = [d for d in postings.all_ids() if not reader.is_deleted(d)]
+            if live:
+                name = searcher.stored_fields(live[0]).get(schema.SOURCE)
+                counts[name] = len(live)
+        return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
     # -- documents and statistics ------------------------------------------------
 
@@ -379,18 +419,7 @@ class SearchIndex:
         """Source names (as documents spell them) with their document counts."""
         self.refresh()
         with self._lock, self._guard():
-            searcher = self._get_searcher()
-            reader = searcher.reader()
-            counts: dict[str, int] = {}
-            if schema.SOURCE not in reader.indexed_field_names():
-                return counts
-            for term in reader.lexicon(schema.SOURCE):
-                postings = reader.postings(schema.SOURCE, term)
-                live = [d for d in postings.all_ids() if not reader.is_deleted(d)]
-                if live:
-                    name = searcher.stored_fields(live[0]).get(schema.SOURCE)
-                    counts[name] = len(live)
-        return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+            return dict(self._source_table().counts)
 
     def stats(self) -> IndexStats:
         """Document count, sources, date range and size of the index."""
