@@ -71,7 +71,8 @@ class UnknownSourceError(SearchkitError):
         self.name, self.suggestions, self.ambiguous = name, list(suggestions), ambiguous
         listing = ", ".join(self.suggestions)
         if ambiguous:
-            message = f"no source '{name}' in this index: it begins {listing}; give more of the name"
+            message = (f"no source '{name}' in this index; several begin with it: {listing} "
+                       "(give more of the name)")
         elif listing:
             message = f"no source '{name}' in this index; known sources, closest first: {listing}"
         else:

@@ -563,7 +563,7 @@ def _apply_changes(ix, writer, paths: list[Path], report: IndexReport,
 
 
 def _gather_aliases(gathered: dict[str, list[str]], table) -> None:
-    """Add a corpus file's alias table to gathered (each alias once; a table is shared by a directory's files)."""
+    """Add a corpus file's alias table to gathered, each alias once (a directory's files share one)."""
     for name, aliases in (table or {}).items():
         known = gathered.setdefault(name, [])
         known.extend(alias for alias in aliases if alias not in known)

@@ -89,7 +89,8 @@ from searchkit.normalize import (
     normalize_text,
 )
 # The alias table lives in searchkit.sources; canonical_source stays importable from here.
-from searchkit.sources import Aliases, canonical_source, combine_aliases, known_source, lookup_for, lookup_source
+from searchkit.sources import (Aliases, canonical_source, combine_aliases, known_source, lookup_for,
+                               lookup_source)
 
 __all__ = [
     "SIDECAR_NAME",
