@@ -372,8 +372,8 @@ class SearchIndex:
     def _source_table(self) -> SourceTable:
         """The index's sources and their resolver, built once per searcher (hold the lock).
 
-        Building reads every source's postings and a stored document: about 30
-        ms on 30,000 documents, once rather than on every filtered query.
+        Building reads every source's postings and a stored document (7 ms on
+        5,000 documents of 25 sources): once, not on every filtered query.
         """
         searcher = self._get_searcher()
         cached = self._source_table_cache
