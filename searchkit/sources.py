@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 import functools
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from .errors import UnknownSourceError
@@ -160,8 +160,8 @@ class SourceTable:
             real = self._names.get(alias_key(canonical))
             if real is not None:
                 closeness[real] = max(closeness[real], _similarity(key, alias))
-        rank: Callable[[str], tuple] = lambda real: (-round(closeness[real], 2), -self.counts[real])
-        return sorted(self.counts, key=rank)[:MAX_SUGGESTIONS]
+        return sorted(self.counts, key=lambda real: (-round(closeness[real], 2), -self.counts[real])
+                      )[:MAX_SUGGESTIONS]
 
     def _by_count(self, names: list[str]) -> list[str]:
         return sorted(names, key=lambda real: -self.counts[real])
