@@ -27,6 +27,7 @@ from .errors import (  # noqa: E402
     QuerySyntaxError,
     QueryTooLongError,
     SearchkitError,
+    UnknownSourceError,
 )
 from .models import Document, Hit, IndexReport, IndexStats, SearchResults  # noqa: E402
 
@@ -48,4 +49,5 @@ __all__ = [
     "QueryTooLongError",
     "BadDateError",
     "LoadError",
+    "UnknownSourceError",
 ]

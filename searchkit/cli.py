@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("query", nargs="?", help="the query (omit with --batch)")
     _add_index_option(search)
     search.add_argument("--source", action="append", metavar="NAME",
-                        help="only this source (repeatable; aliases accepted)")
+                        help="only this source (repeatable; a name, an alias or a unique prefix: 羊城)")
     search.add_argument("--since", metavar="DATE", help="from this date: YYYY, YYYY-MM or YYYY-MM-DD")
     search.add_argument("--until", metavar="DATE", help="up to this date (inclusive)")
     search.add_argument("--limit", type=_positive, default=DEFAULT_LIMIT, metavar="N",
@@ -195,6 +195,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     options = dict(sources=args.source, since=args.since, until=args.until, limit=args.limit,
                    offset=(args.page - 1) * args.limit, sort=args.sort, original=args.original)
     with open_index(args) as index:
+        if args.source:  # an unknown name is one error, not one per query of a batch
+            options["sources"] = [index.resolve_source(name) for name in args.source]
         if args.batch is not None:
             return _run_batch(index, args.batch, options)
         results = index.search(args.query, **options)

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from whoosh import query as wq
 
@@ -17,6 +18,7 @@ from .errors import IndexNotFoundError, SearchkitError
 from .models import DEFAULT_LIMIT, SORTS, Document, Hit, IndexReport, IndexStats, SearchResults
 from .normalize import normalize_query
 from .internals.queries import LiveBM25F
+from .sources import SourceTable
 
 
 class SearchIndex:
@@ -36,6 +38,7 @@ class SearchIndex:
         self._order: ranking.TieBreak | None = None
         self._segmenter = analysis.segmenter_for(_ix.schema[schema.CONTENT].analyzer.profile)
         self._state = indexer.index_state(self.path, _ix)
+        self._source_table_cache: tuple[Any, SourceTable] | None = None  # per searcher
 
     # -- opening and building -------------------------------------------------
 
@@ -116,6 +119,7 @@ class SearchIndex:
                 self._searcher.close()
                 self._searcher = None
                 self._order = None
+                self._source_table_cache = None
 
     def __enter__(self) -> "SearchIndex":
         return self
@@ -271,14 +275,51 @@ class SearchIndex:
         return filters
 
     def _source_query(self, names: list[str]) -> wq.Query:
-        known = {name.lower(): name for name in self.sources()}
-        terms = []
-        for name in names:
-            wanted = name.strip().lower()
-            if wanted not in known:
-                wanted = canonical_source_name(name).lower()
-            terms.append(wq.Term(schema.SOURCE, wanted))
-        return compiler.or_(terms)
+        """Documents from any of the sources names mean (UnknownSourceError, see resolve_source)."""
+        with self._lock, self._guard():
+            table = self._source_table()
+            # The source field is lowercased when indexed (see schema.py).
+            return compiler.or_([wq.Term(schema.SOURCE, table.resolve(name).lower()) for name in names])
+
+    def resolve_source(self, name: str) -> str:
+        """The source name (as the index spells it) that name means.
+
+        The index's names ignoring case, width and script, then aliases (the
+        built-in table and the sidecars' the index was built with), then a
+        prefix of exactly one of the index's names. UnknownSourceError (which
+        names the closest known sources) for anything else.
+        """
+        self.refresh()
+        with self._lock, self._guard():
+            return self._source_table().resolve(name)
+
+    def _source_table(self) -> SourceTable:
+        """The index's sources and their resolver, built once per searcher (hold the lock).
+
+        Building reads every source's postings and a stored document (7 ms on
+        5,000 documents of 25 sources): once, not on every filtered query.
+        """
+        searcher = self._get_searcher()
+        cached = self._source_table_cache
+        if cached is None or cached[0] is not searcher:
+            table = SourceTable(self._count_sources(searcher), self._manifest.aliases)
+            cached = self._source_table_cache = (searcher, table)
+        return cached[1]
+
+    @staticmethod
+    def _count_sources(searcher) -> dict[str, int]:
+        """Source names (as documents spell them) with their live document counts, most first."""
+        reader = searcher.reader()
+        counts: dict[str, int] = {}
+        if schema.SOURCE not in reader.indexed_field_names():
+            return counts
+        for term in reader.lexicon(schema.SOURCE):
+            postings = reader.postings(schema.SOURCE, term)
+            live = [d for d in postings.all_ids() if not reader.is_deleted(d)]
+            if live:
+                name = searcher.stored_fields(live[0]).get(schema.SOURCE)
+                counts[name] = len(live)
+        return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
     # -- documents and statistics ------------------------------------------------
 
@@ -302,18 +343,7 @@ class SearchIndex:
         """Source names (as documents spell them) with their document counts."""
         self.refresh()
         with self._lock, self._guard():
-            searcher = self._get_searcher()
-            reader = searcher.reader()
-            counts: dict[str, int] = {}
-            if schema.SOURCE not in reader.indexed_field_names():
-                return counts
-            for term in reader.lexicon(schema.SOURCE):
-                postings = reader.postings(schema.SOURCE, term)
-                live = [d for d in postings.all_ids() if not reader.is_deleted(d)]
-                if live:
-                    name = searcher.stored_fields(live[0]).get(schema.SOURCE)
-                    counts[name] = len(live)
-        return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+            return dict(self._source_table().counts)
 
     def stats(self) -> IndexStats:
         """Document count, sources, date range and size of the index."""
@@ -331,12 +361,3 @@ class SearchIndex:
             latest=dt.date.fromordinal(max(days)) if days else None,
             undated=total - len(days), size_bytes=size, analyzer=dict(self._manifest.config),
         )
-
-
-def canonical_source_name(name: str) -> str:
-    """The canonical outlet name for name (aliases from the built-in table)."""
-    from .loaders import canonical_source
-
-    return canonical_source(name) or name
-
-

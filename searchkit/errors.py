@@ -58,3 +58,30 @@ class BadDateError(SearchkitError):
 
 class LoadError(SearchkitError):
     """A file could not be read as a document."""
+
+
+class UnknownSourceError(SearchkitError):
+    """A source name that is none of the index's sources, nor an alias of one.
+
+    ``name`` is the name given; ``suggestions`` the index's names closest to
+    it (or, when ``ambiguous``, the names it is the start of).
+    """
+
+    def __init__(self, name: str, suggestions: list[str], *, ambiguous: bool = False) -> None:
+        self.name, self.suggestions, self.ambiguous = name, list(suggestions), ambiguous
+        listing = ", ".join(self.suggestions)
+        if ambiguous:
+            message = (f"no source '{name}' in this index; several begin with it: {listing} "
+                       "(give more of the name)")
+        elif listing:
+            message = f"no source '{name}' in this index; known sources, closest first: {listing}"
+        else:
+            message = f"no source '{name}' in this index; it has no sources"
+        super().__init__(message)
+
+    def __reduce__(self):  # survives pickling despite its keyword argument
+        return _unknown_source, (self.name, self.suggestions, self.ambiguous)
+
+
+def _unknown_source(name: str, suggestions: list[str], ambiguous: bool) -> "UnknownSourceError":
+    return UnknownSourceError(name, suggestions, ambiguous=ambiguous)

@@ -38,6 +38,7 @@ from .internals.writer import FastSegmentWriter, StagedCommit, cancel_quietly
 from .errors import (IndexDamagedError, IndexLockedError, IndexMismatchError, IndexNotFoundError,
                      SearchkitError)
 from .loaders import iter_corpus_files, load_file, warn_stderr
+from .sources import checked_aliases
 from .models import Document, IndexReport
 from .normalize import NORMALIZER_VERSION, clean_text, normalize_text
 
@@ -74,10 +75,13 @@ class Manifest:
     corpus: list[str]
     files: dict[str, integrity.FileRecord] | None = None
     intact: bool = True
+    aliases: dict[str, list[str]] = dataclasses.field(default_factory=dict)  # the sidecars' (see sources.py)
 
     def to_json(self) -> dict[str, Any]:
         data = {"format": FORMAT_VERSION, "generation": self.generation,
                 "config": self.config, "corpus": self.corpus}
+        if self.aliases:
+            data["aliases"] = self.aliases
         if self.files is not None:
             data["files"] = {name: record.to_json() for name, record in self.files.items()}
             data["checksum"] = integrity.json_crc32(data)
@@ -96,6 +100,7 @@ class Manifest:
             files={name: integrity.FileRecord.from_json(r) for name, r in files.items()}
             if files is not None else None,
             intact=checksum is None or checksum == integrity.json_crc32(data),
+            aliases=checked_aliases(data.get("aliases")),  # none in an index built before them
         )
 
 
@@ -265,7 +270,8 @@ def _write(run: "_WriteRun", manifest: Manifest | None, paths: list[Path], rebui
         ix = whoosh_index.create_in(str(index_dir), schema.build_schema(profile), indexname=generation)
     report = IndexReport()
     run.writer = FastSegmentWriter(ix, limitmb=WRITER_LIMIT_MB)
-    segments = _apply_changes(ix, run.writer, paths, report, progress, warn, workers)
+    run.aliases = {}  # this run's sidecars' aliases replace the index's
+    segments = _apply_changes(ix, run.writer, paths, report, progress, warn, workers, run.aliases)
     _commit(run, StagedCommit(run.writer, segments), generation, [str(p) for p in paths], new,
             userdict, ix.schema[schema.CONTENT].analyzer.profile)
     return report
@@ -302,7 +308,7 @@ def _commit(run: "_WriteRun", commit: StagedCommit, generation: str, corpus: lis
             for install in staged:
                 install()
             run.is_live = lambda: _live_generation(index_dir) == generation
-            _switch_to(index_dir, generation, corpus)
+            _switch_to(index_dir, generation, corpus, run.aliases)
             run.switched = True
             hold_point("manifest-written")
             remove_leftovers(index_dir, generation)
@@ -324,7 +330,7 @@ def _rename_toc_and_finish(run: "_WriteRun", commit: StagedCommit, generation: s
     run.switched = True
     hold_point("toc-renamed")
     _finish(run, commit, generation)
-    _switch_to(run.index_dir, generation, corpus)
+    _switch_to(run.index_dir, generation, corpus, run.aliases)
     hold_point("manifest-written")
 
 
@@ -341,6 +347,8 @@ class _WriteRun:
         self.index_dir = index_dir
         self.before = set(os.listdir(index_dir))
         self.writer: FastSegmentWriter | None = None
+        # The sidecars' aliases the manifest records (None: keep the ones it has).
+        self.aliases: dict[str, list[str]] | None = None
         self.switched = False  # the run's changes are live
         # Asked when the switch itself failed: did it happen anyway?
         self.is_live: Callable[[], bool] | None = None
@@ -503,13 +511,18 @@ def _next_generation(manifest: Manifest | None) -> str:
 
 
 def _apply_changes(ix, writer, paths: list[Path], report: IndexReport,
-                   progress: ProgressCallback | None, warn, workers: int) -> list:
-    """Delete and index in writer (and workers) what changed; return the workers' segments."""
+                   progress: ProgressCallback | None, warn, workers: int,
+                   aliases: dict[str, list[str]]) -> list:
+    """Delete and index in writer (and workers) what changed; return the workers' segments.
+
+    The sidecars' alias tables are gathered into aliases, for the manifest.
+    """
     segmenter = analysis.segmenter_for(ix.schema[schema.CONTENT].analyzer.profile)
     seen = indexed_files(ix)
     changed: list[parallel.Unit] = []
     present = set()
     for corpus_file in iter_corpus_files(paths, warn=warn):
+        _gather_aliases(aliases, corpus_file.aliases)
         key = corpus_file.key
         present.add(key)
         checksum = corpus_file.checksum()
@@ -539,6 +552,13 @@ def _apply_changes(ix, writer, paths: list[Path], report: IndexReport,
             tally.add(index_unit(unit, writer, segmenter))
     tally.finish()
     return segments
+
+
+def _gather_aliases(gathered: dict[str, list[str]], table) -> None:
+    """Add a corpus file's alias table to gathered, each alias once (a directory's files share one)."""
+    for name, aliases in (table or {}).items():
+        known = gathered.setdefault(name, [])
+        known.extend(alias for alias in aliases if alias not in known)
 
 
 def _segment_writer(ix) -> FastSegmentWriter:
@@ -672,21 +692,32 @@ def _stage_query_lexicon(index_dir: Path, profile: str,
     return lambda: os.replace(tmp, index_dir / LEXICON)
 
 
-def _switch_to(index_dir: Path, generation: str, corpus: list[str]) -> None:
+def _switch_to(index_dir: Path, generation: str, corpus: list[str],
+               aliases: dict[str, list[str]] | None = None) -> None:
     """Point the manifest at generation (atomically) and drop older generations.
 
     The manifest records the checksums of the files generation reads (only
-    files new since the previous manifest are read for it).
+    files new since the previous manifest are read for it) and the sidecars'
+    source aliases (None: the previous manifest's, for documents added from Python).
     """
     userdict = index_userdict(index_dir)
     previous = read_manifest(index_dir, rebuild=True)
     files = integrity.record(index_dir, integrity.live_files(index_dir, generation, (LEXICON, USERDICT)),
                              previous.files if previous is not None else None)
-    manifest = Manifest(generation, current_config(userdict), corpus, files)
+    manifest = Manifest(generation, current_config(userdict), corpus, files,
+                        aliases=_persisted_aliases(aliases, previous))
     tmp = index_dir / (MANIFEST + ".tmp")
     tmp.write_text(json.dumps(manifest.to_json(), ensure_ascii=False, indent=2), encoding="utf-8")
     os.replace(tmp, index_dir / MANIFEST)
     _remove_other_generations(index_dir, generation)
+
+
+def _persisted_aliases(aliases: dict[str, list[str]] | None,
+                       previous: Manifest | None) -> dict[str, list[str]]:
+    """The aliases a run records: those it gathered, or else the ones the index had."""
+    if aliases is not None:
+        return aliases
+    return previous.aliases if previous is not None else {}
 
 
 def _remove_other_generations(index_dir: Path, keep: str) -> None:

@@ -26,8 +26,8 @@ front matter or HTML meta tags, and lines the text carries: ``来源:...`` /
 (``2021-04-12 23:00``), a ``<http://...>`` link line. Without a title, the
 leading heading lines (or else the first sentence) give one. Dates are never
 invented: a document without one has ``date=None``. Source names are mapped
-to one canonical name per outlet (``canonical_source``) with the alias table
-``searchkit/data/sources.json``.
+to one canonical name per outlet (``canonical_source``, see searchkit.sources)
+with the alias table ``searchkit/data/sources.json``.
 
 ``Document.id`` is the file's path relative to the directory given (POSIX
 style), or its file name when the file itself was given; a JSON Lines record
@@ -86,9 +86,11 @@ from searchkit.normalize import (
     clean_text,
     collapse_spaces,
     is_site_chrome,
-    normalize_query,
     normalize_text,
 )
+# The alias table lives in searchkit.sources; canonical_source stays importable from here.
+from searchkit.sources import (Aliases, canonical_source, combine_aliases, known_source, lookup_for,
+                               lookup_source)
 
 __all__ = [
     "SIDECAR_NAME",
@@ -104,81 +106,8 @@ __all__ = [
 ]
 
 SIDECAR_NAME = "searchkit-meta.toml"
-_SOURCES_FILE = Path(__file__).with_name("data") / "sources.json"
 
 Warn = Callable[[str], None]
-Aliases = Mapping[str, Iterable[str]]
-
-
-# --- source names -------------------------------------------------------
-
-
-def _alias_key(name: str) -> str:
-    return normalize_query(name).casefold()
-
-
-@functools.cache
-def _builtin_aliases() -> dict[str, list[str]]:
-    with _SOURCES_FILE.open(encoding="utf-8") as file:
-        return json.load(file)
-
-
-def _merge_aliases(*tables: Aliases | None) -> dict[str, list[str]]:
-    """Merge alias tables (``canonical -> [alias, ...]``) onto the built-in one."""
-    return _combine_aliases(_builtin_aliases(), *tables) or {}
-
-
-def _combine_aliases(*tables: Aliases | None) -> dict[str, list[str]] | None:
-    combined: dict[str, list[str]] = {}
-    for table in tables:
-        for name, aliases in (table or {}).items():
-            combined.setdefault(name, []).extend(aliases)
-    return combined or None
-
-
-def _alias_lookup(aliases: Aliases) -> dict[str, str]:
-    lookup = {}
-    for canonical, names in aliases.items():
-        for name in (canonical, *names):
-            lookup[_alias_key(name)] = canonical
-    return lookup
-
-
-@functools.cache
-def _builtin_lookup() -> dict[str, str]:
-    return _alias_lookup(_builtin_aliases())
-
-
-def _lookup_for(aliases: Aliases | None) -> dict[str, str]:
-    return _alias_lookup(_merge_aliases(aliases)) if aliases else _builtin_lookup()
-
-
-def canonical_source(name: str, aliases: Aliases | None = None) -> str:
-    """The canonical name of a source, e.g. ``澎湃号`` -> ``澎湃新闻``.
-
-    Matching ignores case, width and script. ``aliases`` (``canonical ->
-    [alias, ...]``) extends the built-in table. A name with ``·`` parts that is
-    not itself known is looked up by its first part; unknown names come back
-    normalized.
-    """
-    return _lookup_source(name, _lookup_for(aliases))
-
-
-def _lookup_source(name: str, lookup: Mapping[str, str]) -> str:
-    name = normalize_query(name)
-    for candidate in (name, name.split("·")[0]):
-        canonical = lookup.get(_alias_key(candidate))
-        if canonical:
-            return canonical
-    return name
-
-
-def _known_source(names: Iterable[str], lookup: Mapping[str, str]) -> str | None:
-    for name in names:
-        canonical = lookup.get(_alias_key(name))
-        if canonical:
-            return canonical
-    return None
 
 
 # --- decoding -----------------------------------------------------------
@@ -678,7 +607,7 @@ def _load_documents(
     overrides: Mapping[str, Any] | None,
     span: tuple[int, int, int] | None = None,
 ) -> Iterator[Document]:
-    lookup = _lookup_for(aliases)
+    lookup = lookup_for(aliases)
     sidecar = _override_fields(overrides or {})
     if path.suffix.lower() == ".jsonl":
         yield from _load_jsonl(path, doc_id, warn, lookup, sidecar, span)
@@ -885,13 +814,13 @@ def _make_document(
 
 def _document_source(fields: _Fields, lookup: Mapping[str, str]) -> str | None:
     if fields.source:
-        return _lookup_source(fields.source, lookup)
+        return lookup_source(fields.source, lookup)
     # Blog-style front matter often names the outlet only as a category or tag.
     names: list[str] = []
     for key in ("categories", "category", "tags"):
         value = fields.metadata.get(key)
         names.extend(value if isinstance(value, list) else [value])
-    return _known_source((name for name in names if isinstance(name, str)), lookup)
+    return known_source((name for name in names if isinstance(name, str)), lookup)
 
 
 # --- corpora ------------------------------------------------------------
@@ -1022,7 +951,7 @@ def iter_corpus_files(
             warn(f"{root}: skipped, no such file or directory")
             continue
         sidecar = _read_sidecar(sidecar_dir, warn)
-        extra_aliases = _combine_aliases(aliases, sidecar.get("aliases"))
+        extra_aliases = combine_aliases(aliases, sidecar.get("aliases"))
         for file, doc_id in files:
             key = file.relative_to(sidecar_dir).as_posix()
             overrides = sidecar.get(key) if key != "aliases" else None

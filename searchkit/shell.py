@@ -371,25 +371,26 @@ class Shell:
         if not arg:
             self.sources = []
             return self._changed("source: any")
-        known = self.known_sources()
-        lowered = {name.lower(): name for name in known}
+        try:
+            chosen = self._resolve_sources(arg)
+        except SearchkitError as exc:  # UnknownSourceError: the same line the CLI prints
+            return self.error(str(exc))
+        self.sources = chosen
+        self._changed("source: " + ", ".join(chosen))
+
+    def _resolve_sources(self, arg: str) -> list[str]:
+        """The sources arg names, by the library's rules (a name, an alias, a unique prefix: 羊城)."""
+        lowered = {name.lower() for name in self.known_sources()}
         if arg.lower() in lowered:  # a name with spaces in it
             names = [arg]
         else:
             names = [n for n in re.split(r"[,，、\s]+", arg) if n]
         chosen = []
         for name in names:
-            found = lowered.get(name.lower()) or lowered.get(_canonical(name).lower())
-            if found is None:  # a unique part of a name will do: 羊城 -> 羊城晚报
-                partial = [real for low, real in lowered.items() if name.lower() in low]
-                found = partial[0] if len(partial) == 1 else None
-            if found is None:
-                listing = ", ".join(known) or "none"
-                return self.error(f"no source '{name}' in this index (sources: {listing})")
+            found = self.index.resolve_source(name)
             if found not in chosen:
                 chosen.append(found)
-        self.sources = chosen
-        self._changed("source: " + ", ".join(chosen))
+        return chosen
 
     def _set_date(self, which: str, arg: str) -> None:
         if arg:
@@ -530,15 +531,6 @@ class Shell:
 
     def cmd_quit(self, arg: str) -> bool:
         return False
-
-
-def _canonical(name: str) -> str:
-    """The canonical outlet name for an alias (澎湃 -> 澎湃新闻), if the library knows one."""
-    try:
-        from .engine import canonical_source_name
-    except ImportError:  # pragma: no cover - older engine
-        return name
-    return canonical_source_name(name)
 
 
 # -- the pager ----------------------------------------------------------------------------

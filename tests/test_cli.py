@@ -444,3 +444,37 @@ def test_verify_reads_every_file(tmp_path, seed_index_dir):
     os.utime(stored, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     assert_one_line_error(run("verify", "--index", index_dir), stored.name, "checksum mismatch",
                           f"searchkit index --rebuild --index {index_dir}")
+
+
+# -- --source: the library's resolver --------------------------------------------------
+
+
+def test_source_takes_a_unique_prefix(seed_index_dir):
+    result = search(seed_index_dir, "改革", "--source", "羊城", "--json")
+    assert result.returncode == 0, result.stderr
+    obj = one_json(result)
+    assert obj["total"] > 0 and {hit["source"] for hit in obj["hits"]} == {"羊城晚报"}
+    assert obj["total"] == one_json(search(seed_index_dir, "改革", "--source", "羊城晚报", "--json"))["total"]
+
+
+@pytest.mark.parametrize("args", [["韶关", "--source", "没有这个"], ["韶关 source:没有这个"],
+                                  ["--batch", "-", "--source", "没有这个"]])
+def test_unknown_source_is_one_line_with_suggestions(seed_index_dir, args):
+    result = search(seed_index_dir, *args, input="韶关\n改革\n")
+    assert_one_line_error(result, "no source '没有这个' in this index",
+                          "羊城晚报", "澎湃新闻", "南方日报", "南方Plus")
+
+
+def test_ambiguous_source_names_the_candidates(seed_index_dir):
+    assert_one_line_error(search(seed_index_dir, "韶关", "--source", "南方"),
+                          "no source '南方'", "南方日报", "南方Plus")
+
+
+def test_sidecar_aliases_work_with_source_after_indexing(tmp_path, corpus_copy):
+    with (corpus_copy / "searchkit-meta.toml").open("a", encoding="utf-8") as sidecar:
+        sidecar.write('\n[aliases]\n"南方日报" = ["csrb"]\n')
+    index_dir = tmp_path / "index"
+    assert run("index", corpus_copy, "--index", index_dir).returncode == 0
+    by_flag = one_json(search(index_dir, "韶关", "--source", "csrb", "--json"))
+    in_query = one_json(search(index_dir, "韶关 source:csrb", "--json"))
+    assert [hit["id"] for hit in by_flag["hits"]] == [hit["id"] for hit in in_query["hits"]] == [S003]

@@ -325,3 +325,23 @@ def test_the_shell_sees_what_another_process_indexed(tmp_path, corpus_copy, out)
         assert "1 result for 冰川" in out.text
         assert shell.documents == 6
         assert "新华社" in shell.known_sources()
+
+
+# -- :source: the library's resolver ---------------------------------------------------
+
+
+def test_source_prefix_and_unknown_give_the_librarys_answers(shell, out, seed_index):
+    from searchkit import UnknownSourceError
+
+    shell.handle(":source 羊城")
+    assert shell.sources == ["羊城晚报"]
+    shell.handle(":source 没有这个")
+    with pytest.raises(UnknownSourceError) as error:
+        seed_index.search("韶关", sources=["没有这个"])
+    assert out.chunks[-1] == f"error: {error.value}"  # the line the CLI prints, too
+    assert shell.sources == ["羊城晚报"]
+
+
+def test_unknown_source_in_a_query_is_an_error(shell, out):
+    shell.handle("韶关 source:没有这个")
+    assert out.chunks[-1].startswith("error: no source '没有这个' in this index; known sources")
