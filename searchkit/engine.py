@@ -352,8 +352,10 @@ class SearchIndex:
             searcher = self._get_searcher()
             total = searcher.doc_count()
             reader = searcher.reader()
-            day = reader.column_reader(schema.DAYNUMBER)
-            days = [d for d in (day[docnum] for docnum in reader.all_doc_ids()) if d]
+            days = []
+            if reader.doc_count_all():  # an index of no documents has no columns
+                day = reader.column_reader(schema.DAYNUMBER)
+                days = [d for d in (day[docnum] for docnum in reader.all_doc_ids()) if d]
         size = sum(p.stat().st_size for p in self.path.iterdir() if p.is_file())
         return IndexStats(
             path=str(self.path), documents=total, sources=self.sources(),

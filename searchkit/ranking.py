@@ -81,6 +81,9 @@ class TieBreak:
 
     def __init__(self, searcher) -> None:
         reader = searcher.reader()
+        if not reader.doc_count_all():  # an index of no documents has no columns (and no hits)
+            self.day = self.id = lambda docnum: 0
+            return
         self.day = reader.column_reader(schema.DAYNUMBER).__getitem__
         self.id = reader.column_reader(schema.ID).__getitem__
 

@@ -478,3 +478,16 @@ def test_sidecar_aliases_work_with_source_after_indexing(tmp_path, corpus_copy):
     by_flag = one_json(search(index_dir, "韶关", "--source", "csrb", "--json"))
     in_query = one_json(search(index_dir, "韶关 source:csrb", "--json"))
     assert [hit["id"] for hit in by_flag["hits"]] == [hit["id"] for hit in in_query["hits"]] == [S003]
+
+
+def test_an_index_of_nothing_but_skipped_files_answers_every_command(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "picture.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+    index_dir = tmp_path / "index"
+    assert run("index", corpus, "--index", index_dir).returncode == 0
+    result = search(index_dir, "韶关", "--json")
+    assert result.returncode == 0 and one_json(result)["total"] == 0
+    assert search(index_dir, "韶关 OR 改革", "--sort", "date").returncode == 0
+    for command in ("stats", "sources", "verify"):
+        assert run(command, "--index", index_dir).returncode == 0, command
