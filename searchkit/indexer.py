@@ -259,8 +259,8 @@ def update_index(
     paths = [Path(os.path.abspath(path)) for path in paths]
     check_index_location(index_dir)
     if not paths and not index_dir.exists():
-        raise IndexNotFoundError(index_dir, f"no index at {index_dir} yet: "
-                                 "name the files or directories to index")
+        raise IndexNotFoundError(index_dir, f"no index at {index_dir} yet: name the files "
+                                 "or directories to build it from")
     if userdict is not None:
         check_userdict(Path(userdict))
     request = _Request(paths, [os.fspath(r) for r in remove],
@@ -293,8 +293,8 @@ def _plan(index_dir: Path, manifest: Manifest | None, request: _Request,
     """The roots a run walks, and the corpus the index records after it."""
     previous = manifest.corpus if manifest is not None else Corpus()
     if not request.paths and manifest is None:
-        raise IndexNotFoundError(index_dir, f"no index at {index_dir} yet: "
-                                 "name the files or directories to index")
+        raise IndexNotFoundError(index_dir, f"no index at {index_dir} yet: name the files "
+                                 "or directories to build it from")
     recorded = resolved_roots(previous.roots)
     if rebuild and request.paths:  # from scratch, from those paths alone
         recorded, request = [], dataclasses.replace(request, remove=[])

@@ -607,8 +607,8 @@ def test_a_vanished_root_loses_its_documents_with_a_warning_when_rescanned(tmp_p
 
 def test_index_without_paths_needs_an_index_with_roots(tmp_path):
     missing = run("index", "--index", tmp_path / "nowhere")
-    assert_one_line_error(missing, f"no index at {tmp_path / 'nowhere'} yet",
-                          "name the files or directories to index")
+    assert_one_line_error(missing, f"no index at {tmp_path / 'nowhere'} yet: name the files or directories",
+                          f"build one with: searchkit index PATH --index {tmp_path / 'nowhere'}")
     assert not (tmp_path / "nowhere").exists()
     index_dir = tmp_path / "ix"
     with SearchIndex.open(index_dir, build_from=make_corp(tmp_path) / "zh-CN"):
