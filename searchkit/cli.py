@@ -10,7 +10,7 @@ from pathlib import Path
 
 from . import __version__, render
 from .engine import SearchIndex
-from .errors import SearchkitError
+from .errors import IndexNotFoundError, SearchkitError
 from .models import DEFAULT_LIMIT, SORTS
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
@@ -62,12 +62,22 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     index = commands.add_parser("index", help="build or update an index from files",
-                                description="Index files and directories (default: seeds/). "
+                                description="Index files and directories. The index records "
+                                "its roots: with no PATH they are all re-scanned (a new default "
+                                "index is built from seeds/); naming paths updates those only. "
                                 "Incremental: new files are added, changed ones replaced, "
                                 "vanished ones removed.")
-    index.add_argument("paths", nargs="*", metavar="PATH", help="files or directories to index")
+    index.add_argument("paths", nargs="*", metavar="PATH",
+                       help="files or directories to index (a path inside a root updates that part)")
     _add_index_option(index)
-    index.add_argument("--rebuild", action="store_true", help="start from scratch")
+    index.add_argument("--remove", action="append", default=[], metavar="ROOT",
+                       help="forget this root and remove its documents (repeatable; a path or a label)")
+    index.add_argument("--include", action="append", metavar="GLOB",
+                       help="index only files matching GLOB (repeatable; recorded for re-scans; "
+                       "'' clears)")
+    index.add_argument("--exclude", action="append", metavar="GLOB",
+                       help="leave out files matching GLOB (repeatable; recorded for re-scans; '' clears)")
+    index.add_argument("--rebuild", action="store_true", help="start from scratch (every root)")
     index.add_argument("--userdict", metavar="FILE", help="a jieba user dictionary for this index")
     index.add_argument("--workers", type=_positive, metavar="N",
                        help="processes to index with (default: one per core)")
@@ -163,17 +173,29 @@ def open_index(args: argparse.Namespace) -> SearchIndex:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    paths = args.paths or [default_corpus() or "seeds"]
     index_dir = args.index or default_index_dir()
     progress = _progress_bar() if sys.stderr.isatty() else None
+    options = dict(rebuild=args.rebuild, userdict=args.userdict, progress=progress, warn=_notice,
+                   workers=args.workers, remove=args.remove,
+                   include=_globs(args.include), exclude=_globs(args.exclude))
     try:
-        report = SearchIndex.build(index_dir, paths, rebuild=args.rebuild, userdict=args.userdict,
-                                   progress=progress, warn=_notice, workers=args.workers)
+        try:
+            report = SearchIndex.build(index_dir, args.paths, **options)
+        except IndexNotFoundError:
+            # Only the default index, on first use, is built from the seeds.
+            if args.paths or args.remove or args.index:
+                raise
+            report = SearchIndex.build(index_dir, [default_corpus() or "seeds"], **options)
     finally:
         if progress:  # clear the bar, also for an error or "interrupted" to take its line
             sys.stderr.write("\r\x1b[K")
     print(render.report_text(report))
     return EXIT_OK
+
+
+def _globs(given: list[str] | None) -> list[str] | None:
+    """The globs given (None: none given, keep the recorded ones); an empty one clears them."""
+    return None if given is None else [glob for glob in given if glob]
 
 
 def _progress_bar():

@@ -80,15 +80,22 @@ class SearchIndex:
         progress: Callable[[int, int], None] | None = None,
         warn: Callable[[str], None] | None = None,
         workers: int | None = None,
+        remove: Iterable[str | os.PathLike] = (),
+        include: Iterable[str] | None = None,
+        exclude: Iterable[str] | None = None,
     ) -> IndexReport:
         """Index (or update the index of) the files under corpus into path.
 
-        ``progress(done, total)`` hears the bytes indexed so far; ``warn`` hears
-        one line per file skipped; ``workers`` processes share the work
-        (default: one per core).
+        The index records its roots: an empty corpus re-scans them all, and
+        naming some updates those only. ``remove`` forgets roots and removes
+        their documents; ``include``/``exclude`` globs (recorded; None keeps
+        the recorded ones) select the files. ``progress(done, total)`` hears
+        the bytes indexed so far; ``warn`` hears one line per file skipped;
+        ``workers`` processes share the work (default: one per core).
         """
         return indexer.update_index(path, corpus, rebuild=rebuild, userdict=userdict,
-                                    progress=progress, warn=warn, workers=workers)
+                                    progress=progress, warn=warn, workers=workers,
+                                    remove=remove, include=include, exclude=exclude)
 
     def update(
         self,
@@ -99,10 +106,14 @@ class SearchIndex:
         progress: Callable[[int, int], None] | None = None,
         warn: Callable[[str], None] | None = None,
         workers: int | None = None,
+        remove: Iterable[str | os.PathLike] = (),
+        include: Iterable[str] | None = None,
+        exclude: Iterable[str] | None = None,
     ) -> IndexReport:
         """Bring this index up to date with the files under corpus (see ``build``)."""
         report = indexer.update_index(self.path, corpus, rebuild=rebuild, userdict=userdict,
-                                      progress=progress, warn=warn, workers=workers)
+                                      progress=progress, warn=warn, workers=workers,
+                                      remove=remove, include=include, exclude=exclude)
         self._reopen()
         return report
 

@@ -38,6 +38,8 @@ from .internals.writer import FastSegmentWriter, StagedCommit, cancel_quietly
 from .errors import (IndexDamagedError, IndexLockedError, IndexMismatchError, IndexNotFoundError,
                      SearchkitError)
 from .loaders import iter_corpus_files, load_file, warn_stderr
+from .roots import (Corpus, Plan, Root, Scan, file_record, id_prefix, parse_file_term, plan_run,
+                    record_stamp, resolved_roots)
 from .sources import checked_aliases
 from .models import Document, IndexReport
 from .normalize import NORMALIZER_VERSION, clean_text, normalize_text
@@ -64,22 +66,24 @@ ProgressCallback = Callable[[int, int], None]
 class Manifest:
     """What an index directory records about itself.
 
-    ``files`` records the size, time and checksum of every file the live index
-    reads (see integrity.py; None in a manifest written before checksums), and
-    the manifest carries a checksum of itself: ``intact`` is False when that
-    does not match.
+    ``corpus`` holds the roots the index is built from and the globs that
+    select their files (see roots.py; a manifest written before roots were
+    recorded gives the paths as they were given). ``files`` records the size,
+    time and checksum of every file the live index reads (see integrity.py;
+    None in a manifest written before checksums), and the manifest carries a
+    checksum of itself: ``intact`` is False when that does not match.
     """
 
     generation: str
     config: dict[str, Any]
-    corpus: list[str]
+    corpus: Corpus
     files: dict[str, integrity.FileRecord] | None = None
     intact: bool = True
     aliases: dict[str, list[str]] = dataclasses.field(default_factory=dict)  # the sidecars' (see sources.py)
 
     def to_json(self) -> dict[str, Any]:
         data = {"format": FORMAT_VERSION, "generation": self.generation,
-                "config": self.config, "corpus": self.corpus}
+                "config": self.config, **self.corpus.to_json()}
         if self.aliases:
             data["aliases"] = self.aliases
         if self.files is not None:
@@ -93,14 +97,15 @@ class Manifest:
         files = data.get("files")
         checksum = data.pop("checksum", None)
         if not (isinstance(data["generation"], str) and isinstance(data["config"], dict)
-                and isinstance(data.get("corpus", []), list) and isinstance(files, (dict, type(None)))):
+                and isinstance(files, (dict, type(None)))):
             raise ValueError("fields of the wrong types")
+        aliases = checked_aliases(data.get("aliases"))  # none in an index built before them
         return cls(
-            data["generation"], data["config"], data.get("corpus", []),
+            data["generation"], data["config"], Corpus.from_json(data, aliases),
             files={name: integrity.FileRecord.from_json(r) for name, r in files.items()}
             if files is not None else None,
             intact=checksum is None or checksum == integrity.json_crc32(data),
-            aliases=checked_aliases(data.get("aliases")),  # none in an index built before them
+            aliases=aliases,
         )
 
 
@@ -144,7 +149,7 @@ def read_manifest(index_dir: Path, *, rebuild: bool = False) -> Manifest | None:
 def _stand_in_manifest(index_dir: Path) -> Manifest | None:
     """For a rebuild of an index without a readable manifest: its newest generation."""
     generations = integrity.generations_on_disk(index_dir)
-    return Manifest(generations[-1], {}, []) if generations else None
+    return Manifest(generations[-1], {}, Corpus()) if generations else None
 
 
 def check_compatible(index_dir: Path, manifest: Manifest) -> None:
@@ -224,14 +229,26 @@ def update_index(
     progress: ProgressCallback | None = None,
     warn: Callable[[str], None] | None = None,
     workers: int | None = None,
+    remove: Iterable[str | os.PathLike] = (),
+    include: Iterable[str] | None = None,
+    exclude: Iterable[str] | None = None,
 ) -> IndexReport:
     """Bring the index at index_dir up to date with the files under paths.
 
     New files are added, changed ones (by checksum) replaced, vanished ones
-    removed. ``rebuild`` starts from scratch (required to change the user
-    dictionary of an existing index). ``progress(done, total)`` is told the
-    bytes indexed so far; ``workers`` processes share the work (default: one
-    per core; small jobs are done in this process).
+    removed. The index records its roots (see roots.py): with no paths, every
+    root is re-scanned; a path inside a root updates that part of it; any
+    other path becomes a root. Documents of roots not named stay as they are.
+    ``remove`` forgets roots (by path or label) and removes their documents
+    (with no paths, that is all a run does). ``include``/``exclude`` globs
+    select the files walked; they are recorded, and replace the recorded ones
+    when given (None: keep them; a change re-scans every root).
+
+    ``rebuild`` starts from scratch: from the paths given, which become the
+    roots, or else from every recorded root (required to change the user
+    dictionary of an existing index). ``progress(done,
+    total)`` is told the bytes indexed so far; ``workers`` processes share
+    the work (default: one per core; small jobs are done in this process).
     """
     started = time.perf_counter()
     index_dir = Path(index_dir)
@@ -239,22 +256,63 @@ def update_index(
     for path in paths:
         if not path.exists():
             raise SearchkitError(f"no such file or directory: {path}")
+    paths = [Path(os.path.abspath(path)) for path in paths]
     check_index_location(index_dir)
+    if not paths and not index_dir.exists():
+        raise IndexNotFoundError(index_dir, f"no index at {index_dir} yet: name the files "
+                                 "or directories to build it from")
     if userdict is not None:
         check_userdict(Path(userdict))
+    request = _Request(paths, [os.fspath(r) for r in remove],
+                       None if include is None else list(include),
+                       None if exclude is None else list(exclude))
     with writer_lock(index_dir):
         manifest = read_manifest(index_dir, rebuild=rebuild)
         remove_leftovers(index_dir, manifest.generation if manifest else None)
+        plan, corpus = _plan(index_dir, manifest, request, rebuild)
         run = _WriteRun(index_dir)
         with run.undone_on_failure():
-            report = _write(run, manifest, paths, rebuild, userdict, progress, warn,
+            report = _write(run, manifest, plan, corpus, rebuild, userdict, progress, warn,
                             workers or default_workers())
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _write(run: "_WriteRun", manifest: Manifest | None, paths: list[Path], rebuild: bool,
-           userdict, progress, warn, workers: int) -> IndexReport:
+@dataclass
+class _Request:
+    """What a run was asked to do with the index's roots."""
+
+    paths: list[Path]
+    remove: list[str]
+    include: list[str] | None
+    exclude: list[str] | None
+
+
+def _plan(index_dir: Path, manifest: Manifest | None, request: _Request,
+          rebuild: bool) -> tuple[Plan, Corpus]:
+    """The roots a run walks, and the corpus the index records after it."""
+    previous = manifest.corpus if manifest is not None else Corpus()
+    if not request.paths and manifest is None:
+        raise IndexNotFoundError(index_dir, f"no index at {index_dir} yet: name the files "
+                                 "or directories to build it from")
+    recorded = resolved_roots(previous.roots)
+    if rebuild and request.paths:  # from scratch, from those paths alone
+        recorded, request = [], dataclasses.replace(request, remove=[])
+    if not request.paths and not request.remove and not recorded:
+        raise SearchkitError(f"index at {index_dir} records no roots to re-scan: "
+                             "name the files or directories to index")
+    include = previous.include if request.include is None else request.include
+    exclude = previous.exclude if request.exclude is None else request.exclude
+    globs_changed = (include, exclude) != (previous.include, previous.exclude)
+    # Ids of a legacy index carry no labels, as those of a one-root index.
+    labelled = len(recorded) > 1 and all(root.label is not None for root in previous.roots)
+    plan = plan_run(recorded, labelled, request.paths, request.remove, index_dir=index_dir,
+                    rescan_all=rebuild or globs_changed or not (request.paths or request.remove))
+    return plan, Corpus(plan.roots, include, exclude)
+
+
+def _write(run: "_WriteRun", manifest: Manifest | None, plan: Plan, corpus: Corpus,
+           rebuild: bool, userdict, progress, warn, workers: int) -> IndexReport:
     """Index the changes into the live generation, or into a new one, and commit them."""
     index_dir = run.index_dir
     new = manifest is None or rebuild
@@ -270,14 +328,14 @@ def _write(run: "_WriteRun", manifest: Manifest | None, paths: list[Path], rebui
         ix = whoosh_index.create_in(str(index_dir), schema.build_schema(profile), indexname=generation)
     report = IndexReport()
     run.writer = FastSegmentWriter(ix, limitmb=WRITER_LIMIT_MB)
-    run.aliases = {}  # this run's sidecars' aliases replace the index's
-    segments = _apply_changes(ix, run.writer, paths, report, progress, warn, workers, run.aliases)
-    _commit(run, StagedCommit(run.writer, segments), generation, [str(p) for p in paths], new,
+    segments = _apply_changes(ix, run.writer, plan, corpus, report, progress, warn, workers)
+    run.aliases = corpus.aliases  # the scanned roots' sidecars' aliases replace theirs
+    _commit(run, StagedCommit(run.writer, segments), generation, corpus, new,
             userdict, ix.schema[schema.CONTENT].analyzer.profile)
     return report
 
 
-def _commit(run: "_WriteRun", commit: StagedCommit, generation: str, corpus: list[str],
+def _commit(run: "_WriteRun", commit: StagedCommit, generation: str, corpus: Corpus,
             new: bool, userdict, profile: str) -> None:
     """Make the run's changes live in one atomic step, then remove what they replaced.
 
@@ -318,7 +376,7 @@ def _commit(run: "_WriteRun", commit: StagedCommit, generation: str, corpus: lis
 
 
 def _rename_toc_and_finish(run: "_WriteRun", commit: StagedCommit, generation: str,
-                           corpus: list[str]) -> None:
+                           corpus: Corpus) -> None:
     """Make an update of the live generation live, remove what it replaced, record its files.
 
     The manifest comes last because it records the files the live TOC names
@@ -510,30 +568,23 @@ def _next_generation(manifest: Manifest | None) -> str:
     return f"g{number}"
 
 
-def _apply_changes(ix, writer, paths: list[Path], report: IndexReport,
-                   progress: ProgressCallback | None, warn, workers: int,
-                   aliases: dict[str, list[str]]) -> list:
+def _apply_changes(ix, writer, plan: Plan, corpus: Corpus, report: IndexReport,
+                   progress: ProgressCallback | None, warn, workers: int) -> list:
     """Delete and index in writer (and workers) what changed; return the workers' segments.
 
-    The sidecars' alias tables are gathered into aliases, for the manifest.
+    The roots the plan names are walked; each gets its sidecars' alias
+    tables, for the manifest.
     """
     segmenter = analysis.segmenter_for(ix.schema[schema.CONTENT].analyzer.profile)
     seen = indexed_files(ix)
-    changed: list[parallel.Unit] = []
-    present = set()
-    for corpus_file in iter_corpus_files(paths, warn=warn):
-        _gather_aliases(aliases, corpus_file.aliases)
-        key = corpus_file.key
-        present.add(key)
-        checksum = corpus_file.checksum()
-        if seen.get(key) == checksum:
-            report.unchanged += 1
-        else:
-            changed.append(parallel.Unit(corpus_file, key, checksum))
+    walk = _Walk(seen, corpus, warn or warn_stderr)
+    for scan in plan.scans:
+        walk.scan(scan, plan.several, report)
+    changed = walk.changed
     for unit in changed:
         if unit.key in seen:
             writer.delete_by_term(schema.PATH, unit.key)
-    for key in seen.keys() - present:
+    for key in _vanished_files(seen, plan, walk):
         report.removed += writer.delete_by_term(schema.PATH, key) or 0
     tally = _Tally(report, seen, progress, warn, sum(_unit_bytes(u) for u in changed))
     large = tally.total_bytes >= LARGE_BYTES
@@ -554,6 +605,95 @@ def _apply_changes(ix, writer, paths: list[Path], report: IndexReport,
     return segments
 
 
+class _Walk:
+    """The walks of one run: which files changed, which exist, which roots could not be read."""
+
+    def __init__(self, seen: dict[str, str], corpus: Corpus, warn: Callable[[str], None]) -> None:
+        self.seen, self.warn = seen, warn
+        # Passed only when set: the walker's include/exclude are newer than this code.
+        self.globs = {name: globs for name, globs in
+                      (("include", corpus.include), ("exclude", corpus.exclude)) if globs}
+        self.changed: list[parallel.Unit] = []
+        self.present: set[str] = set()  # files of the scanned parts, in this run's order
+        self.walked: set[str] = set()  # every file the walks met
+        self.unread: set[str] = set()  # labels of roots that could not be read: kept as they are
+
+    def scan(self, scan: Scan, several: bool, report: IndexReport) -> None:
+        """Walk one root; the files under its scopes that changed become units of work."""
+        root, path = scan.root, Path(scan.root.path)
+        if not path.exists():
+            self.warn(f"{root.path}: root no longer exists; its documents are removed "
+                      "(the root stays recorded until it is removed)")
+            root.aliases = {}
+            return
+        if not _readable(root, self.warn):
+            self.unread.add(str(root.label))
+            return
+        root.aliases = {}
+        stamp = root.stamp(several)
+        for corpus_file in iter_corpus_files([path], warn=self.warn, **self.globs):
+            _gather_aliases(root.aliases, corpus_file.aliases)
+            key = corpus_file.key
+            self.walked.add(key)
+            if key in self.present or not (scan.covers(corpus_file.path) or scan.covers(Path(key))):
+                continue  # met through another root already, or outside the part named
+            self.present.add(key)
+            record = file_record(corpus_file.checksum(), stamp)
+            if _same_record(self.seen.get(key), record):
+                report.unchanged += 1
+            else:
+                self.changed.append(parallel.Unit(corpus_file, key, record))
+
+
+def _readable(root: Root, warn: Callable[[str], None]) -> bool:
+    """Whether a root directory can be listed; if not, say so (its documents are kept)."""
+    if not Path(root.path).is_dir():
+        return True
+    try:
+        os.scandir(root.path).close()
+    except OSError as exc:
+        warn(f"{root.path}: cannot read this root ({exc.strerror}); its documents are kept")
+        return False
+    return True
+
+
+def _same_record(old: str | None, new: str) -> bool:
+    """Whether a file's indexed record is its record now (file, sidecar entry, root and ids alike)."""
+    if old is None or old == new:
+        return old == new
+    # A record from before roots has no stamp; its ids carry no label.
+    return record_stamp(old) is None and id_prefix(new) == "" and old == new.split("\t", 1)[0]
+
+
+def _vanished_files(seen: dict[str, str], plan: Plan, walk: _Walk) -> list[str]:
+    """The indexed files whose documents go: gone from a scanned part, or of a root no longer recorded."""
+    labels = {root.label for root in plan.roots}
+    scans = {scan.root.label: scan for scan in plan.scans}
+    vanished = []
+    for key, record in seen.items():
+        if key in walk.present:
+            continue
+        owner = _owner(key, record, plan.roots)
+        if owner not in labels:
+            vanished.append(key)  # its root was removed, or became part of another
+        elif owner in scans and owner not in walk.unread:
+            if key not in walk.walked and scans[owner].covers(Path(key)):
+                vanished.append(key)
+    return vanished
+
+
+def _owner(key: str, record: str, roots: list[Root]) -> str | None:
+    """The label of the root a file was indexed from."""
+    stamp = record_stamp(record)
+    if stamp is not None:
+        return stamp.rstrip("/")
+    # Recorded before roots: the root that holds it, or else the one root.
+    holder = next((root for root in roots if root.holds(Path(key))), None)
+    if holder is None and len(roots) == 1:
+        holder = roots[0]
+    return holder.label if holder else None
+
+
 def _gather_aliases(gathered: dict[str, list[str]], table) -> None:
     """Add a corpus file's alias table to gathered, each alias once (a directory's files share one)."""
     for name, aliases in (table or {}).items():
@@ -570,7 +710,10 @@ def _segment_writer(ix) -> FastSegmentWriter:
 def index_unit(unit: parallel.Unit, writer, segmenter: analysis.Segmenter) -> parallel.UnitResult:
     """Add the documents of one unit of work to writer."""
     result = parallel.UnitResult(unit.key, 0, _unit_bytes(unit) / 1e6)
+    prefix = id_prefix(unit.checksum)  # the label of its root, in an index of several
     for document in load_file(unit.part, warn=result.warnings.append):
+        if prefix:
+            document = dataclasses.replace(document, id=prefix + document.id)
         writer.add_document(**document_fields(document, unit.key, unit.checksum, segmenter))
         result.documents += 1
     return result
@@ -617,7 +760,7 @@ class _Tally:
 
 
 def indexed_files(ix) -> dict[str, str]:
-    """{file key: checksum} of every file the index holds live documents from."""
+    """{file key: record} of every file the index holds live documents from (see roots.py)."""
     found = {}
     with ix.reader() as reader:
         if schema.FILEKEY not in reader.indexed_field_names():
@@ -626,8 +769,8 @@ def indexed_files(ix) -> dict[str, str]:
             # Deleted documents keep their terms until their segment is merged away.
             postings = reader.postings(schema.FILEKEY, term)
             if any(not reader.is_deleted(docnum) for docnum in postings.all_ids()):
-                key, checksum = term.decode("utf-8").split("\t", 1)
-                found[key] = checksum
+                key, record = parse_file_term(term.decode("utf-8"))
+                found[key] = record
     return found
 
 
@@ -692,7 +835,7 @@ def _stage_query_lexicon(index_dir: Path, profile: str,
     return lambda: os.replace(tmp, index_dir / LEXICON)
 
 
-def _switch_to(index_dir: Path, generation: str, corpus: list[str],
+def _switch_to(index_dir: Path, generation: str, corpus: Corpus,
                aliases: dict[str, list[str]] | None = None) -> None:
     """Point the manifest at generation (atomically) and drop older generations.
 

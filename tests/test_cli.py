@@ -491,3 +491,149 @@ def test_an_index_of_nothing_but_skipped_files_answers_every_command(tmp_path):
     assert search(index_dir, "韶关 OR 改革", "--sort", "date").returncode == 0
     for command in ("stats", "sources", "verify"):
         assert run(command, "--index", index_dir).returncode == 0, command
+
+
+# === Issue 12, rows 3-5: an index knows its roots ================================================
+# corp/zh-CN and corp/zh-TW hold files of the same names; the index is driven through the real
+# command, as a user would.
+
+
+def make_corp(tmp_path):
+    """corp/zh-CN and corp/zh-TW: same.txt in both (different text), one file of its own each."""
+    corp = tmp_path / "corp"
+    pages = {
+        "zh-CN/same.txt": "简体页面\n\n数据中心落户韶关。这一页独有的词是青蒿素。",
+        "zh-CN/only-cn.txt": "简体独页\n\n南岭国家公园的保护工作。",
+        "zh-TW/same.txt": "繁體頁面\n\n資料中心落戶韶關。這一頁獨有的詞是鳳梨酥。",
+        "zh-TW/only-tw.txt": "繁體獨頁\n\n丹霞山的觀光步道。",
+        "zh-TW/sub/deep.txt": "深層頁面\n\n梅關古道的石板路。",
+    }
+    for name, text in pages.items():
+        (corp / name).parent.mkdir(parents=True, exist_ok=True)
+        (corp / name).write_text(text, encoding="utf-8")
+    return corp
+
+
+def index_ids(index_dir) -> set[str]:
+    with SearchIndex.open(index_dir) as index:
+        return {hit.id for hit in index.search("頁 OR 页 OR 公园 OR 步道 OR 古道", limit=100).hits}
+
+
+def summary(result) -> str:
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split(";")[0]
+
+
+def test_index_alone_rescans_the_recorded_roots_not_the_seeds(tmp_path):
+    corp, index_dir = make_corp(tmp_path), tmp_path / "ix"
+    assert summary(run("index", corp, "--index", index_dir)) == "5 added, 0 updated, 0 removed, 0 unchanged, 0 skipped"
+    (corp / "zh-TW" / "new.txt").write_text("新頁面\n\n乳源瑤族的盤王節。", encoding="utf-8")
+    (corp / "zh-CN" / "only-cn.txt").unlink()
+    rescanned = run("index", "--index", index_dir, cwd=tmp_path)  # from elsewhere too: paths are recorded
+    assert summary(rescanned) == "1 added, 0 updated, 1 removed, 4 unchanged, 0 skipped"
+    assert index_ids(index_dir) == {"zh-CN/same.txt", "zh-TW/same.txt", "zh-TW/only-tw.txt",
+                                    "zh-TW/sub/deep.txt", "zh-TW/new.txt"}
+    assert one_json(search(index_dir, "韶关", "--json"))["total"] == 2  # no seed article came in
+
+
+def test_naming_part_of_a_root_updates_that_part_only(tmp_path):
+    corp, index_dir = make_corp(tmp_path), tmp_path / "ix"
+    run("index", corp, "--index", index_dir)
+    (corp / "zh-TW" / "only-tw.txt").unlink()  # outside the part named: stays until its part is
+    (corp / "zh-CN" / "same.txt").write_text("简体页面\n\n改过的一页。", encoding="utf-8")
+    assert summary(run("index", corp / "zh-CN", "--index", index_dir)) == \
+        "0 added, 1 updated, 0 removed, 1 unchanged, 0 skipped"
+    assert index_ids(index_dir) == {"zh-CN/same.txt", "zh-CN/only-cn.txt", "zh-TW/same.txt",
+                                    "zh-TW/only-tw.txt", "zh-TW/sub/deep.txt"}  # ids stay relative to corp
+    assert summary(run("index", corp / "zh-TW", "--index", index_dir)) == \
+        "0 added, 0 updated, 1 removed, 2 unchanged, 0 skipped"
+    (corp / "zh-TW" / "sub" / "deep.txt").unlink()
+    assert summary(run("index", corp / "zh-TW" / "sub", "--index", index_dir)).endswith(
+        "0 updated, 1 removed, 0 unchanged, 0 skipped")
+
+
+def test_two_roots_with_the_same_file_names_are_two_documents_each(tmp_path):
+    corp, index_dir = make_corp(tmp_path), tmp_path / "ix"
+    built = run("index", corp / "zh-CN", corp / "zh-TW", "--index", index_dir)
+    assert summary(built) == "5 added, 0 updated, 0 removed, 0 unchanged, 0 skipped"
+    hits = one_json(search(index_dir, "韶关", "--json"))["hits"]
+    assert sorted(hit["id"] for hit in hits) == ["zh-CN/same.txt", "zh-TW/same.txt"]
+    assert {hit["id"]: hit["path"] for hit in hits} == {
+        "zh-CN/same.txt": str((corp / "zh-CN" / "same.txt").resolve()),
+        "zh-TW/same.txt": str((corp / "zh-TW" / "same.txt").resolve())}
+    for doc_id, own_word in (("zh-CN/same.txt", "青蒿素"), ("zh-TW/same.txt", "鳳梨酥")):
+        shown = run("show", doc_id, "--index", index_dir, "--json")
+        assert shown.returncode == 0 and json.loads(shown.stdout)["id"] == doc_id
+        assert own_word in run("show", doc_id, "--index", index_dir, "--original").stdout
+    with SearchIndex.open(index_dir) as index:
+        assert "鳳梨酥" in index.document("zh-TW/same.txt").original
+        assert "青蒿素" in index.document("zh-CN/same.txt").original
+    # Stable across runs, and naming one root keeps the other's documents.
+    assert summary(run("index", "--index", index_dir)) == "0 added, 0 updated, 0 removed, 5 unchanged, 0 skipped"
+    assert summary(run("index", corp / "zh-CN", "--index", index_dir)) == \
+        "0 added, 0 updated, 0 removed, 2 unchanged, 0 skipped"
+    assert len(index_ids(index_dir)) == 5
+
+
+def test_naming_one_root_never_removes_another_roots_documents(tmp_path):
+    corp, index_dir = make_corp(tmp_path), tmp_path / "ix"
+    run("index", corp / "zh-CN", "--index", index_dir)
+    assert index_ids(index_dir) == {"same.txt", "only-cn.txt"}  # one root: ids as before roots
+    # A second root: ids take labels, the first root's documents are re-indexed under them.
+    assert summary(run("index", corp / "zh-TW", "--index", index_dir)) == \
+        "3 added, 2 updated, 0 removed, 0 unchanged, 0 skipped"
+    assert index_ids(index_dir) == {"zh-CN/same.txt", "zh-CN/only-cn.txt", "zh-TW/same.txt",
+                                    "zh-TW/only-tw.txt", "zh-TW/sub/deep.txt"}
+
+
+def test_remove_forgets_a_root_and_its_documents(tmp_path):
+    corp, index_dir = make_corp(tmp_path), tmp_path / "ix"
+    run("index", corp / "zh-CN", corp / "zh-TW", "--index", index_dir)
+    removed = run("index", "--remove", corp / "zh-TW", "--index", index_dir)
+    assert summary(removed) == "0 added, 2 updated, 3 removed, 0 unchanged, 0 skipped"
+    assert index_ids(index_dir) == {"same.txt", "only-cn.txt"}  # one root again: no labels
+    shown = run("show", "same.txt", "--index", index_dir, "--original")
+    assert "青蒿素" in shown.stdout
+    assert summary(run("index", "--index", index_dir)) == "0 added, 0 updated, 0 removed, 2 unchanged, 0 skipped"
+    # A label names a root as well as its path; an unknown root is one error.
+    run("index", corp / "zh-TW", "--index", index_dir)
+    assert summary(run("index", "--remove", "zh-CN", "--index", index_dir)).endswith("2 removed, 0 unchanged, 0 skipped")
+    assert index_ids(index_dir) == {"same.txt", "only-tw.txt", "sub/deep.txt"}
+    assert_one_line_error(run("index", "--remove", corp / "zh-CN", "--index", index_dir),
+                          "is not a root of the index", str((corp / "zh-TW").resolve()))
+    assert_one_line_error(run("index", "--remove", corp / "zh-TW" / "sub", "--index", index_dir),
+                          "lies inside its root")
+
+
+def test_a_vanished_root_loses_its_documents_with_a_warning_when_rescanned(tmp_path):
+    corp, index_dir = make_corp(tmp_path), tmp_path / "ix"
+    run("index", corp / "zh-CN", corp / "zh-TW", "--index", index_dir)
+    shutil.rmtree(corp / "zh-TW")
+    assert summary(run("index", corp / "zh-CN", "--index", index_dir)).endswith("0 removed, 2 unchanged, 0 skipped")
+    rescanned = run("index", "--index", index_dir)
+    assert summary(rescanned) == "0 added, 0 updated, 3 removed, 2 unchanged, 0 skipped"
+    assert rescanned.stderr.strip().splitlines() == [
+        f"searchkit: {(corp / 'zh-TW').resolve()}: root no longer exists; its documents are removed "
+        "(the root stays recorded until it is removed)"]
+    assert summary(run("index", "--remove", "zh-TW", "--index", index_dir)).startswith("0 added, 2 updated")
+
+
+def test_index_without_paths_needs_an_index_with_roots(tmp_path):
+    missing = run("index", "--index", tmp_path / "nowhere")
+    assert_one_line_error(missing, f"no index at {tmp_path / 'nowhere'} yet: name the files or directories",
+                          f"build one with: searchkit index PATH --index {tmp_path / 'nowhere'}")
+    assert not (tmp_path / "nowhere").exists()
+    index_dir = tmp_path / "ix"
+    with SearchIndex.open(index_dir, build_from=make_corp(tmp_path) / "zh-CN"):
+        pass
+    assert summary(run("index", "--remove", "zh-CN", "--index", index_dir)).endswith("2 removed, 0 unchanged, 0 skipped")
+    assert_one_line_error(run("index", "--index", index_dir), "records no roots to re-scan")
+
+
+def test_the_seeds_are_the_default_only_for_a_new_default_index(tmp_path, seeds_dir):
+    env = {**os.environ, "SEARCHKIT_INDEX": str(tmp_path / "default")}
+    first = run("index", cwd=tmp_path, env=env)
+    assert summary(first) == "5 added, 0 updated, 0 removed, 0 unchanged, 0 skipped"
+    corp = make_corp(tmp_path)
+    run("index", corp / "zh-CN", cwd=tmp_path, env=env)
+    assert summary(run("index", cwd=tmp_path, env=env)) == "0 added, 0 updated, 0 removed, 7 unchanged, 0 skipped"

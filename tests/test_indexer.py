@@ -1122,3 +1122,68 @@ def test_a_run_killed_at_any_commit_step(tmp_path, before_and_after, mode):
         SearchIndex.build(index_dir, [corpus])
         assert _all_answers(index_dir) == after, step
         assert _only_live_files(index_dir) == clean_kinds, step
+
+
+# === Issue 12: an index knows its roots (the command's behaviour is in test_cli.py) ============
+
+
+def test_an_index_with_the_old_manifest_form_opens_and_keeps_its_roots(tmp_path, corpus_copy, monkeypatch):
+    from searchkit import indexer, integrity
+
+    index_dir = tmp_path / "index"
+    with monkeypatch.context() as old:  # an index as searchkit wrote it before roots
+        old.setattr(indexer, "file_record", lambda checksum, stamp: checksum)
+        old.chdir(tmp_path)
+        SearchIndex.build(index_dir, ["corpus"])
+    manifest = json.loads((index_dir / MANIFEST).read_text(encoding="utf-8"))
+    del manifest["roots"], manifest["checksum"]
+    manifest["corpus"] = ["corpus"]  # the paths as they were given
+    manifest["checksum"] = integrity.json_crc32(manifest)
+    (index_dir / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+
+    with SearchIndex.open(index_dir) as index:
+        assert ids(index.search('"数据中心集群"')) == {"000", "001"}
+        assert index.document(SEED_A).id == SEED_A
+    monkeypatch.chdir(tmp_path)  # where the old command ran: relative roots are resolved from there
+    assert counts(SearchIndex.build(index_dir, [])) == (0, 0, 0, 5)
+    roots = json.loads((index_dir / MANIFEST).read_text(encoding="utf-8"))["roots"]
+    assert [(root["path"], root["label"]) for root in roots] == [(str(corpus_copy.resolve()), "corpus")]
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / SEED_A).write_text("另一个目录\n\n同名文件的正文。", encoding="utf-8")
+    assert counts(SearchIndex.build(index_dir, [other])) == (1, 5, 0, 0)  # ids take labels now
+    with SearchIndex.open(index_dir) as index:
+        assert "同名文件" in index.document(f"other/{SEED_A}").text
+        assert "数据中心" in index.document(f"corpus/{SEED_A}").text
+
+
+def test_include_and_exclude_are_recorded_and_kept_by_rescans(tmp_path, corpus_copy, monkeypatch):
+    """The globs reach the walker on every run until they are named again ('' clears them)."""
+    from fnmatch import fnmatch
+
+    from searchkit import indexer
+
+    calls = []
+    real_walk = indexer.iter_corpus_files
+
+    def walk(paths, *, warn=None, include=(), exclude=()):
+        calls.append((list(include), list(exclude)))
+        for corpus_file in real_walk(paths, warn=warn):
+            name = corpus_file.path.name
+            if any(fnmatch(name, g) for g in exclude) or include and not any(fnmatch(name, g) for g in include):
+                continue
+            yield corpus_file
+
+    monkeypatch.setattr(indexer, "iter_corpus_files", walk)
+    (corpus_copy / "note.md").write_text("笔记\n\n一条笔记。", encoding="utf-8")
+    index_dir = tmp_path / "index"
+    assert counts(SearchIndex.build(index_dir, [corpus_copy], exclude=["*.md"])) == (5, 0, 0, 0)
+    assert counts(SearchIndex.build(index_dir, [])) == (0, 0, 0, 5)
+    assert calls[-1] == ([], ["*.md"])
+    manifest = json.loads((index_dir / MANIFEST).read_text(encoding="utf-8"))
+    assert (manifest.get("include"), manifest["exclude"]) == (None, ["*.md"])
+    # New globs replace the recorded ones (of their kind) and re-scan every root.
+    assert counts(SearchIndex.build(index_dir, [], include=["000_*"])) == (0, 0, 4, 1)
+    assert calls[-1] == (["000_*"], ["*.md"])
+    assert counts(SearchIndex.build(index_dir, [], include=[], exclude=[])) == (5, 0, 0, 1)
+    assert calls[-1] == ([], [])
