@@ -37,7 +37,7 @@ from .internals import storage
 from .internals.writer import FastSegmentWriter, StagedCommit, cancel_quietly
 from .errors import (IndexDamagedError, IndexLockedError, IndexMismatchError, IndexNotFoundError,
                      SearchkitError)
-from .loaders import iter_corpus_files, load_file, warn_stderr
+from .loaders import WalkSummary, iter_corpus_files, load_file, warn_stderr
 from .sources import checked_aliases
 from .models import Document, IndexReport
 from .normalize import NORMALIZER_VERSION, clean_text, normalize_text
@@ -521,7 +521,8 @@ def _apply_changes(ix, writer, paths: list[Path], report: IndexReport,
     seen = indexed_files(ix)
     changed: list[parallel.Unit] = []
     present = set()
-    for corpus_file in iter_corpus_files(paths, warn=warn):
+    walk = WalkSummary()
+    for corpus_file in iter_corpus_files(paths, warn=warn, summary=walk):
         _gather_aliases(aliases, corpus_file.aliases)
         key = corpus_file.key
         present.add(key)
@@ -530,6 +531,8 @@ def _apply_changes(ix, writer, paths: list[Path], report: IndexReport,
             report.unchanged += 1
         else:
             changed.append(parallel.Unit(corpus_file, key, checksum))
+    report.skipped += walk.reported
+    report.not_text = dict(walk.not_text)
     for unit in changed:
         if unit.key in seen:
             writer.delete_by_term(schema.PATH, unit.key)
@@ -600,7 +603,8 @@ class _Tally:
         for message in result.warnings:
             (self.warn or warn_stderr)(message)
         self.documents[result.key] = self.documents.get(result.key, 0) + result.documents
-        self.report.megabytes += result.megabytes
+        if result.documents:  # the summary counts only text actually indexed
+            self.report.megabytes += result.megabytes
         self.done_bytes += round(result.megabytes * 1e6)
         if self.progress:
             self.progress(self.done_bytes, self.total_bytes)

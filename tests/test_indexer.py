@@ -532,14 +532,16 @@ def test_cli_index_summary_and_unreadable_files(tmp_path, corpus_copy):
     result = cli("index", str(corpus_copy), "--index", str(index_dir))
     assert result.returncode == 0, result.stderr
     summary = result.stdout.strip().splitlines()
-    assert len(summary) == 1, result.stdout
+    # The image is not text: counted on a line of the summary, not warned about.
+    assert len(summary) == 2, result.stdout
     assert re.fullmatch(
-        r"5 added, 0 updated, 0 removed, 0 unchanged, 2 skipped; \d+\.\d\d MB in \d+\.\d\d s",
+        r"5 added, 0 updated, 0 removed, 0 unchanged, 1 skipped; \d+\.\d\d MB in \d+\.\d\d s",
         summary[0]), summary[0]
+    assert summary[1] == "1 file not text (png 1)"
     assert "\r" not in result.stdout + result.stderr  # no progress bar on a pipe
     warnings = result.stderr.strip().splitlines()
-    assert len(warnings) == 2, result.stderr
-    assert sum("picture.png" in line for line in warnings) == 1
+    assert len(warnings) == 1, result.stderr
+    assert sum("picture.png" in line for line in warnings) == 0
     assert sum("garbled.txt" in line for line in warnings) == 1
     assert "Traceback" not in result.stderr
     with SearchIndex.open(index_dir) as index:
@@ -548,13 +550,15 @@ def test_cli_index_summary_and_unreadable_files(tmp_path, corpus_copy):
 
 
 def test_unreadable_files_through_the_api(tmp_path, corpus_copy):
-    (corpus_copy / "blob.bin").write_bytes(bytes(range(256)) * 8)
+    (corpus_copy / "blob.bin").write_bytes(bytes(range(256)) * 8)  # not text by its name
+    (corpus_copy / "blob.txt").write_bytes(bytes(range(256)) * 8)  # binary behind a text name
     (corpus_copy / "empty.txt").write_text("  \n", encoding="utf-8")
     warnings: list[str] = []
     report = SearchIndex.build(tmp_path / "index", [corpus_copy], warn=warnings.append)
     assert (report.added, report.skipped) == (5, 2)
+    assert report.not_text == {"bin": 1}
     assert len(warnings) == 2
-    assert any("blob.bin" in w for w in warnings) and any("empty.txt" in w for w in warnings)
+    assert any("blob.txt" in w for w in warnings) and any("empty.txt" in w for w in warnings)
     assert all("\n" not in w for w in warnings)
 
 
