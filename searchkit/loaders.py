@@ -32,7 +32,13 @@ with the alias table ``searchkit/data/sources.json``.
 ``Document.id`` is the file's path relative to the directory given (POSIX
 style), or its file name when the file itself was given; a JSON Lines record
 uses its ``id`` field, or ``<file id>#<line number>``. ``Document.path`` is the
-absolute path of the file, so it stays valid wherever the index is used from.
+real absolute path of the file (links resolved), so it stays valid wherever
+the index is used from. In both, the bytes of a name that is not UTF-8 read as
+``%XX`` (``path_to_text``; ``path_from_text`` gives the path back).
+
+Walking a directory (``iter_corpus_files``) follows symbolic links, each real
+file once, and leaves out hidden files and files that are not text (images,
+style sheets, fonts...: counted, not warned about one by one); see there.
 
 Sidecar metadata
 ----------------
