@@ -999,6 +999,8 @@ def _not_text_kind(path: Path, name: str) -> str | None:
     text, not_text, build_files = _file_types()
     if name in build_files:
         return name
+    if name.lower().endswith(".tar.gz"):  # a .gz that holds an archive, not a text
+        return "tar.gz"
     extension = _extension(name)
     if extension in text or _MAN_SECTION_RE.fullmatch(extension):
         return None
@@ -1291,7 +1293,7 @@ def iter_corpus_files(
         elif root.is_file():
             sidecar_dir = root.parent
             files = [_Found(root, root.name, _identity(root.stat()), False)]
-        elif root.exists() or root.is_symlink():
+        elif root.exists():
             warn(f"{path_to_text(root)}: skipped, not a regular file or directory")
             summary.reported += 1
             continue
