@@ -1127,14 +1127,36 @@ class _Walk:
                 chosen[found.identity] = found
         return [found for found in self.found if chosen[found.identity] is found]
 
-    def _walk_dir(self, directory: Path, relative: str, *, via_link: bool,
+    def _walk_dir(self, top: Path, relative: str, *, via_link: bool,
                   chain: tuple[tuple[int, int], ...]) -> None:
+        """Walk top (already in ``walked``) and the real directories under it, depth first.
+
+        A stack, not recursion: no tree is too deep to walk.
+        """
+        stack = [(top, relative, chain)]
+        while stack:
+            directory, relative, chain = stack.pop()
+            subdirs = []
+            for path, rel in self._scan(directory, relative, via_link, chain):
+                try:
+                    identity = _identity(path.stat())
+                except OSError as error:
+                    self._report(path, error, what="directory")
+                    continue
+                if identity not in self.walked:  # a bind mount can show a directory twice
+                    self.walked.add(identity)
+                    subdirs.append((path, rel + "/", (*chain, identity)))
+            stack.extend(reversed(subdirs))
+
+    def _scan(self, directory: Path, relative: str, via_link: bool,
+              chain: tuple[tuple[int, int], ...]) -> list[tuple[Path, str]]:
+        """Take the files of one directory; return its subdirectories, sorted."""
         try:
             with os.scandir(directory) as scan:
                 entries = sorted(scan, key=lambda entry: entry.name)
         except OSError as error:
             self._report(directory, error, what="directory")
-            return
+            return []
         subdirs = []
         for entry in entries:
             name = entry.name
@@ -1154,15 +1176,7 @@ class _Walk:
                 self._link(path, rel, chain)
             else:
                 self._file(path, rel, entry, via_link)
-        for path, rel in subdirs:
-            try:
-                identity = _identity(path.stat())
-            except OSError as error:
-                self._report(path, error, what="directory")
-                continue
-            if identity not in self.walked:  # a bind mount can show a directory twice
-                self.walked.add(identity)
-                self._walk_dir(path, rel + "/", via_link=via_link, chain=(*chain, identity))
+        return subdirs
 
     def _link(self, path: Path, rel: str, chain: tuple[tuple[int, int], ...]) -> None:
         """A symbolic link: to a directory, walked later; to a file, taken as a file."""

@@ -1005,14 +1005,15 @@ def test_non_text_files_are_left_out_and_counted_by_kind(tmp_path, warnings):
         "font.woff2": b"wOF2", "pack.zip": b"PK\x03\x04", "images/Makefile": b"all:\n\ttrue\n",
         "data.xyz": b"\x00\x01\x02", "notes.xyz": "笔记。".encode(), "README": "说明。".encode(),
         "ls.1": b".TH LS 1\n", "ls.1.gz": b"\x1f\x8b\x08", "news.txt.gz": b"\x1f\x8b\x08",
+        "src.tar.gz": b"\x1f\x8b\x08",
     })
     summary = WalkSummary()
     files = [file.doc_id for file in iter_corpus_files([root], warn=warnings, summary=summary)]
     assert files == ["README", "ls.1", "ls.1.gz", "news.txt.gz", "notes.xyz", "page.html"]
     assert summary.not_text == {"png": 2, "css": 1, "svg": 1, "woff2": 1, "zip": 1,
-                                "Makefile": 1, "xyz": 1}
+                                "Makefile": 1, "xyz": 1, "tar.gz": 1}
     assert summary.not_text_line() == (
-        "8 files not text (png 2, Makefile 1, css 1, svg 1, woff2 1, xyz 1, zip 1)")
+        "9 files not text (png 2, Makefile 1, css 1, svg 1, tar.gz 1, woff2 1, xyz 1, zip 1)")
     assert warnings == []
     # Without a summary to fill, the walk says it in one line.
     list(load_corpus([root / "images"], warn=warnings))
@@ -1049,3 +1050,21 @@ def test_summary_megabytes_count_only_the_text_indexed(tmp_path):
     assert (report.added, report.skipped, report.not_text) == (1, 1, {"png": 1})
     assert report.megabytes == pytest.approx(len("甲文正文。".encode()) * 1000 / 1e6)
     assert render.report_text(report).splitlines()[1] == "1 file not text (png 1)"
+
+
+def test_a_very_deep_tree_is_walked(tmp_path):
+    deep = tmp_path / "r"
+    directory = os.open(tmp_path, os.O_RDONLY)
+    try:  # 1200 levels: deeper than Python's recursion limit, within PATH_MAX by dir fds
+        os.mkdir("r", dir_fd=directory)
+        for _ in range(1200):
+            child = os.open("r" if _ == 0 else "d", os.O_RDONLY, dir_fd=directory)
+            os.close(directory)
+            directory = child
+            os.mkdir("d", dir_fd=directory)
+        with open(os.open("x.txt", os.O_WRONLY | os.O_CREAT, dir_fd=directory), "w") as file:
+            file.write("深处的文章。")
+    finally:
+        os.close(directory)
+    ids, warnings = walked([deep])
+    assert warnings == [] and len(ids) == 1 and ids[0].endswith("/x.txt")
