@@ -37,7 +37,7 @@ from .internals import storage
 from .internals.writer import FastSegmentWriter, StagedCommit, cancel_quietly
 from .errors import (IndexDamagedError, IndexLockedError, IndexMismatchError, IndexNotFoundError,
                      SearchkitError)
-from .loaders import iter_corpus_files, load_file, warn_stderr
+from .loaders import WalkSummary, iter_corpus_files, load_file, warn_stderr
 from .roots import (Corpus, Plan, Root, Scan, file_record, id_prefix, parse_file_term, plan_run,
                     record_stamp, resolved_roots)
 from .sources import checked_aliases
@@ -581,6 +581,8 @@ def _apply_changes(ix, writer, plan: Plan, corpus: Corpus, report: IndexReport,
     for scan in plan.scans:
         walk.scan(scan, plan.several, report)
     changed = walk.changed
+    report.skipped += walk.summary.reported
+    report.not_text = dict(walk.summary.not_text)
     for unit in changed:
         if unit.key in seen:
             writer.delete_by_term(schema.PATH, unit.key)
@@ -610,9 +612,8 @@ class _Walk:
 
     def __init__(self, seen: dict[str, str], corpus: Corpus, warn: Callable[[str], None]) -> None:
         self.seen, self.warn = seen, warn
-        # Passed only when set: the walker's include/exclude are newer than this code.
-        self.globs = {name: globs for name, globs in
-                      (("include", corpus.include), ("exclude", corpus.exclude)) if globs}
+        self.include, self.exclude = corpus.include, corpus.exclude
+        self.summary = WalkSummary()  # what the walks left out, for the report
         self.changed: list[parallel.Unit] = []
         self.present: set[str] = set()  # files of the scanned parts, in this run's order
         self.walked: set[str] = set()  # every file the walks met
@@ -631,7 +632,8 @@ class _Walk:
             return
         root.aliases = {}
         stamp = root.stamp(several)
-        for corpus_file in iter_corpus_files([path], warn=self.warn, **self.globs):
+        for corpus_file in iter_corpus_files([path], warn=self.warn, include=self.include,
+                                             exclude=self.exclude, summary=self.summary):
             _gather_aliases(root.aliases, corpus_file.aliases)
             key = corpus_file.key
             self.walked.add(key)
@@ -743,7 +745,8 @@ class _Tally:
         for message in result.warnings:
             (self.warn or warn_stderr)(message)
         self.documents[result.key] = self.documents.get(result.key, 0) + result.documents
-        self.report.megabytes += result.megabytes
+        if result.documents:  # the summary counts only text actually indexed
+            self.report.megabytes += result.megabytes
         self.done_bytes += round(result.megabytes * 1e6)
         if self.progress:
             self.progress(self.done_bytes, self.total_bytes)

@@ -32,7 +32,13 @@ with the alias table ``searchkit/data/sources.json``.
 ``Document.id`` is the file's path relative to the directory given (POSIX
 style), or its file name when the file itself was given; a JSON Lines record
 uses its ``id`` field, or ``<file id>#<line number>``. ``Document.path`` is the
-absolute path of the file, so it stays valid wherever the index is used from.
+real absolute path of the file (links resolved), so it stays valid wherever
+the index is used from. In both, the bytes of a name that is not UTF-8 read as
+``%XX`` (``path_to_text``; ``path_from_text`` gives the path back).
+
+Walking a directory (``iter_corpus_files``) follows symbolic links, each real
+file once, and leaves out hidden files and files that are not text (images,
+style sheets, fonts...: counted, not warned about one by one); see there.
 
 Sidecar metadata
 ----------------
@@ -65,12 +71,14 @@ from __future__ import annotations
 import codecs
 import dataclasses
 import datetime as dt
+import errno
 import functools
 import hashlib
 import json
 import math
 import os
 import re
+import stat as _stat
 import sys
 import tomllib
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -80,7 +88,7 @@ from pathlib import Path
 from typing import Any
 
 from searchkit.errors import LoadError
-from searchkit.models import Document
+from searchkit.models import Document, not_text_line
 from searchkit.normalize import (
     NORMALIZER_VERSION,
     clean_text,
@@ -102,6 +110,10 @@ __all__ = [
     "load_corpus",
     "load_file",
     "document_date",
+    "not_text_line",
+    "path_from_text",
+    "path_to_text",
+    "WalkSummary",
     "split_front_matter",
 ]
 
@@ -545,6 +557,8 @@ class CorpusFile:
     aliases: Aliases | None = None
     # (first byte, end byte, number of the first line) of a JSON Lines part
     span: tuple[int, int, int] | None = None
+    # the file's real path (links resolved), taken when the walk met it
+    real: str | None = None
 
     def parts(self, size: int) -> list[CorpusFile]:
         """The file cut into JSON Lines parts of about size bytes (other files: itself)."""
@@ -554,8 +568,8 @@ class CorpusFile:
 
     @property
     def key(self) -> str:
-        """A key unique to the file: its absolute path."""
-        return str(self.path.resolve())
+        """A key unique to the file: its real absolute path, as text (``path_to_text``)."""
+        return path_to_text(self.real or os.path.realpath(self.path))
 
     def checksum(self) -> str:
         """Changes with the file's bytes, its sidecar entry, the aliases or the normalizer."""
@@ -594,7 +608,7 @@ def load_file(
     path = Path(path)
     warn = warn_stderr if warn is None else warn
     try:
-        yield from _load_documents(path, doc_id or path.name, warn, aliases, overrides, span)
+        yield from _load_documents(path, doc_id or path_to_text(path.name), warn, aliases, overrides, span)
     except LoadError as error:
         warn(str(error))
 
@@ -613,7 +627,7 @@ def _load_documents(
         yield from _load_jsonl(path, doc_id, warn, lookup, sidecar, span)
         return
     body = _parse_body(_read_text(path), html_page=path.suffix.lower() in {".html", ".htm"})
-    yield _make_document(doc_id, str(path.resolve()), body, sidecar, lookup)
+    yield _make_document(doc_id, path_to_text(os.path.realpath(path)), body, sidecar, lookup)
 
 
 def _override_fields(overrides: Mapping[str, Any]) -> _Fields:
@@ -633,7 +647,7 @@ def _load_jsonl(
     sidecar: _Fields,
     span: tuple[int, int, int] | None = None,
 ) -> Iterator[Document]:
-    resolved = str(path.resolve())  # once per file, not per record
+    resolved = path_to_text(os.path.realpath(path))  # once per file, not per record
     blank = True
     try:
         for number, raw in _jsonl_lines(path, span):
@@ -919,15 +933,332 @@ def _quoted(name: str) -> str:
     return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else json.dumps(name, ensure_ascii=False)
 
 
-def _corpus_files(root: Path) -> Iterator[tuple[Path, str]]:
-    """(file, id) pairs under a directory, sorted, hidden entries and sidecars left out."""
-    for directory, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(name for name in dirnames if not name.startswith("."))
-        for name in sorted(filenames):
+# --- walking a tree -------------------------------------------------------
+#
+# A walk never fails as a whole: a dangling or looping link, a directory that
+# cannot be read or vanished, a FIFO, socket or device (never opened: a FIFO
+# would block) is one line through ``warn``, and the walk goes on.
+
+
+def path_to_text(path: str | os.PathLike) -> str:
+    """A path as text that any output (and Whoosh) can hold; ``path_from_text`` reverses it.
+
+    A name that is not valid UTF-8 reaches Python with its undecodable bytes
+    as lone surrogates (``b"caf\\xe9"`` -> ``"caf\\udce9"``). Each such byte
+    becomes ``%XX`` (upper-case hex), and so that the text stays reversible a
+    ``%`` already followed by two hex digits becomes ``%25``. Every other
+    path, the UTF-8 names of nearly every tree, is left as it is.
+    """
+    text = os.fspath(path)
+    if "%" not in text and not _ESCAPED_BYTE_RE.search(text):
+        return text
+    text = _PERCENT_HEX_RE.sub("%25", text)
+    return _ESCAPED_BYTE_RE.sub(lambda match: f"%{ord(match.group()) - 0xDC00:02X}", text)
+
+
+def path_from_text(text: str) -> Path:
+    """The path that ``path_to_text`` made text of (also a document id, relative)."""
+    if "%" not in text:
+        return Path(text)
+    raw = _PERCENT_BYTES_RE.sub(lambda match: bytes([int(match.group(1), 16)]),
+                                text.encode("utf-8", "surrogateescape"))
+    return Path(os.fsdecode(raw))
+
+
+_ESCAPED_BYTE_RE = re.compile("[\udc80-\udcff]")
+_PERCENT_HEX_RE = re.compile("%(?=[0-9A-Fa-f]{2})")
+_PERCENT_BYTES_RE = re.compile(rb"%([0-9A-Fa-f]{2})")
+
+
+@functools.cache
+def _file_types() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """(text, not text) file name extensions and build file names, from data/filetypes.json."""
+    table = json.loads((Path(__file__).parent / "data" / "filetypes.json").read_text("utf-8"))
+    return (frozenset(table["text"]), frozenset(table["not_text"]),
+            frozenset(table["not_text_names"]))
+
+
+_MAN_SECTION_RE = re.compile(r"[1-9][a-z]{0,6}")
+# Leading bytes of common binary formats that carry no NUL byte early on.
+_MAGIC = (b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"%PDF", b"PK\x03\x04", b"\x7fELF",
+          b"\x1f\x8b", b"BZh", b"\xfd7zXZ", b"7z\xbc\xaf", b"Rar!", b"OggS", b"ID3", b"fLaC",
+          b"wOFF", b"wOF2", b"RIFF", b"\x28\xb5\x2f\xfd", b"MZ")
+_SNIFF_BYTES = 4096
+
+
+def _extension(name: str) -> str:
+    return name.rpartition(".")[2].lower() if "." in name.lstrip(".") else ""
+
+
+def _not_text_kind(path: Path, name: str) -> str | None:
+    """Why a regular file is not a candidate document (its kind, for the summary), or None.
+
+    Known extensions decide; any other file is a candidate unless its first
+    bytes are those of a binary format (a NUL byte, or a known magic number).
+    """
+    text, not_text, build_files = _file_types()
+    if name in build_files:
+        return name
+    if name.lower().endswith(".tar.gz"):  # a .gz that holds an archive, not a text
+        return "tar.gz"
+    extension = _extension(name)
+    if extension in text or _MAN_SECTION_RE.fullmatch(extension):
+        return None
+    if extension in not_text:
+        return extension
+    try:
+        with path.open("rb") as file:
+            head = file.read(_SNIFF_BYTES)
+    except OSError:
+        return None  # loading it reports why
+    if head.startswith(_BOMS_ALL):
+        return None
+    if b"\x00" in head or head.startswith(_MAGIC):
+        return extension or "binary"
+    return None
+
+
+_BOMS_ALL = tuple(bom for bom, _ in _BOMS)
+
+
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    """A compiled glob for paths relative to a corpus root (see ``iter_corpus_files``)."""
+    if "/" not in pattern.strip("/"):
+        pattern = "**/" + pattern
+    parts = pattern.strip("/").split("/")
+    regex = []
+    for number, part in enumerate(parts):
+        last = number == len(parts) - 1
+        if part == "**":
+            regex.append(".*" if last else "(?:[^/]+/)*")
+        else:
+            regex.append(_glob_segment(part) + ("" if last else "/"))
+    return re.compile("".join(regex), re.S)
+
+
+def _glob_segment(part: str) -> str:
+    """One path segment of a glob as a regex: * and ? stay within the segment."""
+    out, index = [], 0
+    while index < len(part):
+        char = part[index]
+        index += 1
+        if char == "*":
+            out.append("[^/]*")
+        elif char == "?":
+            out.append("[^/]")
+        elif char == "[" and (close := _class_end(part, index)) > 0:
+            body = part[index:close]
+            body = "^" + body[1:] if body.startswith("!") else body
+            out.append("[" + body.replace("\\", "\\\\") + "]")
+            index = close + 1
+        else:
+            out.append(re.escape(char))
+    return "".join(out)
+
+
+def _class_end(part: str, start: int) -> int:
+    """Where the ``]`` closing a ``[...]`` class that opens before start is, or -1."""
+    first = start + 1 if part[start:start + 1] == "!" else start
+    return part.find("]", first + 1)
+
+
+@dataclass
+class WalkSummary:
+    """What a walk left out: files that are not text, by kind, and files reported."""
+
+    not_text: dict[str, int] = field(default_factory=dict)
+    """How many files of each kind (extension, or ``binary``) were not documents."""
+    reported: int = 0
+    """Files left out with a warning (dangling link, loop, unreadable, not a regular file)."""
+
+    def count_not_text(self, kind: str) -> None:
+        self.not_text[kind] = self.not_text.get(kind, 0) + 1
+
+    def not_text_line(self) -> str | None:
+        """``"203 files not text (png 201, svg 2)"``, or None when there were none."""
+        return not_text_line(self.not_text)
+
+
+@dataclass
+class _Found:
+    """A file met in a walk: where, under which id, by which identity."""
+
+    path: Path
+    relative: str  # POSIX, relative to the root; may hold escaped bytes (surrogates)
+    identity: tuple[int, int]  # (device, inode): the same file by any path
+    via_link: bool
+
+
+class _Walk:
+    """One corpus root walked: the regular files under it, each file once.
+
+    Real directories are walked first, in sorted order (a directory's files,
+    then its subdirectories); then the linked directories met on the way, in
+    the order they were met, each real directory once. A file reachable by
+    several paths is taken once: under a path through no symbolic link if it
+    has one, else under the first path in that order.
+    """
+
+    def __init__(self, root: Path, warn: Warn, summary: WalkSummary,
+                 include: list[re.Pattern[str]], exclude: list[re.Pattern[str]]) -> None:
+        self.root, self.warn, self.summary = root, warn, summary
+        self.include, self.exclude = include, exclude
+        self.include_by_extension = [pattern for pattern in include
+                                     if _LITERAL_EXTENSION_RE.search(pattern.pattern)]
+        self.found: list[_Found] = []
+        self.walked: set[tuple[int, int]] = set()
+        # (link, its relative path, identities of the directories that hold it)
+        self.linked_dirs: list[tuple[Path, str, tuple[tuple[int, int], ...]]] = []
+
+    def files(self) -> list[_Found]:
+        """The walk's files, each real file once."""
+        try:
+            root = _identity(self.root.stat())
+        except OSError as error:
+            self._report(self.root, error)
+            return []
+        self.walked.add(root)
+        self._walk_dir(self.root, "", via_link=False, chain=(root,))
+        while self.linked_dirs:
+            self._follow_dir_link(*self.linked_dirs.pop(0))
+        chosen: dict[tuple[int, int], _Found] = {}
+        for found in self.found:
+            if found.identity not in chosen or chosen[found.identity].via_link and not found.via_link:
+                chosen[found.identity] = found
+        return [found for found in self.found if chosen[found.identity] is found]
+
+    def _walk_dir(self, top: Path, relative: str, *, via_link: bool,
+                  chain: tuple[tuple[int, int], ...]) -> None:
+        """Walk top (already in ``walked``) and the real directories under it, depth first.
+
+        A stack, not recursion: no tree is too deep to walk.
+        """
+        stack = [(top, relative, chain)]
+        while stack:
+            directory, relative, chain = stack.pop()
+            subdirs = []
+            for path, rel in self._scan(directory, relative, via_link, chain):
+                try:
+                    identity = _identity(path.stat())
+                except OSError as error:
+                    self._report(path, error, what="directory")
+                    continue
+                if identity not in self.walked:  # a bind mount can show a directory twice
+                    self.walked.add(identity)
+                    subdirs.append((path, rel + "/", (*chain, identity)))
+            stack.extend(reversed(subdirs))
+
+    def _scan(self, directory: Path, relative: str, via_link: bool,
+              chain: tuple[tuple[int, int], ...]) -> list[tuple[Path, str]]:
+        """Take the files of one directory; return its subdirectories, sorted."""
+        try:
+            with os.scandir(directory) as scan:
+                entries = sorted(scan, key=lambda entry: entry.name)
+        except OSError as error:
+            self._report(directory, error, what="directory")
+            return []
+        subdirs = []
+        for entry in entries:
+            name = entry.name
             if name.startswith(".") or name == SIDECAR_NAME:
                 continue
-            file = Path(directory, name)
-            yield file, file.relative_to(root).as_posix()
+            path, rel = Path(entry.path), f"{relative}{name}"
+            try:
+                is_link = entry.is_symlink()
+                is_dir = entry.is_dir(follow_symlinks=False)
+            except OSError as error:
+                self._report(path, error)
+                continue
+            if is_dir:
+                if not self._excluded(rel):
+                    subdirs.append((path, rel))
+            elif is_link:
+                self._link(path, rel, chain)
+            else:
+                self._file(path, rel, entry, via_link)
+        return subdirs
+
+    def _link(self, path: Path, rel: str, chain: tuple[tuple[int, int], ...]) -> None:
+        """A symbolic link: to a directory, walked later; to a file, taken as a file."""
+        try:
+            stat = path.stat()
+        except OSError as error:
+            self._report(path, error)
+            return
+        if _stat.S_ISDIR(stat.st_mode):
+            if not self._excluded(rel):
+                self.linked_dirs.append((path, rel, chain))
+        else:
+            self._file(path, rel, None, via_link=True, stat=stat)
+
+    def _follow_dir_link(self, path: Path, rel: str, chain: tuple[tuple[int, int], ...]) -> None:
+        try:
+            identity = _identity(path.stat())
+        except OSError as error:
+            self._report(path, error, what="directory")
+            return
+        if identity in chain:
+            self.summary.reported += 1
+            self.warn(f"{path_to_text(path)}: skipped, symbolic link loop "
+                      f"(to {path_to_text(os.path.realpath(path))}, which holds it)")
+        elif identity not in self.walked:  # else walked by another path: its files are in
+            self.walked.add(identity)
+            self._walk_dir(path, rel + "/", via_link=True, chain=(*chain, identity))
+
+    def _file(self, path: Path, rel: str, entry: os.DirEntry | None, via_link: bool,
+              stat: os.stat_result | None = None) -> None:
+        if self.include and not any(pattern.fullmatch(rel) for pattern in self.include):
+            return
+        if self._excluded(rel):
+            return
+        try:
+            stat = stat or (entry.stat() if entry is not None else path.stat())
+        except OSError as error:
+            self._report(path, error)
+            return
+        if not _stat.S_ISREG(stat.st_mode):
+            self.summary.reported += 1
+            self.warn(f"{path_to_text(path)}: skipped, not a regular file ({_file_kind(stat)})")
+            return
+        kind = _not_text_kind(path, path.name)
+        if kind is not None and not self._named_by_include(rel):
+            self.summary.count_not_text(kind)
+            return
+        self.found.append(_Found(path, rel, _identity(stat), via_link))
+
+    def _named_by_include(self, rel: str) -> bool:
+        """Whether an include that ends in an extension (``*.svg``) asks for this file."""
+        return any(pattern.fullmatch(rel) for pattern in self.include_by_extension)
+
+    def _excluded(self, rel: str) -> bool:
+        return any(pattern.fullmatch(rel) for pattern in self.exclude)
+
+    def _report(self, path: Path, error: OSError, what: str = "") -> None:
+        self.summary.reported += 1
+        self.warn(f"{path_to_text(path)}: skipped, {_walk_problem(error, what)}")
+
+
+# A glob's regex that ends in a literal extension: "\.svg" after the last "/" or "*".
+_LITERAL_EXTENSION_RE = re.compile(r"\\\.[A-Za-z0-9_]+\Z")
+
+
+def _identity(stat: os.stat_result) -> tuple[int, int]:
+    return stat.st_dev, stat.st_ino
+
+
+def _walk_problem(error: OSError, what: str) -> str:
+    """Why a walked path was left out, in words."""
+    if error.errno == errno.ELOOP:
+        return "symbolic link loop"
+    reason = error.strerror or str(error)
+    return f"cannot read{' ' + what if what else ''} ({reason})"
+
+
+def _file_kind(stat: os.stat_result) -> str:
+    mode = stat.st_mode
+    kinds = ((_stat.S_ISFIFO, "a FIFO"), (_stat.S_ISSOCK, "a socket"),
+             (_stat.S_ISCHR, "a character device"), (_stat.S_ISBLK, "a block device"))
+    return next((name for test, name in kinds if test(mode)), "not a file")
 
 
 def iter_corpus_files(
@@ -935,27 +1266,66 @@ def iter_corpus_files(
     *,
     warn: Warn | None = None,
     aliases: Aliases | None = None,
+    include: Iterable[str] = (),
+    exclude: Iterable[str] = (),
+    summary: WalkSummary | None = None,
 ) -> Iterator[CorpusFile]:
     """The files of a corpus, directories walked recursively in sorted order.
 
-    Hidden files and directories and sidecar files are left out; a path that
-    does not exist is reported through ``warn``.
+    Hidden files and directories and sidecar files are left out, and so are
+    files that are not text: images, style sheets, fonts, audio, video,
+    archives other than ``.gz``, binaries (``searchkit/data/filetypes.json``
+    lists them by extension; a file with an unknown extension is sniffed).
+    They are counted in ``summary.not_text``; without a ``summary``, one line
+    through ``warn`` counts them at the end.
+
+    ``include`` and ``exclude`` are globs matched against a file's path
+    relative to its root (POSIX ``/``): ``*`` and ``?`` stay within one name,
+    ``**`` spans any number of directories, and a pattern without ``/``
+    matches a name at any depth (``*.css`` is ``**/*.css``). With includes, a
+    file must match one; an include that ends in an extension (``*.svg``)
+    also takes files of that extension that would count as not text. A file or directory that matches an
+    exclude is left out. A file given by name is always taken.
+
+    Symbolic links to files and directories are followed, each real file and
+    directory once (see ``_Walk`` for which path names a file reachable by
+    several); a link loop is reported, never followed. Every path that cannot
+    be walked (dangling link, loop, unreadable or vanished directory, FIFO,
+    socket, device) is one line through ``warn``; the walk goes on. Ids and
+    keys of names that are not UTF-8 are made text by ``path_to_text``.
     """
     warn = warn_stderr if warn is None else warn
+    own_summary = summary is None
+    summary = WalkSummary() if summary is None else summary
+    include = [_glob_regex(pattern) for pattern in include]
+    exclude = [_glob_regex(pattern) for pattern in exclude]
+    taken: set[tuple[int, int]] = set()  # across roots: a file under two roots once
     for root in map(Path, paths):
         if root.is_dir():
-            sidecar_dir, files = root, _corpus_files(root)
+            sidecar_dir = root
+            files = _Walk(root, warn, summary, include, exclude).files()
+        elif root.is_file():
+            sidecar_dir = root.parent
+            files = [_Found(root, root.name, _identity(root.stat()), False)]
         elif root.exists():
-            sidecar_dir, files = root.parent, iter([(root, root.name)])
+            warn(f"{path_to_text(root)}: skipped, not a regular file or directory")
+            summary.reported += 1
+            continue
         else:
-            warn(f"{root}: skipped, no such file or directory")
+            warn(f"{path_to_text(root)}: skipped, no such file or directory")
             continue
         sidecar = _read_sidecar(sidecar_dir, warn)
         extra_aliases = combine_aliases(aliases, sidecar.get("aliases"))
-        for file, doc_id in files:
-            key = file.relative_to(sidecar_dir).as_posix()
+        for found in files:
+            if found.identity in taken:
+                continue
+            taken.add(found.identity)
+            key = found.relative  # the sidecar names files as they are on disk
             overrides = sidecar.get(key) if key != "aliases" else None
-            yield CorpusFile(file, doc_id, overrides, extra_aliases)
+            yield CorpusFile(found.path, path_to_text(found.relative), overrides, extra_aliases,
+                             real=os.path.realpath(found.path))
+    if own_summary and summary.not_text_line():
+        warn(f"{summary.not_text_line()}, left out")
 
 
 def load_corpus(
@@ -963,13 +1333,17 @@ def load_corpus(
     *,
     warn: Warn | None = None,
     aliases: Aliases | None = None,
+    include: Iterable[str] = (),
+    exclude: Iterable[str] = (),
 ) -> Iterator[Document]:
     """Yield the documents of files and directories (walked recursively), one at a time.
 
     Files that cannot be loaded are skipped with a one-line message to
     ``warn`` (default: standard error). ``aliases`` (``canonical -> [alias,
     ...]``) extends the source alias table, as a sidecar ``[aliases]`` does.
+    ``include`` and ``exclude`` choose files as in ``iter_corpus_files``.
     """
     warn = warn_stderr if warn is None else warn
-    for corpus_file in iter_corpus_files(paths, warn=warn, aliases=aliases):
+    for corpus_file in iter_corpus_files(paths, warn=warn, aliases=aliases,
+                                         include=include, exclude=exclude):
         yield from load_file(corpus_file, warn=warn)

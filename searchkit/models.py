@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -118,7 +119,10 @@ class IndexReport:
     unchanged: int = 0
     skipped: int = 0
     megabytes: float = 0.0
+    """Size of the files (or JSON Lines parts) that gave documents: text actually indexed."""
     seconds: float = 0.0
+    not_text: dict[str, int] = field(default_factory=dict)
+    """Files left out as not text (images, style sheets, fonts...), by kind: ``{"png": 201}``."""
 
     def summary(self) -> str:
         """A one-line summary for people."""
@@ -127,3 +131,18 @@ class IndexReport:
             f"{self.unchanged} unchanged, {self.skipped} skipped; "
             f"{self.megabytes:.2f} MB in {self.seconds:.2f} s"
         )
+
+
+_SHOWN_KINDS = 8
+
+
+def not_text_line(counts: Mapping[str, int]) -> str | None:
+    """One line counting the files that were not text, biggest kinds first."""
+    total = sum(counts.values())
+    if not total:
+        return None
+    kinds = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    shown = [f"{kind} {count}" for kind, count in kinds[:_SHOWN_KINDS]]
+    if len(kinds) > _SHOWN_KINDS:
+        shown.append("…")
+    return f"{total} file{'s' if total != 1 else ''} not text ({', '.join(shown)})"

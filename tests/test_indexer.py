@@ -532,14 +532,16 @@ def test_cli_index_summary_and_unreadable_files(tmp_path, corpus_copy):
     result = cli("index", str(corpus_copy), "--index", str(index_dir))
     assert result.returncode == 0, result.stderr
     summary = result.stdout.strip().splitlines()
-    assert len(summary) == 1, result.stdout
+    # The image is not text: counted on a line of the summary, not warned about.
+    assert len(summary) == 2, result.stdout
     assert re.fullmatch(
-        r"5 added, 0 updated, 0 removed, 0 unchanged, 2 skipped; \d+\.\d\d MB in \d+\.\d\d s",
+        r"5 added, 0 updated, 0 removed, 0 unchanged, 1 skipped; \d+\.\d\d MB in \d+\.\d\d s",
         summary[0]), summary[0]
+    assert summary[1] == "1 file not text (png 1)"
     assert "\r" not in result.stdout + result.stderr  # no progress bar on a pipe
     warnings = result.stderr.strip().splitlines()
-    assert len(warnings) == 2, result.stderr
-    assert sum("picture.png" in line for line in warnings) == 1
+    assert len(warnings) == 1, result.stderr
+    assert sum("picture.png" in line for line in warnings) == 0
     assert sum("garbled.txt" in line for line in warnings) == 1
     assert "Traceback" not in result.stderr
     with SearchIndex.open(index_dir) as index:
@@ -548,13 +550,15 @@ def test_cli_index_summary_and_unreadable_files(tmp_path, corpus_copy):
 
 
 def test_unreadable_files_through_the_api(tmp_path, corpus_copy):
-    (corpus_copy / "blob.bin").write_bytes(bytes(range(256)) * 8)
+    (corpus_copy / "blob.bin").write_bytes(bytes(range(256)) * 8)  # not text by its name
+    (corpus_copy / "blob.txt").write_bytes(bytes(range(256)) * 8)  # binary behind a text name
     (corpus_copy / "empty.txt").write_text("  \n", encoding="utf-8")
     warnings: list[str] = []
     report = SearchIndex.build(tmp_path / "index", [corpus_copy], warn=warnings.append)
     assert (report.added, report.skipped) == (5, 2)
+    assert report.not_text == {"bin": 1}
     assert len(warnings) == 2
-    assert any("blob.bin" in w for w in warnings) and any("empty.txt" in w for w in warnings)
+    assert any("blob.txt" in w for w in warnings) and any("empty.txt" in w for w in warnings)
     assert all("\n" not in w for w in warnings)
 
 
@@ -1124,7 +1128,8 @@ def test_a_run_killed_at_any_commit_step(tmp_path, before_and_after, mode):
         assert _only_live_files(index_dir) == clean_kinds, step
 
 
-# === Issue 12: an index knows its roots (the command's behaviour is in test_cli.py) ============
+# === Issue 12: an index knows its roots (the command's behaviour is in test_cli.py) =====
+
 
 
 def test_an_index_with_the_old_manifest_form_opens_and_keeps_its_roots(tmp_path, corpus_copy, monkeypatch):
@@ -1166,9 +1171,9 @@ def test_include_and_exclude_are_recorded_and_kept_by_rescans(tmp_path, corpus_c
     calls = []
     real_walk = indexer.iter_corpus_files
 
-    def walk(paths, *, warn=None, include=(), exclude=()):
+    def walk(paths, *, warn=None, include=(), exclude=(), summary=None):
         calls.append((list(include), list(exclude)))
-        for corpus_file in real_walk(paths, warn=warn):
+        for corpus_file in real_walk(paths, warn=warn, summary=summary):
             name = corpus_file.path.name
             if any(fnmatch(name, g) for g in exclude) or include and not any(fnmatch(name, g) for g in include):
                 continue
@@ -1187,3 +1192,70 @@ def test_include_and_exclude_are_recorded_and_kept_by_rescans(tmp_path, corpus_c
     assert calls[-1] == (["000_*"], ["*.md"])
     assert counts(SearchIndex.build(index_dir, [], include=[], exclude=[])) == (5, 0, 0, 1)
     assert calls[-1] == ([], [])
+# --- odd trees through the real command (issue 12) ---------------------------------
+
+
+PNG_BYTES = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(64))
+
+
+def odd_tree(tmp_path: Path) -> Path:
+    """A corpus with links, a loop, a name that is not UTF-8, a FIFO and non-text files."""
+    corpus = tmp_path / "corpus"
+    (corpus / "sub").mkdir(parents=True)
+    (tmp_path / "shared").mkdir()
+    (corpus / "chinese").write_text("人生如梦，一樽还酹江月。\n%\n", encoding="utf-8")
+    (corpus / "chinese.u8").symlink_to("chinese")
+    (corpus / "dangling.txt").symlink_to("missing.txt")
+    (corpus / "sub" / "up").symlink_to("..")
+    (tmp_path / "shared" / "共享.txt").write_text("共享目录里的文章。", encoding="utf-8")
+    (corpus / "shared").symlink_to(tmp_path / "shared")
+    with open(os.path.join(os.fsencode(corpus), "新闻.txt".encode("gbk")), "wb") as file:
+        file.write("今日新闻：咖啡馆开业。".encode("utf-8"))
+    os.mkfifo(corpus / "pipe")
+    for number in range(3):
+        (corpus / f"figure{number}.png").write_bytes(PNG_BYTES)
+    (corpus / "style.css").write_text("* { margin: 0 }", encoding="utf-8")
+    return corpus
+
+
+def test_cli_indexes_an_odd_tree_with_one_line_per_problem(tmp_path):
+    corpus = odd_tree(tmp_path)
+    index_dir = tmp_path / "index"
+    result = cli("index", str(corpus), "--index", str(index_dir))
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert sorted(result.stderr.splitlines()) == [
+        f"searchkit: {corpus / 'dangling.txt'}: skipped, cannot read (No such file or directory)",
+        f"searchkit: {corpus / 'pipe'}: skipped, not a regular file (a FIFO)",
+        f"searchkit: {corpus / 'sub' / 'up'}: skipped, symbolic link loop (to {corpus}, which holds it)",
+    ]
+    summary = result.stdout.splitlines()
+    assert re.fullmatch(r"3 added, 0 updated, 0 removed, 0 unchanged, 3 skipped; "
+                        r"0\.00 MB in \d+\.\d\d s", summary[0]), summary
+    assert summary[1:] == ["4 files not text (png 3, css 1)"]
+    with SearchIndex.open(index_dir) as index:
+        assert sorted(hit.id for hit in index.search("人生如梦").hits) == ["chinese"]
+        assert {hit.id for hit in index.search("共享").hits} == {"shared/共享.txt"}
+    shown = cli("show", "%D0%C2%CE%C5.txt", "--index", str(index_dir))
+    assert shown.returncode == 0, shown.stderr
+    assert "咖啡馆" in shown.stdout
+    again = cli("index", str(corpus), "--index", str(index_dir))
+    assert again.returncode == 0 and "Traceback" not in again.stderr
+    assert again.stdout.startswith("0 added, 0 updated, 0 removed, 3 unchanged, 3 skipped; 0.00 MB")
+
+
+def test_file_vanished_between_walk_and_read_is_reported_and_the_rest_indexed(
+        tmp_path, corpus_copy, monkeypatch):
+    walk = indexer.iter_corpus_files
+    victim = corpus_copy / "extra.txt"
+    victim.write_text("将要消失的文章。", encoding="utf-8")
+
+    def walk_then_remove(*args, **kwargs):
+        yield from walk(*args, **kwargs)
+        victim.unlink()  # walked, not yet read
+
+    monkeypatch.setattr(indexer, "iter_corpus_files", walk_then_remove)
+    warnings: list[str] = []
+    report = SearchIndex.build(tmp_path / "index", [corpus_copy], warn=warnings.append, workers=1)
+    assert (report.added, report.skipped) == (5, 1)
+    assert warnings == [f"{victim}: skipped, cannot read (No such file or directory)"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import inspect
 import re
 import subprocess
 import sys
@@ -141,12 +142,14 @@ def test_files_in_each_encoding_load(tmp_path, warnings, name, data):
 
 
 def test_binary_file_is_skipped_with_a_warning(tmp_path, warnings):
+    # A .png is left out by its name (see the walking tests): here the bytes
+    # of one hide behind a text extension, so loading must tell.
     (tmp_path / "a.txt").write_text("第一篇文章。", encoding="utf-8")
-    (tmp_path / "b.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x01")
+    (tmp_path / "b.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x01")
     (tmp_path / "c.txt").write_text("第三篇文章。", encoding="utf-8")
     docs = list(load_corpus([tmp_path], warn=warnings))
     assert [doc.id for doc in docs] == ["a.txt", "c.txt"]
-    assert len(warnings) == 1 and "b.png" in warnings[0] and "binary" in warnings[0]
+    assert len(warnings) == 1 and "b.txt" in warnings[0] and "binary" in warnings[0]
 
 
 @pytest.mark.parametrize("content", [b"", b"  \n\t\r\n\xe3\x80\x80\n"])
@@ -813,3 +816,254 @@ def test_fuzz_sidecar(sidecar):
         docs, warnings = load_with_sentinel(Path(tmp))
         assert [doc.id for doc in docs] == ["a.txt"]
         assert all("searchkit-meta.toml: " in message for message in warnings)
+
+
+# --- walking a tree: links, loops, odd names, non-text files (issue 12) -------------
+
+from hypothesis import assume  # noqa: E402
+
+from searchkit.loaders import WalkSummary, iter_corpus_files, path_from_text, path_to_text  # noqa: E402
+
+
+def tree(root: Path, files: dict[str, str]) -> Path:
+    """Write files (relative path -> text) under root; return root."""
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text, encoding="utf-8")
+    return root
+
+
+def walked(paths, **options) -> tuple[list[str], list[str]]:
+    """(ids, warnings) of a walk."""
+    messages: list[str] = []
+    ids = [file.doc_id for file in iter_corpus_files(paths, warn=messages.append, **options)]
+    return ids, messages
+
+
+def test_dangling_link_and_link_loops_are_one_line_each_and_the_rest_is_walked(tmp_path):
+    root = tree(tmp_path / "r1", {"a.txt": "甲文正文。", "sub/c.txt": "丙文正文。"})
+    (root / "b.txt").symlink_to("missing.txt")
+    (root / "self.txt").symlink_to("self.txt")
+    (root / "ping.txt").symlink_to("pong.txt")
+    (root / "pong.txt").symlink_to("ping.txt")
+    (root / "sub" / "up").symlink_to("..")
+    ids, warnings = walked([root])
+    assert ids == ["a.txt", "sub/c.txt"]
+    assert sorted(warnings) == sorted([
+        f"{root / 'b.txt'}: skipped, cannot read (No such file or directory)",
+        f"{root / 'ping.txt'}: skipped, symbolic link loop",
+        f"{root / 'pong.txt'}: skipped, symbolic link loop",
+        f"{root / 'self.txt'}: skipped, symbolic link loop",
+        f"{root / 'sub' / 'up'}: skipped, symbolic link loop (to {root}, which holds it)",
+    ])
+
+
+def test_a_loop_through_two_directory_links_is_walked_once(tmp_path):
+    tree(tmp_path, {"a/one.txt": "一文。", "b/two.txt": "二文。"})
+    (tmp_path / "a" / "to_b").symlink_to("../b")
+    (tmp_path / "b" / "to_a").symlink_to("../a")
+    ids, warnings = walked([tmp_path / "a"])
+    assert ids == ["one.txt", "to_b/two.txt"]
+    assert warnings == [f"{tmp_path / 'a' / 'to_b' / 'to_a'}: skipped, symbolic link loop "
+                        f"(to {tmp_path / 'a'}, which holds it)"]
+
+
+def test_a_linked_file_is_taken_once_under_its_real_name(tmp_path):
+    # fortunes-zh ships chinese.u8 -> chinese; a link sorting first must not win either.
+    root = tree(tmp_path / "fortunes", {"chinese": "人生如梦。\n%\n", "z.txt": "乙文。"})
+    (root / "chinese.u8").symlink_to("chinese")
+    (root / "a.txt").symlink_to("z.txt")
+    ids, warnings = walked([root])
+    assert ids == ["chinese", "z.txt"] and warnings == []
+
+
+def test_a_file_reached_only_through_links_takes_the_first_path_in_walk_order(tmp_path):
+    tree(tmp_path / "outside", {"x.txt": "外文。"})
+    root = tree(tmp_path / "r", {"a.txt": "甲文。"})
+    (root / "m.txt").symlink_to(tmp_path / "outside" / "x.txt")
+    (root / "b.txt").symlink_to(tmp_path / "outside" / "x.txt")
+    first = walked([root])
+    assert first == (["a.txt", "b.txt"], [])
+    assert walked([root]) == first  # stable from run to run
+
+
+def test_a_linked_directory_is_walked_and_a_directory_inside_the_tree_not_twice(tmp_path):
+    tree(tmp_path / "elsewhere", {"deep/x.txt": "外文。"})
+    root = tree(tmp_path / "r", {"docs/a.txt": "甲文。"})
+    (root / "linked").symlink_to(tmp_path / "elsewhere")
+    (root / "again").symlink_to("docs")
+    ids, warnings = walked([root])
+    assert ids == ["docs/a.txt", "linked/deep/x.txt"] and warnings == []
+    keys = [file.key for file in iter_corpus_files([root], warn=pytest.fail)]
+    assert keys == [str(root / "docs" / "a.txt"), str(tmp_path / "elsewhere" / "deep" / "x.txt")]
+
+
+def test_fifo_socket_and_device_are_never_opened(tmp_path):
+    root = tree(tmp_path / "r", {"a.txt": "甲文。"})
+    os.mkfifo(root / "pipe.txt")  # opening it would block the walk forever
+    ids, warnings = walked([root])
+    assert ids == ["a.txt"]
+    assert warnings == [f"{root / 'pipe.txt'}: skipped, not a regular file (a FIFO)"]
+
+
+def test_unreadable_and_vanished_directories_are_one_line_each(tmp_path, monkeypatch):
+    # Tests may run as root, for whom permissions do not hold: os.scandir is made to refuse.
+    root = tree(tmp_path / "r", {"a.txt": "甲文。", "locked/b.txt": "乙文。", "gone/c.txt": "丙文。"})
+    real_scandir = os.scandir
+    refusals = {str(root / "locked"): PermissionError(13, "Permission denied"),
+                str(root / "gone"): FileNotFoundError(2, "No such file or directory")}
+
+    def scandir(path):
+        if str(path) in refusals:
+            raise refusals[str(path)]
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    ids, warnings = walked([root])
+    assert ids == ["a.txt"]
+    assert warnings == [f"{root / 'gone'}: skipped, cannot read directory (No such file or directory)",
+                        f"{root / 'locked'}: skipped, cannot read directory (Permission denied)"]
+
+
+def test_unreadable_file_is_one_line_and_the_rest_indexed(tmp_path, monkeypatch):
+    root = tree(tmp_path / "corpus", {"a.txt": "甲文正文。", "secret.txt": "机密。"})
+    real_read = Path.read_bytes
+
+    def read_bytes(path):
+        if path.name == "secret.txt":
+            raise PermissionError(13, "Permission denied")
+        return real_read(path)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    report, warnings, _ = build(tmp_path, root)
+    assert (report.added, report.skipped) == (1, 1)
+    assert warnings == [f"{root / 'secret.txt'}: skipped, cannot read (Permission denied)"]
+
+
+def test_file_vanished_between_walk_and_read_is_one_line(tmp_path, warnings):
+    root = tree(tmp_path / "r", {"a.txt": "甲文。", "b.txt": "乙文。"})
+    docs = []
+    for corpus_file in iter_corpus_files([root], warn=warnings):
+        if corpus_file.doc_id == "a.txt":
+            (root / "b.txt").unlink()
+        docs.extend(load_file(corpus_file, warn=warnings))
+    assert [doc.id for doc in docs] == ["a.txt"]
+    assert warnings == [f"{root / 'b.txt'}: skipped, cannot read (No such file or directory)"]
+
+
+GBK_NAME = "新闻.txt".encode("gbk")
+
+
+def test_names_that_are_not_utf8_get_a_stable_reversible_id(tmp_path):
+    root = tmp_path / "corpus"
+    (root / "旧").mkdir(parents=True)
+    raw_root = os.fsencode(root)
+    for name in (GBK_NAME, b"caf\xe9.txt", "caf%E9.txt".encode(), "旧/50%.txt".encode()):
+        with open(os.path.join(raw_root, name), "wb") as file:
+            file.write("新闻正文，咖啡馆。".encode("utf-8"))
+    os.mkdir(os.path.join(raw_root, b"\xb9\xfa"))  # 国 in GBK
+    with open(os.path.join(raw_root, b"\xb9\xfa", b"x\xff.txt"), "wb") as file:
+        file.write("国内新闻。".encode("utf-8"))
+    files = list(iter_corpus_files([root], warn=pytest.fail))
+    ids = sorted(file.doc_id for file in files)
+    assert ids == ["%B9%FA/x%FF.txt", "%D0%C2%CE%C5.txt", "caf%25E9.txt", "caf%E9.txt", "旧/50%.txt"]
+    for file in files:
+        assert path_from_text(file.doc_id) == file.path.relative_to(root)
+        assert path_from_text(file.key) == file.path
+        file.key.encode("utf-8")  # no lone surrogate left for Whoosh to choke on
+    report, warnings, index_dir = build(tmp_path, root)
+    assert (report.added, warnings) == (5, [])
+    document = stored(index_dir, "%D0%C2%CE%C5.txt")
+    assert os.fsencode(path_from_text(document.path)) == os.path.join(raw_root, GBK_NAME)
+    again = SearchIndex.build(index_dir, [root], warn=pytest.fail)
+    assert (again.unchanged, again.added, again.removed) == (5, 0, 0)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(st.binary(min_size=1, max_size=12))
+def test_path_text_round_trips_any_name(name):
+    assume(b"/" not in name and b"\x00" not in name)
+    path = os.fsdecode(name)
+    text = path_to_text(path)
+    text.encode("utf-8")
+    assert path_from_text(text) == Path(path)
+
+
+def write_bytes(root: Path, files: dict[str, bytes]) -> Path:
+    for name, data in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(data)
+    return root
+
+
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(64))
+
+
+def test_non_text_files_are_left_out_and_counted_by_kind(tmp_path, warnings):
+    root = write_bytes(tmp_path / "r", {
+        "page.html": "<p>正文。</p>".encode(), "a.png": PNG, "b.png": PNG,
+        "style.css": b"* { margin: 0 }", "logo.svg": b"<svg xmlns='x'></svg>",
+        "font.woff2": b"wOF2", "pack.zip": b"PK\x03\x04", "images/Makefile": b"all:\n\ttrue\n",
+        "data.xyz": b"\x00\x01\x02", "notes.xyz": "笔记。".encode(), "README": "说明。".encode(),
+        "ls.1": b".TH LS 1\n", "ls.1.gz": b"\x1f\x8b\x08", "news.txt.gz": b"\x1f\x8b\x08",
+        "src.tar.gz": b"\x1f\x8b\x08",
+    })
+    summary = WalkSummary()
+    files = [file.doc_id for file in iter_corpus_files([root], warn=warnings, summary=summary)]
+    assert files == ["README", "ls.1", "ls.1.gz", "news.txt.gz", "notes.xyz", "page.html"]
+    assert summary.not_text == {"png": 2, "css": 1, "svg": 1, "woff2": 1, "zip": 1,
+                                "Makefile": 1, "xyz": 1, "tar.gz": 1}
+    assert summary.not_text_line() == (
+        "9 files not text (png 2, Makefile 1, css 1, svg 1, tar.gz 1, woff2 1, xyz 1, zip 1)")
+    assert warnings == []
+    # Without a summary to fill, the walk says it in one line.
+    list(load_corpus([root / "images"], warn=warnings))
+    assert warnings == ["1 file not text (Makefile 1), left out"]
+
+
+@pytest.mark.parametrize(
+    ("include", "exclude", "expected"),
+    [
+        ([], [], ["a.md", "b.txt", "build/out.txt", "docs/c.txt", "docs/deep/d.txt", "docs/x.css.txt"]),
+        (["*.txt"], [], ["b.txt", "build/out.txt", "docs/c.txt", "docs/deep/d.txt", "docs/x.css.txt"]),
+        (["docs/*.txt"], [], ["docs/c.txt", "docs/x.css.txt"]),
+        (["docs/**/*.txt"], [], ["docs/c.txt", "docs/deep/d.txt", "docs/x.css.txt"]),
+        (["docs/**"], ["deep"], ["docs/c.txt", "docs/x.css.txt"]),
+        ([], ["build", "*.css.*"], ["a.md", "b.txt", "docs/c.txt", "docs/deep/d.txt"]),
+        ([], ["[ab].*"], ["build/out.txt", "docs/c.txt", "docs/deep/d.txt", "docs/x.css.txt"]),
+        (["*.css"], [], ["docs/style.css"]),  # named by an include: a document after all
+    ],
+)
+def test_include_and_exclude_globs_choose_the_files(tmp_path, include, exclude, expected):
+    root = tree(tmp_path / "r", {name: "正文。" for name in (
+        "a.md", "b.txt", "build/out.txt", "docs/c.txt", "docs/deep/d.txt", "docs/x.css.txt",
+        "docs/style.css")})
+    ids, warnings = walked([root], include=include, exclude=exclude, summary=WalkSummary())
+    assert (sorted(ids), warnings) == (expected, [])
+    docs = load_corpus([root], include=include, exclude=exclude, warn=lambda message: None)
+    assert sorted(doc.id for doc in docs) == expected
+
+
+def test_summary_megabytes_count_only_the_text_indexed(tmp_path):
+    root = tree(tmp_path / "corpus", {"a.txt": "甲文正文。" * 1000})
+    write_bytes(root, {"big.png": PNG * 20000, "blob.txt": b"\x00" * 500_000})
+    report, _, _ = build(tmp_path, root)
+    assert (report.added, report.skipped, report.not_text) == (1, 1, {"png": 1})
+    assert report.megabytes == pytest.approx(len("甲文正文。".encode()) * 1000 / 1e6)
+    assert render.report_text(report).splitlines()[1] == "1 file not text (png 1)"
+
+
+def test_a_tree_deeper_than_the_recursion_limit_is_walked(tmp_path):
+    # The limit is lowered rather than the tree made deeper than the default limit:
+    # shutil.rmtree recurses, so pytest could not clean such a tree up.
+    top = tmp_path / "r"
+    deepest = top.joinpath(*["d"] * 300)
+    deepest.mkdir(parents=True)
+    (deepest / "x.txt").write_text("深处的文章。", encoding="utf-8")
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(len(inspect.stack()) + 150)
+    try:
+        ids, warnings = walked([top])
+    finally:
+        sys.setrecursionlimit(limit)
+    assert warnings == [] and ids == ["d/" * 300 + "x.txt"]
