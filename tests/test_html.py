@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from searchkit import SearchIndex
 from searchkit.loaders import html_to_text, load_file
 
 # Each page is small and hand-written; the prose is made up for these tests.
@@ -94,3 +95,30 @@ def test_keywords_and_description_are_not_body_text(tmp_path):
     [doc] = load_file(path)
     assert "蓄水桶" not in doc.text and "节约用水" not in doc.text
     assert doc.metadata["keywords"] == "滴灌, 蓄水桶"
+
+
+@pytest.fixture(scope="module")
+def page_index(tmp_path_factory):
+    corpus = tmp_path_factory.mktemp("pages")
+    for kind, html, _, _ in PAGES:
+        (corpus / f"{kind}.html").write_text(html, encoding="utf-8")
+    # The Traditional-script page's keywords are found by a Simplified query, and back.
+    (corpus / "tw.html").write_text(
+        '<html><head><title>舊城導覽</title><meta name="keywords" content="騎樓"></head>'
+        "<body><p>沿著河岸走到老碼頭。</p></body></html>", encoding="utf-8")
+    path = tmp_path_factory.mktemp("page-index")
+    SearchIndex.build(path, [corpus])
+    with SearchIndex.open(path) as index:
+        yield index
+
+
+@pytest.mark.parametrize("query", ["蓄水桶", "节约用水", '"节约用水"', "骑楼", "騎樓"])
+def test_keywords_and_description_are_searchable(page_index, query):
+    hits = page_index.search(query).hits
+    assert len(hits) == 1
+    assert not any(word in hits[0].snippet for word in ("蓄水桶", "节约用水", "骑楼", "騎樓"))
+
+
+def test_chrome_words_find_nothing(page_index):
+    for query in ["上一页", "隐私政策", "显示源代码", '"Download the ebook"']:
+        assert page_index.search(query).total == 0, query
