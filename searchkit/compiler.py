@@ -164,7 +164,8 @@ class Compiler:
     def _new_word_query(self, word: str, field_name: str | None) -> wq.Query:
         if field_name == "title":
             return Term(schema.TITLE, word)
-        whole = wq.Or([Term(schema.CONTENT, word), Term(schema.TITLE, word)])
+        whole = wq.Or([Term(schema.CONTENT, word), Term(schema.TITLE, word),
+                       Term(schema.KEYWORDS, word)])
         chars = char_phrase(word, boost=CHAR_WEIGHT)
         return wq.Or([whole, chars]) if chars is not None else whole
 
@@ -175,7 +176,9 @@ class Compiler:
         if field_name == "title":
             return phrase(schema.TITLE, words)
         exact = char_phrase(text)
-        return wq.Or([phrase(schema.CONTENT, words), exact]) if exact is not None else wq.NullQuery
+        if exact is None:
+            return wq.NullQuery
+        return wq.Or([phrase(schema.CONTENT, words), phrase(schema.KEYWORDS, words), exact])
 
     def _highlight_terms(self, node) -> list[str]:
         """The texts to highlight: words and phrases of the query, not negated ones."""

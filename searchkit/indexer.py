@@ -794,6 +794,7 @@ def document_fields(document: Document, file_key: str | None, checksum: str,
         schema.CONTENT: analysis.Pretokenized(document.text, segmenter.index_words(document.text)),
         "_stored_" + schema.TITLE: document.title,
         "_stored_" + schema.CONTENT: document.text,
+        schema.KEYWORDS: _keywords_field(document, segmenter),
         schema.CHARS: analysis.Pretokenized(title_and_text, chars),
         schema.BIGRAMS: analysis.Pretokenized(title_and_text, analysis.bigram_tokens(title_and_text)),
         schema.DATED: document.date is not None,
@@ -808,6 +809,16 @@ def document_fields(document: Document, file_key: str | None, checksum: str,
     if document.original != document.text:
         fields[schema.ORIGINAL] = document.original
     return fields
+
+
+def _keywords_field(document: Document, segmenter: analysis.Segmenter) -> analysis.Pretokenized:
+    """The words of an HTML page's meta keywords and description, normalized like the text."""
+    meta = document.metadata or {}
+    values = [meta.get(key) for key in ("keywords", "description")]
+    text = normalize_text(clean_text("\n".join(
+        ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+        for value in values if value)))
+    return analysis.Pretokenized(text, segmenter.index_words(text))
 
 
 def _stage_userdict(index_dir: Path, userdict: str | os.PathLike | None) -> Callable[[], None]:

@@ -252,15 +252,63 @@ _HTML_PAGE_RE = re.compile(r"\A\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|hea
 _HTML_BODY_RE = re.compile(r"<(?:p|br|div|img|center|strong|span|h[1-6]|table|li|a)\b[^>]*>", re.I)
 
 
+# Page chrome that generators mark by role or by class/id, on page types the loader
+# was not written for: DocBook/Publican (div#banner, ul.docnav, div.toc), Sphinx
+# (div.sphinxsidebar, div.related, div.footer, a.headerlink), MediaWiki (#mw-navigation,
+# #toc, .mw-editsection, #catlinks, #footer) and news sites (breadcrumbs, share bars,
+# related-article lists). Tokens match whole: DocBook's div.sidebar is body text.
+# Measured with benchmarks/html_extraction.py (see the commit that added this).
+_CHROME_ROLES = {"navigation", "banner", "contentinfo", "search", "complementary", "menu", "menubar"}
+_CHROME_TOKEN_RE = re.compile(
+    r"(?:nav|navbar|navbox|navigation|navheader|navfooter|docnav|menu|menubar|toc|toctitle"
+    r"|breadcrumbs?|banner|footer|site-(?:header|footer|nav|menu)|page-(?:header|footer)"
+    r"|sphinxsidebar(?:wrapper)?|headerlink|skip-?link|pagination|pager"
+    r"|mw-(?:navigation|head|panel|editsection|jump-link|footer)|catlinks|printfooter"
+    r"|share|social|share-?(?:bar|buttons)|related-(?:news|posts|articles|links)|copyright)"
+)
+# Elements that may stand without an end tag never start a chrome span: its end
+# would never be seen and the rest of the page would be lost.
+_OPEN_ENDED_TAGS = {
+    "p", "li", "dt", "dd", "tr", "td", "th", "option", "img", "input", "br", "hr", "meta",
+    "link", "area", "base", "col", "embed", "source", "track", "wbr", "param",
+}
+
+
+def _is_chrome(tag: str, attrs: list[tuple[str, str | None]]) -> bool:
+    if tag in _OPEN_ENDED_TAGS:
+        return False
+    for name, value in attrs:
+        if not value:
+            continue
+        if name == "role" and value.strip().lower() in _CHROME_ROLES:
+            return True
+        if name in ("class", "id") and _chrome_value(value):
+            return True
+    return False
+
+
+@functools.lru_cache(maxsize=4096)  # pages repeat a few class names thousands of times
+def _chrome_value(value: str) -> bool:
+    return any(_CHROME_TOKEN_RE.fullmatch(token) for token in value.lower().split())
+
+
 class _HTMLText(HTMLParser):
-    """Collects an HTML document's text, title and meta tags."""
+    """Collects an HTML document's text, title and meta tags.
+
+    Text inside page chrome (navigation, banners, footers, tables of contents,
+    marked by tag, role, class or id) is left out; a page that is nothing but
+    chrome keeps it, so that it still has a text.
+    """
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
+        self.chrome_parts: list[str] = []
         self.title_parts: list[str] = []
         self.meta: dict[str, str] = {}
         self._skip_depth = 0
+        self._chrome_tag: str | None = None
+        self._chrome_depth = 0
         self._in_title = False
         self._in_pre = 0
 
@@ -275,8 +323,9 @@ class _HTMLText(HTMLParser):
             self._in_title = True
         elif tag == "pre":
             self._in_pre += 1
+        self._enter_chrome(tag, attrs)
         if tag in _BLOCK_TAGS:
-            self.parts.append("\n")
+            self._append("\n")
 
     def handle_endtag(self, tag: str) -> None:
         if tag in _SKIPPED_TAGS and self._skip_depth:
@@ -286,13 +335,29 @@ class _HTMLText(HTMLParser):
         elif tag == "pre" and self._in_pre:
             self._in_pre -= 1
         if tag in _BLOCK_TAGS:
-            self.parts.append("\n")
+            self._append("\n")
+        if tag == self._chrome_tag:
+            self._chrome_depth -= 1
+            if not self._chrome_depth:
+                self._chrome_tag = None
 
     def handle_data(self, data: str) -> None:
         if self._in_title:
             self.title_parts.append(data)
         elif not self._skip_depth:
-            self.parts.append(data if self._in_pre else re.sub(r"\s+", " ", data))
+            self._append(data if self._in_pre else re.sub(r"\s+", " ", data))
+
+    def _enter_chrome(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        """Counts nested elements of the chrome span's tag, or starts a chrome span."""
+        if self._chrome_tag is not None:
+            self._chrome_depth += tag == self._chrome_tag
+        elif _is_chrome(tag, attrs):
+            self._chrome_tag, self._chrome_depth = tag, 1
+
+    def _append(self, text: str) -> None:
+        self.chrome_parts.append(text)
+        if self._chrome_tag is None:
+            self.parts.append(text)
 
     def parse_marked_section(self, i: int, report: int = 1) -> int:
         """``<![...`` (CDATA and IE conditionals); anything else is a bogus comment.
@@ -317,7 +382,8 @@ class _HTMLText(HTMLParser):
 
     @property
     def text(self) -> str:
-        return "".join(self.parts)
+        text = "".join(self.parts)
+        return text if text.strip() else "".join(self.chrome_parts)
 
     @property
     def title(self) -> str:

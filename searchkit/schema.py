@@ -17,7 +17,10 @@ from .analysis import (
 )
 
 TITLE_BOOST = 3.0
-SCHEMA_VERSION = "3"
+# HTML <meta name="keywords"> and "description": searchable, never shown. Weighted
+# as the body text, below the title: see the commit that added the field.
+KEYWORDS_BOOST = 1.0
+SCHEMA_VERSION = "4"
 
 # Field names, used by the indexer and the searcher alike.
 ID, PATH, TITLE, CONTENT, CHARS, DATE, DATED, SOURCE, URL, ORIGINAL, META = (
@@ -30,6 +33,8 @@ FILEKEY = "filekey"
 # Pairs of adjacent Chinese characters: literal matching of Chinese strings
 # of two or more characters by term lookups instead of character phrases.
 BIGRAMS = "bigrams"
+# The words of a page's meta keywords and description (indexed, not stored).
+KEYWORDS = "keywords"
 # Day number of the date, 0 when unknown: sorting by date puts undated documents last.
 DAYNUMBER = "daynumber"
 
@@ -96,6 +101,7 @@ def build_schema(profile: str = "default") -> fields.Schema:
             PATH: fields.ID(stored=True),
             TITLE: TokenText(analyzer=words, stored=True, field_boost=TITLE_BOOST),
             CONTENT: TokenText(analyzer=words, stored=True),
+            KEYWORDS: TokenText(analyzer=words, field_boost=KEYWORDS_BOOST),
             CHARS: TokenText(analyzer=CharTokenizer()),
             BIGRAMS: TokenText(analyzer=BigramTokenizer()),
             DATE: fields.DATETIME(stored=True, sortable=True),
