@@ -60,7 +60,10 @@ LARGE_BYTES = 1_000_000
 # the writer's pool): so the peak stays near 600 MB (measured: see README).
 MAX_FILE_BYTES = 32_000_000
 # A longer document is indexed as passages of at most this many characters
-# (see document_entries).
+# (see document_entries). A snippet costs ~0.14 ms per 1,000 characters of
+# the text it is cut from (7 ms at 50,000, 37 ms at 200,000; 1 s for the
+# whole of a 6.6-million-character file); smaller passages mean more Whoosh
+# documents, each repeating the title and metadata.
 PASSAGE_CHARS = 50_000
 _SENTENCE_ENDS = "\n。！？!?；;…"
 _CLOSING_QUOTES = "”’」』）)\"'"

@@ -84,7 +84,11 @@ def count_undated(searcher, compiled: Compiled, filters, order: "TieBreak") -> i
 
 
 class TieBreak:
-    """Order of hits: by score, then (equal scores) newest first, then by id."""
+    """Order of hits: by score, then (equal scores) newest first, then by id.
+
+    It also knows, per searcher, which docnums are later passages of a long
+    document (``tails``) and the first passage each belongs to (``head``).
+    """
 
     def __init__(self, searcher) -> None:
         reader = searcher.reader()

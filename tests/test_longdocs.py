@@ -154,3 +154,25 @@ def test_a_file_above_the_limit_is_one_warning_and_the_rest_is_indexed(tmp_path)
         f"{MAX_FILE_BYTES // 1_000_000} MB)"]
     with SearchIndex.open(tmp_path / "ix") as index:
         assert [hit.id for hit in index.search("冰川").hits] == [SHORT]
+
+
+def test_passages_stay_one_document_through_updates(tmp_path, long_corpus):
+    """Replacing the long file (its old passages deleted, segments merged) keeps hits and text whole."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in (SHORT, LONG):
+        (corpus / name).write_bytes((long_corpus / name).read_bytes())
+    SearchIndex.build(tmp_path / "ix", [corpus], workers=1)
+    for round_number in range(3):
+        text = "".join(sentence(i) for i in range(round_number, 12_000, 1 + round_number))
+        (corpus / LONG).write_text(f"第{round_number}版。" + text + "\n", encoding="utf-8")
+        (corpus / f"加{round_number}.txt").write_text("冰川考察队又出发。\n", encoding="utf-8")
+        SearchIndex.build(tmp_path / "ix", [corpus], workers=1)
+    (document,) = load_file(corpus / LONG)
+    with SearchIndex.open(tmp_path / "ix") as index:
+        assert index.document(LONG).text == document.text
+        assert index.document_count() == 5
+        assert index.search("冰川考察", limit=10).total == 5
+        for number in (2, 5000, 11_999):
+            (hit,) = index.search(f'"第{number}句"').hits
+            assert hit.id == LONG and f"第{number}句" in hit.snippet
