@@ -306,10 +306,11 @@ class SearchIndex:
             cached = self._source_table_cache = (searcher, table)
         return cached[1]
 
-    def _count_sources(self, searcher) -> dict[str, int]:
+    @staticmethod
+    def _count_sources(searcher) -> dict[str, int]:
         """Source names (as documents spell them) with their live document counts, most first."""
         reader = searcher.reader()
-        tails = self._tie_break().tails  # a long document counts once, not once a passage
+        tails = ranking.passage_tails(searcher)  # a long document counts once, not once a passage
         counts: dict[str, int] = {}
         if schema.SOURCE not in reader.indexed_field_names():
             return counts
