@@ -182,7 +182,7 @@ class SearchIndex:
         """How many documents the index holds."""
         self.refresh()
         with self._lock, self._guard():
-            return self._get_searcher().doc_count()
+            return self._get_searcher().doc_count() - len(self._tie_break().tails)
 
     def _get_searcher(self):
         if self._searcher is None:
@@ -243,7 +243,7 @@ class SearchIndex:
             find_spans = highlight.span_finder(compiled.terms)
             hits = [self._hit(searcher, docnum, score, find_spans, original)
                     for docnum, score in results.ranked[offset : offset + limit]]
-            undated = ranking.count_undated(searcher, compiled, filters) if dated else 0
+            undated = ranking.count_undated(searcher, compiled, filters, self._tie_break()) if dated else 0
         return SearchResults(
             query=query, total=results.total, hits=hits, partial=partial,
             elapsed=time.perf_counter() - started, undated_excluded=undated,
@@ -321,12 +321,13 @@ class SearchIndex:
     def _count_sources(searcher) -> dict[str, int]:
         """Source names (as documents spell them) with their live document counts, most first."""
         reader = searcher.reader()
+        tails = ranking.passage_tails(searcher)  # a long document counts once, not once a passage
         counts: dict[str, int] = {}
         if schema.SOURCE not in reader.indexed_field_names():
             return counts
         for term in reader.lexicon(schema.SOURCE):
             postings = reader.postings(schema.SOURCE, term)
-            live = [d for d in postings.all_ids() if not reader.is_deleted(d)]
+            live = [d for d in postings.all_ids() if not reader.is_deleted(d) and d not in tails]
             if live:
                 name = searcher.stored_fields(live[0]).get(schema.SOURCE)
                 counts[name] = len(live)
@@ -335,16 +336,24 @@ class SearchIndex:
     # -- documents and statistics ------------------------------------------------
 
     def document(self, doc_id: str) -> Document:
-        """The full stored document with this id (KeyError if there is none)."""
+        """The full stored document with this id (KeyError if there is none).
+
+        A document indexed as passages is joined back together: its text is
+        the text that was indexed, character for character.
+        """
         self.refresh()
         with self._lock, self._guard():
-            stored = self._get_searcher().document(**{schema.ID: doc_id})
-        if stored is None:
+            passages = sorted(self._get_searcher().documents(**{schema.ID: doc_id}),
+                              key=lambda stored: stored.get(schema.PASSAGE) or 0)
+        if not passages:
             raise KeyError(doc_id)
+        stored = passages[0]
         date = stored.get(schema.DATE)
-        text = stored.get(schema.CONTENT, "")
+        texts = [p.get(schema.CONTENT, "") for p in passages]
+        text = "".join(texts)
+        original = "".join(p.get(schema.ORIGINAL) or t for p, t in zip(passages, texts))
         return Document(
-            id=stored[schema.ID], text=text, original=stored.get(schema.ORIGINAL) or text,
+            id=stored[schema.ID], text=text, original=original,
             path=stored.get(schema.PATH), title=stored.get(schema.TITLE, ""),
             date=date.date() if date else None, source=stored.get(schema.SOURCE),
             url=stored.get(schema.URL), metadata=stored.get(schema.META) or {},
@@ -361,12 +370,13 @@ class SearchIndex:
         self.refresh()
         with self._lock, self._guard():
             searcher = self._get_searcher()
-            total = searcher.doc_count()
+            tails = self._tie_break().tails
+            total = searcher.doc_count() - len(tails)
             reader = searcher.reader()
             days = []
             if reader.doc_count_all():  # an index of no documents has no columns
                 day = reader.column_reader(schema.DAYNUMBER)
-                days = [d for d in (day[docnum] for docnum in reader.all_doc_ids()) if d]
+                days = [d for d in (day[docnum] for docnum in reader.all_doc_ids() if docnum not in tails) if d]
         size = sum(p.stat().st_size for p in self.path.iterdir() if p.is_file())
         return IndexStats(
             path=str(self.path), documents=total, sources=self.sources(),

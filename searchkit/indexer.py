@@ -55,6 +55,20 @@ WORKER_LIMIT_MB = 64  # per worker process; spilled runs are cheap (see segments
 PART_BYTES = 1_000_000  # JSON Lines files are dealt out to workers in parts this big
 # Below this much text, starting workers or the fast segmenter costs more than it saves.
 LARGE_BYTES = 1_000_000
+# A larger file (JSON Lines files aside: they are read a record at a time)
+# is refused with a warning. Loading a file takes about 12 times its size at its peak
+# (bytes, decoded, cleaned and normalized copies; 258 MB for a one-line file
+# of 20.9 MB), indexing it adds up to ~170 MB (the segmenter's dictionaries,
+# the writer's pool): so the peak stays near 600 MB (measured: see README).
+MAX_FILE_BYTES = 32_000_000
+# A longer document is indexed as passages of at most this many characters
+# (see document_entries). A snippet costs ~0.14 ms per 1,000 characters of
+# the text it is cut from (7 ms at 50,000, 37 ms at 200,000; 1 s for the
+# whole of a 6.6-million-character file); smaller passages mean more Whoosh
+# documents, each repeating the title and metadata.
+PASSAGE_CHARS = 50_000
+_SENTENCE_ENDS = "\n。！？!?；;…"
+_CLOSING_QUOTES = "”’」』）)\"'"
 FORMAT_VERSION = 1
 # A test hook: a run pauses at the step this names (see hold_point).
 HOLD_ENV = "SEARCHKIT_HOLD_AT"
@@ -593,12 +607,14 @@ def _apply_changes(ix, writer, plan: Plan, corpus: Corpus, report: IndexReport,
     if large:
         # Before any worker starts: workers share the parent's dictionaries.
         segmenter.accelerate()
-    if workers > 1 and large:
-        parts = [parallel.Unit(part, unit.key, unit.checksum)
-                 for unit in changed for part in unit.part.parts(PART_BYTES)]
+    parts = [parallel.Unit(part, unit.key, unit.checksum)
+             for unit in changed for part in unit.part.parts(PART_BYTES)] if workers > 1 and large else []
+    if len(parts) > 1:
+        # No more workers than parts: one big text file is one part, indexed
+        # in this process rather than in a worker whose segment is then handed back.
         segments = parallel.index_in_parallel(
-            lambda: _segment_writer(ix), index_unit, segmenter, parts, workers, tally.add,
-            before_join=lambda: hold_point("workers-done"))
+            lambda: _segment_writer(ix), index_unit, segmenter, parts, min(workers, len(parts)),
+            tally.add, before_join=lambda: hold_point("workers-done"))
     else:
         segments = []
         for unit in changed:
@@ -710,15 +726,27 @@ def _segment_writer(ix) -> FastSegmentWriter:
 
 
 def index_unit(unit: parallel.Unit, writer, segmenter: analysis.Segmenter) -> parallel.UnitResult:
-    """Add the documents of one unit of work to writer."""
-    result = parallel.UnitResult(unit.key, 0, _unit_bytes(unit) / 1e6)
+    """Add the documents of one unit of work to writer (a file above MAX_FILE_BYTES is refused)."""
+    size = _unit_bytes(unit)
+    result = parallel.UnitResult(unit.key, 0, size / 1e6)
+    if size > MAX_FILE_BYTES and unit.part.path.suffix.lower() != ".jsonl":  # JSON Lines: read a record at a time
+        result.megabytes = 0  # nothing of it was indexed
+        result.warnings.append(too_large(unit.part.path, size))
+        return result
     prefix = id_prefix(unit.checksum)  # the label of its root, in an index of several
     for document in load_file(unit.part, warn=result.warnings.append):
         if prefix:
             document = dataclasses.replace(document, id=prefix + document.id)
-        writer.add_document(**document_fields(document, unit.key, unit.checksum, segmenter))
+        for fields in document_entries(document, unit.key, unit.checksum, segmenter):
+            writer.add_document(**fields)
         result.documents += 1
     return result
+
+
+def too_large(path: Path, size: int) -> str:
+    """The warning for a file too large to index."""
+    return (f"{path}: skipped, too large ({size / 1e6:.1f} MB; "
+            f"the limit is {MAX_FILE_BYTES // 1_000_000} MB)")
 
 
 def _unit_bytes(unit: parallel.Unit) -> int:
@@ -777,9 +805,66 @@ def indexed_files(ix) -> dict[str, str]:
     return found
 
 
+def passage_bounds(text: str, size: int | None = None) -> list[tuple[int, int]]:
+    """(start, end) of the consecutive passages text is indexed as: one when it is short.
+
+    Each passage but the last ends within ``size`` characters at the last
+    line or sentence end (closing quotes kept with their sentence) past its
+    middle, or at ``size`` when there is none. So no two adjacent Chinese
+    characters of a sentence are split: every bigram, hence every literal
+    Chinese string within a sentence, lies inside one passage.
+    """
+    size = size or PASSAGE_CHARS
+    bounds = []
+    start = 0
+    while len(text) - start > size:
+        end = _passage_end(text, start + size // 2, start + size)
+        bounds.append((start, end))
+        start = end
+    bounds.append((start, len(text)))
+    return bounds
+
+
+def _passage_end(text: str, low: int, high: int) -> int:
+    """The last cut in text[low:high] just after a sentence end, else high."""
+    cut = max(text.rfind(mark, low, high - 1) for mark in _SENTENCE_ENDS)
+    if cut < 0:
+        return high
+    cut += 1
+    while cut < high and text[cut] in _CLOSING_QUOTES:
+        cut += 1
+    return cut
+
+
+def document_entries(document: Document, file_key: str | None, checksum: str,
+                     segmenter: analysis.Segmenter) -> Iterator[dict[str, Any]]:
+    """The Whoosh documents one document is indexed as: itself, or its passages.
+
+    A document longer than PASSAGE_CHARS is indexed as passages (see
+    passage_bounds), each a Whoosh document with the document's id, title and
+    metadata, its passage number and start offset; searches fold them back
+    into one hit (ranking.fold) and ``SearchIndex.document`` joins them. The
+    passages' tokens are made one passage at a time, so the memory a
+    document's tokens take is bounded by the passage size, not the file's.
+    """
+    bounds = passage_bounds(document.text)
+    if len(bounds) == 1:
+        yield document_fields(document, file_key, checksum, segmenter)
+        return
+    for number, (start, end) in enumerate(bounds):
+        passage = dataclasses.replace(document, text=document.text[start:end],
+                                      original=document.original[start:end])
+        fields = document_fields(passage, file_key, checksum, segmenter)
+        fields[schema.PASSAGE] = number
+        fields[schema.OFFSET] = start
+        if number:  # the document's metadata is kept once, with its first passage
+            fields.pop(schema.META, None)
+        yield fields
+
+
 def document_fields(document: Document, file_key: str | None, checksum: str,
                     segmenter: analysis.Segmenter) -> dict[str, Any]:
-    """The Whoosh fields of one document, with its tokens computed."""
+    """The Whoosh fields of one document (or passage), with its tokens computed."""
     title_chars = analysis.char_tokens(document.title)
     text_chars = analysis.char_tokens(document.text)
     gap = len(title_chars) + 100  # keeps phrases from spanning title and text
@@ -958,9 +1043,10 @@ def add_documents(index_dir: str | os.PathLike, documents: Iterable[Document]) -
             run.writer = writer = FastSegmentWriter(ix, limitmb=WRITER_LIMIT_MB)
             for document in documents:
                 document = _normalized(document)
-                fields = document_fields(document, document.path, "", segmenter)
-                del fields[schema.FILEKEY]  # not from a corpus file: file updates leave it alone
-                writer.update_document(**fields)
+                writer.delete_by_term(schema.ID, document.id)  # all its passages
+                for fields in document_entries(document, document.path, "", segmenter):
+                    del fields[schema.FILEKEY]  # not from a corpus file: file updates leave it alone
+                    writer.add_document(**fields)
                 count += 1
             commit = StagedCommit(writer, [])
             commit.write_segments()

@@ -27,7 +27,7 @@ def best(searcher, compiled: Compiled, filters, top: int, sort: str, order: "Tie
     # documents sit in the index. (A top-N search skips blocks but then
     # runs the query a second time to count; on 100,000 poems the one pass
     # halved the median latency.)
-    found = scored_matches(searcher, combined)
+    found = fold(scored_matches(searcher, combined), order)
     if sort == "date":
         # Newest first, undated (day 0) last, then as by relevance. Whoosh's
         # sorted search would break the remaining ties by docnum, which an
@@ -47,15 +47,22 @@ def best_partial(searcher, compiled: Compiled, filters, top: int, sort: str,
     degrades into character noise.
     """
     required = and_([*compiled.required, *filters])
-    coverage: dict[int, int] = {}
+    coverage: dict[int, int] = {}  # by document: a passage's docnum counts for its first one's
+    passages: dict[int, list[int]] = {}
     for clause in compiled.clauses:
+        heads = set()
         for docnum in searcher.docs_for_query(and_([clause, required])):
-            coverage[docnum] = coverage.get(docnum, 0) + 1
+            head = order.head(docnum)
+            heads.add(head)
+            passages.setdefault(head, []).append(docnum)
+        for head in heads:
+            coverage[head] = coverage.get(head, 0) + 1
     needed = max(1, math.ceil(len(compiled.clauses) / 2))
-    candidates = {d for d, n in coverage.items() if n >= needed}
+    candidates = {d for head, n in coverage.items() if n >= needed for d in passages[head]}
     if not candidates:
         return Ranked(0, [])
-    found = scored_matches(searcher, or_(compiled.clauses), allow=candidates)
+    found = fold(scored_matches(searcher, or_(compiled.clauses), allow=candidates), order)
+    coverage = {docnum: coverage[order.head(docnum)] for docnum, _ in found}
     if sort == "date":  # stable: same-day documents keep their coverage order
         ranked = sorted(found, key=lambda pair: (-coverage[pair[0]], *order.key(pair)))
         ranked.sort(key=lambda pair: -order.day(pair[0]))
@@ -65,7 +72,7 @@ def best_partial(searcher, compiled: Compiled, filters, top: int, sort: str,
     return Ranked(len(found), ranked)
 
 
-def count_undated(searcher, compiled: Compiled, filters) -> int:
+def count_undated(searcher, compiled: Compiled, filters, order: "TieBreak") -> int:
     """How many documents match the query but were dropped for having no date."""
     without_dates = [f for f in filters if not isinstance(f, wq.DateRange)]
     undated = wq.Not(wq.Term(schema.DATED, True))
@@ -73,19 +80,35 @@ def count_undated(searcher, compiled: Compiled, filters) -> int:
     if compiled.undated_may_match:  # an undated document the query matches was not dropped
         relaxed = AndNot(relaxed, compiled.query)
     query = and_([relaxed, *without_dates, undated])
-    return sum(1 for _ in searcher.docs_for_query(query))
+    return len({order.head(docnum) for docnum in searcher.docs_for_query(query)})
 
 
 class TieBreak:
-    """Order of hits: by score, then (equal scores) newest first, then by id."""
+    """Order of hits: by score, then (equal scores) newest first, then by id.
+
+    It also knows, per searcher, which docnums are later passages of a long
+    document (``tails``) and the first passage each belongs to (``head``).
+    """
 
     def __init__(self, searcher) -> None:
         reader = searcher.reader()
+        self.tails: set[int] | frozenset[int] = frozenset()
+        self.passage = None
         if not reader.doc_count_all():  # an index of no documents has no columns (and no hits)
             self.day = self.id = lambda docnum: 0
             return
         self.day = reader.column_reader(schema.DAYNUMBER).__getitem__
         self.id = reader.column_reader(schema.ID).__getitem__
+        self.tails = passage_tails(searcher)
+        self.passage = reader.column_reader(schema.PASSAGE).__getitem__ if self.tails else None
+
+    def head(self, docnum: int) -> int:
+        """The docnum of the first passage of the document docnum belongs to.
+
+        A document's passages are added one after the other by one writer,
+        and deleted together, so they keep consecutive docnums through merges.
+        """
+        return docnum - self.passage(docnum) if docnum in self.tails else docnum
 
     @staticmethod
     def rank(pair: tuple[int, float]) -> float:
@@ -105,6 +128,31 @@ class TieBreak:
         """Sort key of a (docnum, score) pair in date order, then as key."""
         docnum, score = pair
         return (-self.day(docnum), -round(score, 6), self.id(docnum))
+
+
+def passage_tails(searcher) -> frozenset[int]:
+    """The docnums of the passages after the first of long documents (see indexer.document_entries)."""
+    query = wq.NumericRange(schema.PASSAGE, 1, None)
+    return frozenset(searcher.docs_for_query(query))
+
+
+def fold(pairs: list[tuple[int, float]], order: TieBreak) -> list[tuple[int, float]]:
+    """(docnum, score) matches with one pair per document: its best-scoring passage's.
+
+    The pair keeps that passage's docnum, so the hit's snippet comes from it;
+    equal scores go to the earlier passage. Without passages among pairs,
+    pairs is returned as it is.
+    """
+    tails = order.tails
+    if not tails or tails.isdisjoint(docnum for docnum, _ in pairs):
+        return pairs
+    best: dict[int, tuple[int, float]] = {}
+    for docnum, score in sorted(pairs):
+        head = order.head(docnum)
+        kept = best.get(head)
+        if kept is None or score > kept[1]:
+            best[head] = (docnum, score)
+    return list(best.values())
 
 
 def first(pairs: list, top: int, rank: Callable, key: Callable) -> list:

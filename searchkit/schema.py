@@ -37,6 +37,10 @@ BIGRAMS = "bigrams"
 KEYWORDS = "keywords"
 # Day number of the date, 0 when unknown: sorting by date puts undated documents last.
 DAYNUMBER = "daynumber"
+# A long document is indexed as passages (see indexer.document_entries): the
+# passage's number (0 for the first passage and for a whole document) and its
+# start offset in the document's text.
+PASSAGE, OFFSET = "passage", "offset"
 
 
 class TokenText(fields.TEXT):
@@ -112,5 +116,7 @@ def build_schema(profile: str = "default") -> fields.Schema:
             URL: fields.STORED(),
             ORIGINAL: fields.STORED(),
             META: fields.STORED(),
+            PASSAGE: fields.NUMERIC(int, bits=32, signed=False, stored=True, sortable=True, default=0),
+            OFFSET: fields.STORED(),
         }
     )
