@@ -135,19 +135,28 @@ class _Reader:
 
     def page(self) -> RoffPage:
         self._break()
-        # The NAME section (or else the first one, which is NAME in any real page).
-        named = [lines for heading, lines in self.sections if heading.upper() in _NAME_HEADINGS]
-        lines = (named or [lines for _, lines in self.sections] or [[]])[0]
-        title = " ".join(lines).strip() or None
-        text = "\n".join(self.lines).strip()
-        return RoffPage(title=title, text=text, include=self.include)
+        return RoffPage(title=self._title(), text="\n".join(self.lines).strip(),
+                        include=self.include)
+
+    def _title(self) -> str | None:
+        """The NAME section's text; else an early "name - what it does" line; else
+        the first section's text."""
+        named = [lines for heading, lines in self.sections if _is_name_heading(heading)]
+        if named:
+            return " ".join(named[0]).strip() or None
+        # A page that lost its ".SH NAME" still opens with the NAME line.
+        found = (_NAME_LINE_RE.search(line) for line in self.lines[:6])
+        early = next((match.group(1) for match in found if match), None)
+        if early or not self.sections:
+            return early
+        return " ".join(self.sections[0][1]).strip() or None
 
     def _request(self, request: str) -> None:
         if request.startswith('\\"') or not request:
             return
         name, _, rest = request.partition(" ")
         if name in ("de", "de1", "am", "ig"):
-            args = _arguments(rest)
+            args = _arguments(_strip_comment(rest))
             self.skip_until = "." + args[1] if len(args) > 1 and name != "ig" else ".."
             if name == "ig" and args:
                 self.skip_until = "." + args[0]
@@ -224,6 +233,15 @@ class _Reader:
         self.lines.append(text)
         if self.sections:
             self.sections[-1][1].append(text)
+
+
+# "ls - 列出目录内容", "gzip, gunzip - 压缩", maybe after a stray "NAME 名字".
+_NAME_LINE_RE = re.compile(r"(?:^|\s)(\S+(?:, \S+)* [-—] \S.*)")
+
+
+def _is_name_heading(heading: str) -> bool:
+    """NAME, 名称, "NAME 名字", "NAME (名称)"..."""
+    return any(word.upper() in _NAME_HEADINGS for word in re.split(r"[\s()（）]+", heading))
 
 
 _CJK_EDGE_RE = re.compile(f"[{CJK_RANGES}，。；：！？、）》”]{{2}}")

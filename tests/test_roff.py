@@ -60,7 +60,7 @@ def test_text_is_what_a_reader_sees():
 
 
 def test_comments_requests_and_definitions_leave_no_trace():
-    page = roff_to_text('.\\" 注释\n.de Vb\n.ft CW\n..\n.if n .ds Aq \\(aq\n.ig\n忽略\n..\n'
+    page = roff_to_text('.\\" 注释\n.de Vb\n.ft CW\n..\n.de Sh \\" 小节\n.br\n..\n.if n .ds Aq \\(aq\n.ig\n忽略\n..\n'
                         '.SH NAME\nfoo \\- 做某事 \\" 行尾注释\n')
     assert (page.title, page.text) == ("foo - 做某事", "NAME\nfoo - 做某事")
 
@@ -114,3 +114,17 @@ def test_looks_like_roff(name, text, expected):
 def test_any_input_gives_text_without_raising(source):
     page = roff_to_text(source)
     assert isinstance(page.text, str) and "\\f" not in page.text
+
+
+@pytest.mark.parametrize(
+    ("source", "title"),
+    [
+        ('.SH "NAME (名称)"\nsecuretty \\- 允许 root 登录的终端\n', "securetty - 允许 root 登录的终端"),
+        (".TH T 1\n.PP\nNAME\n名字\ntestprns \\- 测试打印机名\n.SH 总览\ntestprns 名字\n",
+         "testprns - 测试打印机名"),
+        (".SH 总览\nfoo [选项]\n", "foo [选项]"),
+        ("没有任何章节", None),
+    ],
+)
+def test_title_of_odd_pages(source, title):
+    assert roff_to_text(source).title == title
