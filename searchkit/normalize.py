@@ -111,8 +111,18 @@ _OVERSTRIKE_RE = re.compile("(?:[^\x08\n]\x08)+")
 _CONTROL_RE = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 
 
+# The same colour codes pasted in caret notation, as ``cat -v`` shows them
+# ("^[[32m"): fortunes-zh has three.
+_CARET_ESCAPE_RE = re.compile(r"\^\[\[[0-9;]*[A-Za-z]")
+
+
 def remove_control_sequences(text: str) -> str:
-    """Remove terminal escape sequences, backspace overstrikes and control characters."""
+    """Remove terminal escape sequences, backspace overstrikes and control characters.
+
+    Colour codes written in caret notation (``^[[32m``) go too.
+    """
+    if "^[[" in text:
+        text = _CARET_ESCAPE_RE.sub("", text)
     if not _CONTROL_RE.search(text):
         return text  # the common case: one scan, no copy
     text = _ESCAPE_SEQUENCE_RE.sub("", text)

@@ -308,6 +308,11 @@ def test_ansi_colour_codes_and_osc_titles_are_removed():
     assert clean_text(FORTUNE) == "知足常乐\n-- Debian 《行为准则》第一条\n正文结束。"
 
 
+def test_colour_codes_in_caret_notation_are_removed():
+    # fortunes-zh holds a few, pasted from ``cat -v`` output.
+    assert clean_text("离天三尺三。 ^[[32m其二\n^[[1;32mapt update^[[;m 命令") == "离天三尺三。 其二\napt update 命令"
+
+
 def test_backspace_overstrikes_keep_the_letter():
     # nroff: bold is "X\bX", underline "_\bX".
     assert clean_text("N\bNA\bAM\bME\bE _\bl_\bs 命令") == "NAME ls 命令"
