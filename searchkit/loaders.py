@@ -200,8 +200,9 @@ def decode_text(data: bytes) -> Decoded | None:
 
     UTF-8 (BOM optional) and UTF-16 with BOM; otherwise GB18030 or Big5,
     whichever decodes strictly to the higher share of common Chinese
-    characters; text with no valid UTF-8 sequence and no plausible Chinese
-    reading is Windows-1252 (a superset of Latin-1's printable characters).
+    characters; text with no valid UTF-8 sequence, no plausible Chinese
+    reading and sparse, isolated non-ASCII bytes is Windows-1252 (a superset
+    of Latin-1's printable characters).
     Text valid but for a few bytes (at most ``MAX_UNDECODABLE_SHARE`` of
     them) is read with each bad byte replaced by U+FFFD; ``replaced`` counts
     them. A NUL byte in the first 8 KiB means binary.
@@ -223,12 +224,25 @@ def decode_text(data: bytes) -> Decoded | None:
     lenient = _best_lenient(data)
     if lenient is not None:
         return lenient
-    if not _UTF8_MULTIBYTE_RE.search(data):
-        # Only single bytes above ASCII: a Western legacy encoding.
+    if _looks_western(data):
         legacy = _decode_strict(data, "cp1252")
         if legacy is not None:
             return legacy
     return best
+
+
+# Western text in a legacy encoding: accented letters and typographic quotes,
+# sparse and isolated between ASCII letters. Three in a row, or more than 30%
+# of the bytes, is noise that merely happens to decode in Windows-1252.
+_HIGH_BYTE_RUN_RE = re.compile(rb"[\x80-\xff]{3}")
+_MAX_WESTERN_HIGH_SHARE = 0.3
+
+
+def _looks_western(data: bytes) -> bool:
+    """Whether bytes read like cp1252/Latin-1 text rather than UTF-8, CJK or noise."""
+    high = sum(byte >= 0x80 for byte in data)
+    return (not _UTF8_MULTIBYTE_RE.search(data) and not _HIGH_BYTE_RUN_RE.search(data)
+            and high <= len(data) * _MAX_WESTERN_HIGH_SHARE)
 
 
 def _best_lenient(data: bytes) -> Decoded | None:

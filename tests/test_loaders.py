@@ -977,3 +977,9 @@ def test_cli_indexes_man_pages_and_refuses_a_bomb(tmp_path):
     ]
     hits = json.loads(cli("search", "--json", "列出目录", "--index", index_dir).stdout)["hits"]
     assert [(hit["id"], hit["title"]) for hit in hits] == [("man1/ls.1.gz", "ls - 列出目录内容")]
+
+
+def test_noise_that_merely_decodes_in_cp1252_is_skipped(tmp_path, warnings):
+    (tmp_path / "a.txt").write_bytes(b"abc \x80\xff\x80\xff def \xff\x80\n")
+    assert list(load_file(tmp_path / "a.txt", warn=warnings)) == []
+    assert warnings == [f"{tmp_path / 'a.txt'}: skipped, binary or unknown encoding"]
