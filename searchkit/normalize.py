@@ -126,7 +126,8 @@ def remove_control_sequences(text: str) -> str:
     if not _CONTROL_RE.search(text):
         return text  # the common case: one scan, no copy
     text = _ESCAPE_SEQUENCE_RE.sub("", text)
-    text = _OVERSTRIKE_RE.sub("", text)
+    if "\x08" in text:
+        text = _OVERSTRIKE_RE.sub("", text)
     return _CONTROL_RE.sub("", text)
 
 
