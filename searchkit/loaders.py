@@ -4,11 +4,12 @@
 time. Formats are detected by extension and content:
 
 * ``.jsonl``: one JSON object per line with the fields ``id``, ``title``,
-  ``text``, ``date``, ``source``, ``url`` (all optional); any other field goes
-  to ``Document.metadata``. A bad line is reported with its number and why,
+  ``text``, ``date``, ``source``, ``url`` (all optional but ``text``); any
+  other field goes to ``Document.metadata``. A bad line is reported with its number and why,
   and skipped: not UTF-8, not a JSON object, nested over 100 levels, a known
   field that is not a string (``id`` may be an integer), an integer too long
-  for Python to read. NaN and Infinity become null, lone surrogates U+FFFD.
+  for Python to read, no text. NaN and Infinity become null, lone surrogates
+  U+FFFD. A ``date`` that is not one is reported, the record kept without it.
 * HTML (``.html``/``.htm``, or content that starts like an HTML page): title
   and ``<meta>`` tags (og:title, description, article:published_time, og:url,
   author, source, og:site_name), body text with paragraph breaks; scripts,
@@ -16,14 +17,24 @@ time. Formats are detected by extension and content:
 * Text or Markdown, optionally opened by a YAML front matter block (``---``)
   with ``title``, ``date``, ``source``, ``url``, ``categories``, ``tags``...;
   an HTML body (``<p>`` paragraphs) is turned into plain text.
+* Manual pages (roff: ``*.1`` ... ``*.9``, or text opening with roff requests
+  such as ``.TH`` or ``.\\"``), read by searchkit.roff, titled by their NAME line.
+* ``*.gz``: decompressed (at most ``MAX_GZIP_SIZE`` bytes, so a gzip bomb is
+  refused) and read by its inner name (``ls.1.gz`` is a manual page).
 
-Encodings: UTF-8 (with or without BOM), UTF-16 with BOM, GB18030 and Big5.
-Binary, undecodable and empty files are skipped with a one-line warning.
+Encodings: UTF-8 (with or without BOM), UTF-16 with BOM, GB18030 and Big5,
+Windows-1252 for Western text. A file valid but for a few bytes (at most
+``MAX_UNDECODABLE_SHARE``, 1%) is read with U+FFFD in their place and one
+warning giving their count. Binary (a NUL byte in the first 8 KiB), mostly
+undecodable and empty files are skipped with a one-line warning. Escape
+sequences and control characters are removed (``normalize.clean_text``).
 
 Metadata is taken, in this order of precedence, from the sidecar file, the
 front matter or HTML meta tags, and lines the text carries: ``来源:...`` /
 ``（文章来源：...）``, ``原标题:《...》``, a date line near the top
-(``2021-04-12 23:00``), a ``<http://...>`` link line. Without a title, the
+(``2021-04-12 23:00``), a byline (``记者｜...``), an editor line
+(``（责任编辑：...）``), a ``<http://...>`` link line. The labels, in both
+scripts (``來源``/``来源``...), are data: ``searchkit/data/labels.json``. Without a title, the
 leading heading lines (or else the first sentence) give one. Dates are never
 invented: a document without one has ``date=None``. Source names are mapped
 to one canonical name per outlet (``canonical_source``, see searchkit.sources)
@@ -73,7 +84,9 @@ import dataclasses
 import datetime as dt
 import errno
 import functools
+import gzip
 import hashlib
+import io
 import json
 import math
 import os
@@ -81,6 +94,7 @@ import re
 import stat as _stat
 import sys
 import tomllib
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -95,7 +109,9 @@ from searchkit.normalize import (
     collapse_spaces,
     is_site_chrome,
     normalize_text,
+    remove_control_sequences,
 )
+from searchkit.roff import looks_like_roff, roff_to_text
 # The alias table lives in searchkit.sources; canonical_source stays importable from here.
 from searchkit.sources import (Aliases, canonical_source, combine_aliases, known_source, lookup_for,
                                lookup_source)
@@ -104,7 +120,11 @@ __all__ = [
     "SIDECAR_NAME",
     "CorpusFile",
     "canonical_source",
+    "Decoded",
+    "MAX_GZIP_SIZE",
+    "MAX_UNDECODABLE_SHARE",
     "decode_bytes",
+    "decode_text",
     "html_to_text",
     "iter_corpus_files",
     "load_corpus",
@@ -154,31 +174,120 @@ _BOMS = (
 )
 
 
+# A text file never holds a NUL byte; binary formats do, near their start.
+_BINARY_PROBE = 8192
+# More undecodable bytes than this share and a file is not text in any
+# encoding we know: a damaged text file has a handful of bad bytes (a cut
+# download, one stray cp1252 quote), a binary file or a foreign encoding
+# tens of percent. The wide gap makes the exact figure uncritical.
+MAX_UNDECODABLE_SHARE = 0.01
+# Chinese text decoded in the right encoding is mostly made of the frequent
+# characters (GB2312 level 1 alone covers about 99% of running text); bytes
+# that only happen to decode are not.
+_PLAUSIBLE_CJK_SHARE = 0.5
+_ESCAPED_BYTE_RE = re.compile("[\udc80-\udcff]")
+_UTF8_MULTIBYTE_RE = re.compile(rb"[\xc2-\xf4][\x80-\xbf]+")
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A file's text, the encoding it was read in and how many bytes were replaced."""
+
+    text: str
+    encoding: str
+    replaced: int = 0
+
+
 def decode_bytes(data: bytes) -> str | None:
-    """Decode a file's bytes, or None if they look binary or decode in no encoding.
+    """Decode a file's bytes, or None if they look binary or mostly undecodable.
+
+    See ``decode_text``; undecodable bytes become U+FFFD.
+    """
+    decoded = decode_text(data)
+    return decoded.text if decoded else None
+
+
+def decode_text(data: bytes) -> Decoded | None:
+    """Decode a file's bytes: the text and how, or None for binary or undecodable data.
 
     UTF-8 (BOM optional) and UTF-16 with BOM; otherwise GB18030 or Big5,
-    whichever decodes strictly to the higher share of common Chinese characters.
+    whichever decodes strictly to the higher share of common Chinese
+    characters; text with no valid UTF-8 sequence, no plausible Chinese
+    reading and sparse, isolated non-ASCII bytes is Windows-1252 (a superset
+    of Latin-1's printable characters).
+    Text valid but for a few bytes (at most ``MAX_UNDECODABLE_SHARE`` of
+    them) is read with each bad byte replaced by U+FFFD; ``replaced`` counts
+    them. A NUL byte in the first 8 KiB means binary.
     """
     for bom, encoding in _BOMS:
         if data.startswith(bom):
-            return _decode_strict(data, encoding)
-    if b"\x00" in data:
+            return _decode_strict(data, encoding) or _decode_lenient(data, encoding)
+    if b"\x00" in data[:_BINARY_PROBE]:
         return None
-    text = _decode_strict(data, "utf-8")
-    if text is not None:
-        return text
-    decoded = (_decode_strict(data, encoding) for encoding in ("gb18030", "big5"))
-    candidates = [text for text in decoded if text is not None]
+    decoded = _decode_strict(data, "utf-8")
+    if decoded is not None:
+        return decoded
+    strict = [_decode_strict(data, encoding) for encoding in ("gb18030", "big5")]
+    candidates = [decoded for decoded in strict if decoded is not None]
     # max() keeps the first of equals, so GB18030 wins ties.
-    return max(candidates, key=_common_share, default=None)
+    best = max(candidates, key=lambda decoded: _common_share(decoded.text), default=None)
+    if best is not None and _common_share(best.text) >= _PLAUSIBLE_CJK_SHARE:
+        return best
+    lenient = _best_lenient(data)
+    if lenient is not None:
+        return lenient
+    if _looks_western(data):
+        legacy = _decode_strict(data, "cp1252")
+        if legacy is not None:
+            return legacy
+    return best
 
 
-def _decode_strict(data: bytes, encoding: str) -> str | None:
+# Western text in a legacy encoding: accented letters and typographic quotes,
+# sparse and isolated between ASCII letters. Three in a row, or more than 30%
+# of the bytes, is noise that merely happens to decode in Windows-1252.
+_HIGH_BYTE_RUN_RE = re.compile(rb"[\x80-\xff]{3}")
+_MAX_WESTERN_HIGH_SHARE = 0.3
+
+
+def _looks_western(data: bytes) -> bool:
+    """Whether bytes read like cp1252/Latin-1 text rather than UTF-8, CJK or noise."""
+    high = sum(byte >= 0x80 for byte in data)
+    return (not _UTF8_MULTIBYTE_RE.search(data) and not _HIGH_BYTE_RUN_RE.search(data)
+            and high <= len(data) * _MAX_WESTERN_HIGH_SHARE)
+
+
+def _best_lenient(data: bytes) -> Decoded | None:
+    """The reading with the fewest bad bytes, if few enough, else None."""
+    readings = []
+    if _UTF8_MULTIBYTE_RE.search(data):
+        readings.append(_decode_lenient(data, "utf-8"))
+    for encoding in ("gb18030", "big5"):
+        decoded = _decode_lenient(data, encoding)
+        if decoded is not None and _common_share(decoded.text) >= _PLAUSIBLE_CJK_SHARE:
+            readings.append(decoded)
+    found = [decoded for decoded in readings if decoded is not None]
+    return min(found, key=lambda decoded: decoded.replaced, default=None)
+
+
+def _decode_strict(data: bytes, encoding: str) -> Decoded | None:
     try:
-        return data.decode(encoding)
+        return Decoded(data.decode(encoding), encoding)
     except UnicodeDecodeError:
         return None
+
+
+def _decode_lenient(data: bytes, encoding: str) -> Decoded | None:
+    """data with each undecodable byte as U+FFFD, or None if too many are."""
+    try:
+        text = data.decode(encoding, errors="surrogateescape")
+    except UnicodeDecodeError:  # UTF-16 cannot escape a lone odd byte
+        return None
+    # surrogateescape turns each bad byte into one lone surrogate: count them.
+    replaced = len(_ESCAPED_BYTE_RE.findall(text))
+    if replaced > len(data) * MAX_UNDECODABLE_SHARE:
+        return None
+    return Decoded(_ESCAPED_BYTE_RE.sub("\ufffd", text), encoding, replaced)
 
 
 # --- front matter -------------------------------------------------------
@@ -401,16 +510,48 @@ def html_to_text(html: str) -> tuple[str, str, dict[str, str]]:
 # --- metadata carried by the text ---------------------------------------
 
 _AUTOLINK_LINE_RE = re.compile(r"^[ \t]*<(https?://[^\s>]+)>[ \t]*$", re.M)
-_SOURCE_LINE_RE = re.compile(
-    r"[（(]?\s*(?:文章)?来源\s*[:：]\s*([^\s）)]{1,40})\s*[）)]?(?:\s+\S.*)?"
-)
-_ORIGINAL_TITLE_RE = re.compile(r"原标题\s*[:：]\s*《(.+?)》|原标题\s*[:：]\s*(.+)")
-_DATE_RE = re.compile(
-    r"(?:(?:发布)?(?:时间|日期)\s*[:：]\s*)?"
-    r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?"
-    r"(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?(?=\s|$)"
-)
-_BYLINE_RE = re.compile(r"(?:文|记者|作者|撰文)\s*[/／|｜:：]\s*\S.*")
+_LABELS_FILE = Path(__file__).with_name("data") / "labels.json"
+
+
+@functools.cache
+def _labels() -> dict[str, str]:
+    """The metadata label table as regex alternations: kind -> ``来源|來源|...``.
+
+    The labels are data (``searchkit/data/labels.json``), in both scripts;
+    longer labels come first so ``发布时间`` wins over ``时间``.
+    """
+    table = json.loads(_LABELS_FILE.read_text(encoding="utf-8"))
+    return {
+        kind: "|".join(map(re.escape, sorted(labels, key=len, reverse=True)))
+        for kind, labels in table.items()
+        if not kind.startswith("_")
+    }
+
+
+@functools.cache
+def _label_patterns() -> dict[str, re.Pattern[str]]:
+    """The line patterns built from the label table."""
+    labels = _labels()
+    return {
+        "source": re.compile(
+            rf"[（(]?\s*(?:{labels['source']})\s*[:：]\s*([^\s）)]{{1,40}})\s*[）)]?(?:\s+\S.*)?"
+        ),
+        "original_title": re.compile(
+            rf"(?:{labels['original_title']})\s*[:：]\s*《(.+?)》"
+            rf"|(?:{labels['original_title']})\s*[:：]\s*(.+)"
+        ),
+        "date": re.compile(
+            rf"(?:(?:{labels['date']})\s*[:：]\s*)?"
+            r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?"
+            r"(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?(?=\s|$)"
+        ),
+        "byline": re.compile(rf"(?:{labels['byline']})\s*[/／|｜:：]\s*\S.*"),
+        "editor": re.compile(
+            rf"[（(【\[]?\s*(?:{labels['editor']})\s*[:：]\s*([^\s）)】\]]{{1,20}})\s*[）)】\]]?"
+        ),
+    }
+
+
 _HEADING_STOP_RE = re.compile(r"[。！？!?；;，,]")
 _SENTENCE_END_RE = re.compile(r"[。！？!?\n]")
 _CLAUSE_END_RE = re.compile(r"[，,、；;：:]")
@@ -443,12 +584,12 @@ def _content_lines(text: str) -> list[str]:
 
 
 def _date_line(line: str) -> dt.date | None:
-    match = _DATE_RE.match(line) if len(line) <= 40 else None
+    match = _label_patterns()["date"].match(line) if len(line) <= 40 else None
     return _valid_date(*match.groups()) if match else None
 
 
 def _source_line(line: str) -> str | None:
-    match = _SOURCE_LINE_RE.fullmatch(line) if len(line) <= 60 else None
+    match = _label_patterns()["source"].fullmatch(line) if len(line) <= 60 else None
     return match.group(1) if match else None
 
 
@@ -458,7 +599,7 @@ def _is_heading_line(line: str) -> bool:
         and not _HEADING_STOP_RE.search(line)
         and _date_line(line) is None
         and _source_line(line) is None
-        and not _BYLINE_RE.match(line)
+        and not _label_patterns()["byline"].match(line)
     )
 
 
@@ -528,14 +669,18 @@ def _carried_fields(text: str) -> _Fields:
     """Metadata that the lines of a text carry (source, original title, date, byline)."""
     lines = _content_lines(text)
     fields = _Fields()
+    patterns = _label_patterns()
     for line in lines:
         fields.source = fields.source or _source_line(line)
-        original_title = _ORIGINAL_TITLE_RE.fullmatch(line)
+        original_title = patterns["original_title"].fullmatch(line)
         if original_title and not fields.title:
             fields.title = (original_title.group(1) or original_title.group(2)).strip()
+        editor = patterns["editor"].fullmatch(line) if len(line) <= 30 else None
+        if editor and "editor" not in fields.metadata:
+            fields.metadata["editor"] = editor.group(1)
     for line in lines[:_TOP_LINES]:
         fields.date = fields.date or _date_line(line)
-        if "byline" not in fields.metadata and _BYLINE_RE.fullmatch(line):
+        if "byline" not in fields.metadata and patterns["byline"].fullmatch(line):
             fields.metadata["byline"] = line
     return fields
 
@@ -588,7 +733,8 @@ def _as_str(value: Any) -> str | None:
 
 def _parse_body(text: str, *, html_page: bool = False) -> _Body:
     """Plain text and carried metadata of a text, Markdown or HTML document."""
-    front, body = split_front_matter(text)
+    # Escape codes first, so a coloured "来源：" line or heading still reads as one.
+    front, body = split_front_matter(remove_control_sequences(text))
     fields = _front_matter_fields(front)
     # Autolink lines would read as tags to the HTML parser: take them out first.
     urls = _AUTOLINK_LINE_RE.findall(body)
@@ -600,17 +746,23 @@ def _parse_body(text: str, *, html_page: bool = False) -> _Body:
     return _Body(body, fields)
 
 
-def _read_text(path: Path) -> str:
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise LoadError(f"{path}: skipped, cannot read ({error.strerror or error})") from error
-    text = decode_bytes(data)
-    if text is None:
+def _read_text(path: Path, warn: Warn, data: bytes | None = None) -> str:
+    """The decoded text of a file (of data, its contents when already read)."""
+    if data is None:
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            raise LoadError(f"{path}: skipped, cannot read ({error.strerror or error})") from error
+    decoded = decode_text(data)
+    if decoded is None:
         raise LoadError(f"{path}: skipped, binary or unknown encoding")
-    if not text.strip():
+    if not decoded.text.strip():
         raise LoadError(f"{path}: skipped, empty")
-    return text
+    if decoded.replaced:
+        plural = "s" if decoded.replaced > 1 else ""
+        warn(f"{path}: {decoded.replaced} undecodable byte{plural} replaced with U+FFFD "
+             f"(read as {decoded.encoding})")
+    return decoded.text
 
 
 @dataclass(frozen=True)
@@ -689,11 +841,54 @@ def _load_documents(
 ) -> Iterator[Document]:
     lookup = lookup_for(aliases)
     sidecar = _override_fields(overrides or {})
-    if path.suffix.lower() == ".jsonl":
-        yield from _load_jsonl(path, doc_id, warn, lookup, sidecar, span)
+    name, data = path.name, None
+    if path.suffix.lower() == ".gz":
+        # Handled by its inner name: x.1.gz is a man page, a.jsonl.gz JSON Lines.
+        name, data = path.name[: -len(".gz")], _read_gzip(path)
+    suffix = Path(name).suffix.lower()
+    if suffix == ".jsonl":
+        lines = _jsonl_lines(path, span) if data is None else _numbered_lines(data)
+        yield from _load_jsonl(path, doc_id, warn, lookup, sidecar, span, lines)
         return
-    body = _parse_body(_read_text(path), html_page=path.suffix.lower() in {".html", ".htm"})
+    text = _read_text(path, warn, data)
+    if looks_like_roff(name, text):
+        body = _roff_body(path, text)
+    else:
+        body = _parse_body(text, html_page=suffix in {".html", ".htm"})
     yield _make_document(doc_id, path_to_text(os.path.realpath(path)), body, sidecar, lookup)
+
+
+# A decompressed file larger than this is refused: no real text file comes
+# near it (the largest man page, bash.1, is 0.3 MB), and it bounds the memory
+# a gzip bomb (1 GB of zeros packs into 1 MB) can take.
+MAX_GZIP_SIZE = 64 * 1024 * 1024
+
+
+def _read_gzip(path: Path) -> bytes:
+    """The decompressed contents of a gzip file, at most ``MAX_GZIP_SIZE`` bytes."""
+    try:
+        with gzip.open(path, "rb") as handle:
+            data = handle.read(MAX_GZIP_SIZE + 1)
+    except OSError as error:  # gzip.BadGzipFile is an OSError
+        if isinstance(error, gzip.BadGzipFile) or not error.strerror:
+            raise LoadError(f"{path}: skipped, not a valid gzip file ({error})") from error
+        raise LoadError(f"{path}: skipped, cannot read ({error.strerror})") from error
+    except (EOFError, zlib.error) as error:
+        raise LoadError(f"{path}: skipped, damaged gzip file ({error or 'truncated'})") from error
+    if len(data) > MAX_GZIP_SIZE:
+        raise LoadError(f"{path}: skipped, decompresses to more than "
+                        f"{MAX_GZIP_SIZE // (1024 * 1024)} MB")
+    return data
+
+
+def _roff_body(path: Path, text: str) -> _Body:
+    """The text of a manual page, titled by its NAME line."""
+    page = roff_to_text(text)
+    if not page.text and page.include:
+        raise LoadError(f"{path}: skipped, a link to the manual page {page.include} (.so)")
+    if not page.text:
+        raise LoadError(f"{path}: skipped, empty")
+    return _Body(page.text, _Fields(title=page.title))
 
 
 def _override_fields(overrides: Mapping[str, Any]) -> _Fields:
@@ -712,11 +907,12 @@ def _load_jsonl(
     lookup: Mapping[str, str],
     sidecar: _Fields,
     span: tuple[int, int, int] | None = None,
+    lines: Iterable[tuple[int, bytes]] | None = None,
 ) -> Iterator[Document]:
     resolved = path_to_text(os.path.realpath(path))  # once per file, not per record
     blank = True
     try:
-        for number, raw in _jsonl_lines(path, span):
+        for number, raw in _jsonl_lines(path, span) if lines is None else lines:
             try:
                 record = _jsonl_record(_decode_line(raw, number))
             except _BadRecord as error:
@@ -726,6 +922,13 @@ def _load_jsonl(
             if record is None:
                 continue
             blank = False
+            if not (record.get("text") or "").strip():
+                warn(f"{path}:{number}: skipped, no text")
+                continue
+            date = record.get("date")
+            if date and document_date(date) is None:
+                warn(f"{path}:{number}: date {json.dumps(date, ensure_ascii=False)} ignored, "
+                     "not a date (YYYY-MM-DD)")
             body = _record_body(record)
             record_id = record.get("id")
             record_id = f"{doc_id}#{number}" if record_id in (None, "") else str(record_id)
@@ -749,6 +952,11 @@ def _jsonl_lines(path: Path, span: tuple[int, int, int] | None) -> Iterator[tupl
             position += len(raw)
             yield number, raw
             number += 1
+
+
+def _numbered_lines(data: bytes) -> Iterator[tuple[int, bytes]]:
+    """(line number, bytes) of the lines of a JSON Lines file read whole."""
+    return enumerate(io.BytesIO(data), start=1)  # lines end at b"\n", as in a file
 
 
 def _decode_line(raw: bytes, number: int) -> str:

@@ -2,8 +2,9 @@
 
 Two layers:
 
-* ``clean_text`` repairs the *structure* of a document's text: it drops site
-  chrome lines, inline pinyin annotations and redundant whitespace. Its output
+* ``clean_text`` repairs the *structure* of a document's text: it drops
+  terminal escape sequences and control characters, site chrome lines, inline
+  pinyin annotations and redundant whitespace. Its output
   is what a reader sees (``Document.original``).
 * ``normalize_text`` maps that text, character for character, to the form that
   is indexed and searched: half-width letters and digits, Simplified script.
@@ -26,7 +27,7 @@ CJK Unified Ideographs, Extension A, the compatibility ideographs and the
 supplementary planes' Extensions B to H. The one definition, used by cleanup,
 analysis and query compilation alike."""
 
-NORMALIZER_VERSION = "1"
+NORMALIZER_VERSION = "2"  # 2: escape sequences and control characters removed
 
 # --- site chrome ---------------------------------------------------------
 
@@ -93,6 +94,43 @@ def remove_pinyin_annotations(text: str) -> str:
     return _BROKEN_ANNOTATION_RE.sub("", text)
 
 
+# --- escape sequences and control characters ---------------------------
+
+# Terminal output saved as text (fortunes, ``nroff`` pages, logs) carries ANSI
+# colour codes, OSC titles and backspace overstrikes; none of it is content.
+_ESCAPE_SEQUENCE_RE = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"                 # CSI: colours, cursor moves
+    r"|(?:\x1b[\]P^_X]|[\x9d\x90\x9e\x9f\x98])"           # OSC, DCS, PM, APC, SOS...
+    r"[^\x07\x1b\x9c\n]*(?:\x07|\x1b\\|\x9c)?"         # ...up to BEL, ST or the line end
+    r"|\x1b[ -/]*[0-~]?"                                 # two-byte escapes, a lone ESC
+)
+# "X\bX" (bold) and "_\bX" (underline): the character before each backspace goes.
+_OVERSTRIKE_RE = re.compile("(?:[^\x08\n]\x08)+")
+# Other C0 and C1 controls; tab, line feed, carriage return, form feed and
+# vertical tab stay (they are whitespace, handled below).
+_CONTROL_RE = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+
+
+# The same colour codes pasted in caret notation, as ``cat -v`` shows them
+# ("^[[32m"): fortunes-zh has three.
+_CARET_ESCAPE_RE = re.compile(r"\^\[\[[0-9;]*[A-Za-z]")
+
+
+def remove_control_sequences(text: str) -> str:
+    """Remove terminal escape sequences, backspace overstrikes and control characters.
+
+    Colour codes written in caret notation (``^[[32m``) go too.
+    """
+    if "^[[" in text:
+        text = _CARET_ESCAPE_RE.sub("", text)
+    if not _CONTROL_RE.search(text):
+        return text  # the common case: one scan, no copy
+    text = _ESCAPE_SEQUENCE_RE.sub("", text)
+    if "\x08" in text:
+        text = _OVERSTRIKE_RE.sub("", text)
+    return _CONTROL_RE.sub("", text)
+
+
 # --- whitespace and cleanup ---------------------------------------------
 
 _SPACES_RE = re.compile(r"\s+")
@@ -107,9 +145,11 @@ def collapse_spaces(line: str) -> str:
 def clean_text(text: str) -> str:
     """Clean the structure of decoded plain text (markup already stripped).
 
-    Drops site chrome lines and inline pinyin annotations, collapses spaces
-    inside lines, and joins the non-empty lines with single newlines.
+    Drops escape sequences and control characters, site chrome lines and
+    inline pinyin annotations, collapses spaces inside lines, and joins the
+    non-empty lines with single newlines.
     """
+    text = remove_control_sequences(text)
     text = remove_pinyin_annotations(_INVISIBLE_RE.sub("", text))
     lines = (collapse_spaces(line) for line in text.splitlines())
     return "\n".join(line for line in lines if line and not is_site_chrome(line))

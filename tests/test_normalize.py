@@ -294,3 +294,42 @@ def test_normalize_text_keeps_every_position(text):
 def test_normalize_text_keeps_every_position_of_cleaned_text(text):
     assert_char_for_char(clean_text(text))
 
+
+
+# --- escape sequences and control characters (issue 12) ----------------------
+
+
+FORTUNE = ("\x1b[1;36m知足常乐\x1b[0m\n"
+           "\x1b[33m    -- Debian \x1b[32m《行为准则》\x1b[m第一条\x1b[m\n"
+           "\x1b]0;窗口标题\x07正文\x1b(B结束。\n")
+
+
+def test_ansi_colour_codes_and_osc_titles_are_removed():
+    assert clean_text(FORTUNE) == "知足常乐\n-- Debian 《行为准则》第一条\n正文结束。"
+
+
+def test_colour_codes_in_caret_notation_are_removed():
+    # fortunes-zh holds a few, pasted from ``cat -v`` output.
+    assert clean_text("离天三尺三。 ^[[32m其二\n^[[1;32mapt update^[[;m 命令") == "离天三尺三。 其二\napt update 命令"
+
+
+def test_backspace_overstrikes_keep_the_letter():
+    # nroff: bold is "X\bX", underline "_\bX".
+    assert clean_text("N\bNA\bAM\bME\bE _\bl_\bs 命令") == "NAME ls 命令"
+
+
+def test_other_control_characters_go_and_whitespace_stays():
+    assert clean_text("甲\x00乙\x07丙\x7f丁\x85戊\t己\r\n庚") == "甲乙丙丁戊 己\n庚"
+
+
+def test_an_unterminated_osc_stops_at_the_line_end():
+    assert clean_text("\x1b]0;标题\n正文。") == "正文。"
+
+
+@FUZZ
+@given(st.lists(st.sampled_from(["\x1b[", "32m", "\x1b]", "\x07", "\x1b\\", "\x08", "甲", "a",
+                                 "\n", "\x9b", "1;"]), max_size=30).map("".join))
+def test_no_escape_or_control_character_survives_cleanup(text):
+    cleaned = clean_text(text)
+    assert not re.search("[\x00-\x08\x0e-\x1f\x7f-\x9f]", cleaned)
+    assert_char_for_char(cleaned)
