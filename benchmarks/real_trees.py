@@ -92,13 +92,14 @@ def measure(name: str, keep: bool) -> dict:
     result, seconds, peak = run_searchkit("index", *roots, "--index", str(index_dir))
     if result.returncode != 0:
         raise SystemExit(f"{name}: searchkit index failed:\n{result.stderr}")
-    summary = result.stdout.strip().splitlines()[-1]
+    lines = result.stdout.strip().splitlines()
+    summary = next((line for line in lines if " added, " in line), lines[-1])
     found = re.search(r"(\d+) added.*?([\d.]+) MB", summary)
     row = {
         "tree": name, "documents": int(found.group(1)) if found else None,
         "text_mb": float(found.group(2)) if found else None, "seconds": round(seconds, 2),
         "peak_mb": round(peak / 1e6), "index_mb": round(directory_bytes(index_dir) / 1e6, 1),
-        "summary": summary, "warnings": len(result.stderr.strip().splitlines()),
+        "summary": " / ".join(lines), "warnings": len(result.stderr.strip().splitlines()),
         "searches": [],
     }
     for query in queries:
