@@ -936,7 +936,7 @@ def _stage_query_lexicon(index_dir: Path, profile: str,
 
 def _switch_to(index_dir: Path, generation: str, corpus: Corpus,
                aliases: dict[str, list[str]] | None = None) -> None:
-    """Point the manifest at generation (atomically) and drop older generations.
+    """Point the manifest at generation (atomically); remove_leftovers then drops the others.
 
     The manifest records the checksums of the files generation reads (only
     files new since the previous manifest are read for it) and the sidecars'
@@ -951,7 +951,6 @@ def _switch_to(index_dir: Path, generation: str, corpus: Corpus,
     tmp = index_dir / (MANIFEST + ".tmp")
     tmp.write_text(json.dumps(manifest.to_json(), ensure_ascii=False, indent=2), encoding="utf-8")
     os.replace(tmp, index_dir / MANIFEST)
-    _remove_other_generations(index_dir, generation)
 
 
 def _persisted_aliases(aliases: dict[str, list[str]] | None,
@@ -960,14 +959,6 @@ def _persisted_aliases(aliases: dict[str, list[str]] | None,
     if aliases is not None:
         return aliases
     return previous.aliases if previous is not None else {}
-
-
-def _remove_other_generations(index_dir: Path, keep: str) -> None:
-    for path in index_dir.iterdir():
-        name = path.name
-        if name.startswith(("_g", "g")) and not name.startswith((f"_{keep}_", f"{keep}_")):
-            if name.split("_")[0 if name[0] == "g" else 1].lstrip("g").isdigit():
-                path.unlink(missing_ok=True)
 
 
 def index_state(index_dir: Path, ix) -> tuple:

@@ -854,11 +854,16 @@ def test_a_failure_after_the_switch_keeps_the_new_index(monkeypatch, before_and_
     """Once the manifest names the new generation, a failure removing the old one undoes nothing."""
     index_dir, corpus, _, after, clean = before_and_after
 
-    def refuse(*args):
+    live = json.loads((index_dir / MANIFEST).read_text(encoding="utf-8"))["generation"]
+    remove_leftovers = indexer.remove_leftovers
+
+    def refuse_after_the_switch(directory, generation):
+        if generation == live:  # the clean-up before the run: it goes through
+            return remove_leftovers(directory, generation)
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(index_dir / "_g1_1.toc"))
 
     with monkeypatch.context() as patch:
-        patch.setattr(indexer, "_remove_other_generations", refuse)
+        patch.setattr(indexer, "remove_leftovers", refuse_after_the_switch)
         with pytest.raises(SearchkitError, match=r"was updated, but removing what the update replaced "
                                                  r"failed \(Permission denied\); the next run removes it$"):
             SearchIndex.build(index_dir, [corpus], rebuild=True)
