@@ -43,6 +43,7 @@ PACKAGE = "chinese-poetry"
 VERSION = "2.0.1"  # pinned so that ids and benchmark numbers are reproducible
 DEFAULT_OUT = DATA_DIR / "poetry.jsonl"
 DEFAULT_QUERIES = DATA_DIR / "queries.txt"
+DEFAULT_NATURAL = DATA_DIR / "queries-natural.txt"
 
 
 @dataclass(frozen=True)
@@ -315,6 +316,54 @@ def make_queries(jsonl: Path | str, n: int = 300, seed: int = 1, limit: int | No
     return queries
 
 
+# Kinds of the queries people paste or type whole, with their shares.
+NATURAL_MIX = (("line", 0.35), ("title_author", 0.25), ("keywords", 0.25), ("line_words", 0.15))
+LINE = re.compile(r"[^，。！？；：\n]*[，。！？；][^，。！？；：\n]*[。！？；]?")
+
+
+def _natural_query(kind: str, doc: dict, rng: random.Random, t2s) -> str | None:
+    """One query of ``kind`` from ``doc`` as a reader would type or paste it."""
+    text = doc["text"]
+    if kind == "title_author":
+        return f"{doc['title']} {doc['author']}" if doc.get("title") and doc.get("author") else None
+    if kind in ("line", "line_words"):
+        lines = [x.strip() for x in LINE.findall(text) if len(x.strip()) >= 8]
+        if not lines:
+            return None
+        line = rng.choice(lines)  # a pasted couplet, in the poem's own script, with its punctuation
+        return line if kind == "line" else " ".join(_words(t2s.convert(line))) or None
+    words = list(dict.fromkeys(_words(t2s.convert(text))))  # "keywords": 4-8 words of one poem
+    size = rng.randint(4, 8)
+    return " ".join(rng.sample(words, size)) if len(words) >= size else None
+
+
+def make_natural_queries(jsonl: Path | str, n: int = 200, seed: int = 2,
+                         limit: int | None = None) -> list[str]:
+    """Deterministically sample ``n`` long, natural queries from the corpus.
+
+    Mix: 35% a pasted line of verse with its punctuation (``坐看红树不知远，行尽青溪忽视人。``),
+    25% title and author (``梦李白・其一 杜甫``), 25% four to eight words of one poem,
+    15% a line's words separated by spaces. Lines and titles keep the poem's own
+    script (mostly Traditional), as a pasted text would.
+    """
+    from opencc import OpenCC
+
+    rng = random.Random(seed)
+    t2s = OpenCC("t2s")
+    docs = _sample_docs(jsonl, 4 * n, rng, limit)
+    kinds = [kind for kind, share in NATURAL_MIX for _ in range(round(n * share))]
+    queries: list[str] = []
+    seen: set[str] = set()
+    for kind in kinds[:n]:
+        for _ in range(50):
+            query = _natural_query(kind, rng.choice(docs), rng, t2s)
+            if query and query not in seen:
+                seen.add(query)
+                queries.append(query)
+                break
+    return queries
+
+
 # --------------------------------------------------------------------------
 # CLI
 # --------------------------------------------------------------------------
@@ -329,6 +378,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--n-queries", type=int, default=300)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--query-docs", type=int, help="sample queries from the first N poems only")
+    parser.add_argument("--natural-queries", type=Path, default=DEFAULT_NATURAL,
+                        help="long natural query set output (sampled from the first 100,000 poems)")
+    parser.add_argument("--n-natural", type=int, default=200)
     return parser.parse_args(argv)
 
 
@@ -342,6 +394,8 @@ def main(argv: list[str] | None = None) -> None:
     queries = make_queries(args.out, args.n_queries, args.seed, args.query_docs)
     args.queries.parent.mkdir(parents=True, exist_ok=True)
     args.queries.write_text("\n".join(queries) + "\n", encoding="utf-8")
+    natural = make_natural_queries(args.out, args.n_natural, args.seed + 1, 100_000)
+    args.natural_queries.write_text("\n".join(natural) + "\n", encoding="utf-8")
     summary = {
         "package": f"{PACKAGE}@{VERSION}",
         "licence": licence(tarball),
@@ -352,6 +406,8 @@ def main(argv: list[str] | None = None) -> None:
         "seconds": round(elapsed, 1),
         "queries": len(queries),
         "queries_out": str(args.queries),
+        "natural_queries": len(natural),
+        "natural_queries_out": str(args.natural_queries),
     }
     print(json.dumps(summary, ensure_ascii=False, indent=2))
 
