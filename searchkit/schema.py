@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import pickle
-
 from whoosh import fields
-from whoosh.system import pack_uint
 from whoosh.analysis import IDTokenizer, LowercaseFilter
 
 from .analysis import (
@@ -20,7 +17,7 @@ TITLE_BOOST = 3.0
 # HTML <meta name="keywords"> and "description": searchable, never shown. Weighted
 # as the body text, below the title: see the commit that added the field.
 KEYWORDS_BOOST = 1.0
-SCHEMA_VERSION = "4"
+SCHEMA_VERSION = "5"
 
 # Field names, used by the indexer and the searcher alike.
 ID, PATH, TITLE, CONTENT, CHARS, DATE, DATED, SOURCE, URL, ORIGINAL, META = (
@@ -44,21 +41,25 @@ PASSAGE, OFFSET = "passage", "offset"
 
 
 class TokenText(fields.TEXT):
-    """A TEXT field that turns the tokens a Pretokenized value carries into postings directly.
+    """A TEXT field whose postings carry their positions as a tuple.
 
-    Whoosh would make a Token object per token and group them by word; for
-    tokens already computed (in a worker process) this does the same grouping
-    in one loop and encodes positions exactly as Whoosh's Positions format.
+    The codec (internals/codec.py) stores positions itself, so they are not
+    encoded Whoosh's way per posting. Tokens already computed (a Pretokenized
+    value, from a worker process) are grouped by word in one loop, without
+    Whoosh's Token objects; other values go through Whoosh's analysis and
+    have their positions decoded.
     """
 
     def index(self, value, **kwargs):
         if isinstance(value, Pretokenized):
             return positions_postings(value.tokens, self.format.field_boost)
-        return super().index(value, **kwargs)
+        decode = self.format.decode_positions
+        return [(btext, freq, weight, tuple(decode(encoded)))
+                for btext, freq, weight, encoded in super().index(value, **kwargs)]
 
 
 def positions_postings(tokens: list[TokenTuple], boost: float) -> list[tuple]:
-    """(term bytes, frequency, weight, encoded positions) for each distinct token text."""
+    """(term bytes, frequency, weight, positions tuple) for each distinct token text."""
     positions: dict[str, list[int]] = {}
     for text, pos, _, _ in tokens:
         found = positions.get(text)
@@ -66,27 +67,8 @@ def positions_postings(tokens: list[TokenTuple], boost: float) -> list[tuple]:
             positions[text] = [pos]
         else:
             found.append(pos)
-    one_position = _ONE_POSITION
-    postings = []
-    for text, poses in positions.items():
-        if len(poses) == 1:
-            pos = poses[0]
-            encoded = one_position.get(pos) or _encode_one_position(pos)
-            postings.append((text.encode("utf-8"), 1, boost, encoded))
-        else:
-            deltas = [poses[0], *(b - a for a, b in zip(poses, poses[1:]))]
-            encoded = pack_uint(len(deltas)) + pickle.dumps(deltas, 2)
-            postings.append((text.encode("utf-8"), len(poses), len(poses) * boost, encoded))
-    return postings
-
-
-# Most postings hold a single position; their encodings are made once and shared.
-_ONE_POSITION: dict[int, bytes] = {}
-
-
-def _encode_one_position(pos: int) -> bytes:
-    encoded = _ONE_POSITION[pos] = pack_uint(1) + pickle.dumps([pos], 2)
-    return encoded
+    return [(text.encode("utf-8"), len(poses), len(poses) * boost, tuple(poses))
+            for text, poses in positions.items()]
 
 
 def build_schema(profile: str = "default") -> fields.Schema:

@@ -1,15 +1,16 @@
-"""searchkit's segment writer writes what Whoosh's own would, faster."""
+"""searchkit's segment writer and codec index what Whoosh's own would, faster and smaller."""
 
 from __future__ import annotations
 
 import pytest
+from whoosh import fields
 from whoosh import index as whoosh_index
 from whoosh.codec.whoosh3 import W3Codec
 
 from whoosh.writing import SegmentWriter
 
 from searchkit import SearchIndex, analysis, indexer, schema
-from searchkit.internals import writer as whoosh_writer
+from searchkit.internals import codec as compact_codec
 from searchkit.loaders import load_corpus
 from searchkit.internals.writer import FastSegmentWriter, make_codec
 
@@ -41,8 +42,10 @@ def _postings(ix) -> dict:
                 info = reader.term_info(fieldname, term)
                 matcher = reader.postings(fieldname, term)
                 postings = []
+                positional = matcher.supports("positions")
                 while matcher.is_active():
-                    postings.append((matcher.id(), matcher.weight(), matcher.value()))
+                    value = list(matcher.value_as("positions")) if positional else matcher.value()
+                    postings.append((matcher.id(), matcher.weight(), value))
                     matcher.next()
                 found[fieldname, term] = (info.doc_frequency(), info.weight(), info.max_weight(),
                                           info.min_id(), info.max_id(), postings)
@@ -51,31 +54,52 @@ def _postings(ix) -> dict:
 
 def _stock_codec() -> W3Codec:
     codec = W3Codec()
-    codec.length_stats = False  # what FastCodec leaves out; scores do not use it
+    codec.length_stats = False  # what searchkit's codec leaves out; scores do not use it
     return codec
 
 
 def test_fast_writer_indexes_exactly_what_whoosh_would(tmp_path, seed_fields):
     fast = _indexed(tmp_path / "fast", seed_fields)
-    stock = _indexed(tmp_path / "stock", seed_fields, codec=_stock_codec(), writer_class=SegmentWriter)
+    with pytest.MonkeyPatch.context() as patch:
+        # Whoosh's writer and format all the way: postings encoded by Whoosh.
+        patch.setattr(schema.TokenText, "index", fields.TEXT.index)
+        stock = _indexed(tmp_path / "stock", seed_fields, codec=_stock_codec(), writer_class=SegmentWriter)
     assert len(fast) > 5000
-    assert max(len(entry[-1]) for entry in fast.values()) > 128  # some lists span blocks
+    assert max(len(entry[-1]) for entry in fast.values()) > compact_codec.CHUNK  # some lists span chunks
     assert fast == stock
 
 
-def test_inlined_posting_lists_answer_like_blocks(tmp_path, seeds_dir):
+def test_compact_files_are_smaller_than_whoosh(tmp_path, seed_fields):
+    _indexed(tmp_path / "fast", seed_fields)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(schema.TokenText, "index", fields.TEXT.index)
+        _indexed(tmp_path / "stock", seed_fields, codec=_stock_codec(), writer_class=SegmentWriter)
+
+    def size(directory, *extensions):
+        return sum(f.stat().st_size for f in directory.iterdir() if f.suffix in extensions)
+
+    assert size(tmp_path / "fast", ".trm", ".pst") * 3 < size(tmp_path / "stock", ".trm", ".pst")
+
+
+def test_posting_list_layout_does_not_change_answers(tmp_path, seeds_dir):
     queries = ["韶关", '"数据中心集群"', "南岭国家公园", "陳少榮", "5G", "预制菜 OR 林长制",
                "韶关 NOT 民政", "title:改革", "高质量 发展 足球", "1554亿元", "示范区"]
     answers = []
-    for name, limit in (("inlined", whoosh_writer.INLINE_LIMIT), ("blocks", 1)):
+    # Every list in its term's block; every list in the postings file in chunks
+    # of two, with three terms a block: the file's layout must not show.
+    layouts = (("inlined", 10**9, compact_codec.CHUNK, compact_codec.BLOCK_TERMS),
+               ("default", compact_codec.INLINE_DOCS, compact_codec.CHUNK, compact_codec.BLOCK_TERMS),
+               ("chunks", 1, 2, 3))
+    for name, inline, chunk, block in layouts:
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(whoosh_writer, "INLINE_LIMIT", limit)
+            patch.setattr(compact_codec, "INLINE_DOCS", inline)
+            patch.setattr(compact_codec, "CHUNK", chunk)
+            patch.setattr(compact_codec, "BLOCK_TERMS", block)
             SearchIndex.build(tmp_path / name, [seeds_dir], workers=1)
         with SearchIndex.open(tmp_path / name) as index:
-            answers.append([[(h.id, round(h.score, 6), h.snippet) for h in index.search(q).hits]
+            answers.append([[(h.id, h.score, h.snippet) for h in index.search(q).hits]
                             for q in queries])
-    assert whoosh_writer.INLINE_LIMIT > 1
-    assert answers[0] == answers[1]
+    assert answers[0] == answers[1] == answers[2]
     assert all(answers[0][:5])
 
 

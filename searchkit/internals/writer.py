@@ -7,13 +7,10 @@ by term as documents arrive. Documents arrive in docnum order, so each term's
 postings are already sorted: a spilled run is sorted by term only, and merging
 runs joins each term's lists end to end.
 
-When the segment is finished, ``FastFieldWriter`` writes each term's postings
-a block at a time, encodes the short lists that live in the terms file
-directly, and keeps the terms file's hash table in arrays instead of a tuple
-per term. Posting data is pickled with the newest protocol, which stores
-bytes as they are (protocol 2, Whoosh's, turns each into a function call
-with a text argument: a third of a commit). Whoosh reads either; the index
-holds the same postings as Whoosh's own writer would make.
+When the segment is finished, the pool hands every term, sorted, with its
+postings to the codec's field writer (see codec.py), which writes the
+compact terms and postings files. A posting's value is its positions as a
+tuple (b"" in a field without positions): nothing is encoded per posting.
 """
 
 from __future__ import annotations
@@ -21,36 +18,28 @@ from __future__ import annotations
 import bisect
 import heapq
 import pickle
-import zlib
-import struct
-from array import array
 from collections.abc import Iterable, Iterator
-from hashlib import md5
 from itertools import chain, groupby
 from operator import itemgetter
 
 from whoosh.columns import NumericColumn, TranslatingColumnReader
-from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3Codec, W3FieldWriter, W3PostingsWriter, W3TermInfo
-from whoosh.filedb.filetables import OrderedHashWriter
 from whoosh.index import TOC, clean_files
-from whoosh.system import pack_ushort
-from whoosh.util.numeric import length_to_byte
 from whoosh.reading import TermNotFound
 from whoosh.util import random_name
 from whoosh.writing import MERGE_SMALL, NO_MERGE, OPTIMIZE, SegmentWriter
+
+from .codec import CompactCodec
 
 # Postings per pickle call in a run file (a term's list is never split).
 # Merging runs holds one chunk of each run in memory, so this bounds the
 # merge's memory too: a field of a few thousand very common terms (single
 # characters) would otherwise come back from every run at once.
 RUN_CHUNK = 10_000
-# Posting lists shorter than this are kept in the term's entry in the terms
-# file, sparing a block (and its pickling and compression) for each rare term.
-INLINE_LIMIT = 8
 # What a pooled term and one more posting of a term cost in memory, roughly
 # (dictionary slot, key, list; three list slots).
 _TERM_BYTES = 200
 _POSTING_BYTES = 40
+_TUPLE_BYTES = 40
 
 # A segment is rewritten when more than this fraction of its documents are
 # deleted (see merge_policy).
@@ -64,27 +53,9 @@ EXACT_LENGTHS = NumericColumn("I", default=0)
 PooledTerm = tuple[str, bytes, list]
 
 
-class FastCodec(W3Codec):
-    """Whoosh's codec, without per-term field-length statistics, with a faster field writer.
-
-    Those statistics only tighten the score bounds used to skip blocks while
-    searching; collecting them reads a column value for every posting and was
-    the largest single cost of a commit. Scores are unchanged.
-    """
-
-    length_stats = False
-
-    def field_writer(self, storage, segment):
-        return FastFieldWriter(self, storage, segment)
-
-    def postings_writer(self, dbfile, byteids=False):
-        return FastPostingsWriter(dbfile, blocklimit=self._blocklimit, byteids=byteids,
-                                  compression=self._compression, inlinelimit=self._inlinelimit)
-
-
-def make_codec() -> W3Codec:
+def make_codec() -> CompactCodec:
     """The codec searchkit writes segments with."""
-    return FastCodec(inlinelimit=INLINE_LIMIT)
+    return CompactCodec()
 
 
 class TermPool:
@@ -120,8 +91,7 @@ class TermPool:
             else:
                 postings += (docnum, weight, value)
                 size += _POSTING_BYTES
-            if freq > 1:  # one position's encoding is a shared object (see schema.py)
-                size += len(value) + 33
+            size += _TUPLE_BYTES + 8 * len(value)  # the positions tuple (b"" without positions)
         self.size += size
         if self.size > self.limit:
             self.spill()
@@ -138,8 +108,8 @@ class TermPool:
             self.size += _TERM_BYTES + len(btext)
         else:
             pooled += postings
-        # Values read back from a segment are each their own bytes object.
-        self.size += (_POSTING_BYTES + 33) * (len(postings) // 3) + sum(map(len, postings[2::3]))
+        values = postings[2::3]
+        self.size += (_POSTING_BYTES + _TUPLE_BYTES) * len(values) + 8 * sum(map(len, values))
         if self.size > self.limit:
             self.spill()
 
@@ -210,158 +180,6 @@ class TermPool:
 
 
 _term_key = itemgetter(0, 1)
-
-
-class CompactOrderedHashWriter(OrderedHashWriter):
-    """Whoosh's terms-file writer, keeping its hash entries in arrays.
-
-    The stock writer keeps a tuple per term until the file is closed: on a
-    segment of millions of terms, hundreds of megabytes.
-    """
-
-    _pair = struct.Struct("!Iq")
-
-    def __init__(self, dbfile) -> None:
-        super().__init__(dbfile)  # hash type 0: md5
-        self.buckets = [(array("I"), array("q")) for _ in range(256)]
-        self._end: int | None = None  # where the next entry goes, once known
-
-    def add(self, key: bytes, value: bytes) -> None:
-        if key <= self.lastkey:
-            raise ValueError(f"Keys must increase: {self.lastkey!r}..{key!r}")
-        pos = self._end
-        if pos is None:
-            pos = self.dbfile.tell()
-        entry = _LENGTHS.pack(len(key), len(value)) + key + value
-        self.dbfile.file.write(entry)
-        self._end = pos + len(entry)
-        self.index.append(pos)
-        hashval = int.from_bytes(md5(key).digest()[-4:], "big")  # Whoosh's md5_hash, faster
-        hashes, positions = self.buckets[hashval & 255]
-        hashes.append(hashval)
-        positions.append(pos)
-        self.lastkey = key
-
-    def _write_hashes(self) -> None:
-        # Whoosh's open-addressing tables, slot for slot: a bucket of n entries
-        # gets 2n slots; an entry goes to its slot or the next free one.
-        dbfile = self.dbfile
-        pair = self._pair.pack
-        for hashes, positions in self.buckets:
-            numslots = 2 * len(hashes)
-            self.directory.append((dbfile.tell(), numslots))
-            table_hashes = [0] * numslots
-            table_positions = [0] * numslots
-            for hashval, position in zip(hashes, positions):
-                slot = (hashval >> 8) % numslots
-                while table_positions[slot]:  # no key starts at 0, after the header
-                    slot = (slot + 1) % numslots
-                table_hashes[slot] = hashval
-                table_positions[slot] = position
-            dbfile.write(b"".join(pair(h, p) for h, p in zip(table_hashes, table_positions)))
-
-
-_LENGTHS = struct.Struct("!ii")
-_TERMINFO = W3TermInfo._struct
-
-
-class _TermInfo(W3TermInfo):
-    # Whoosh's postings writer calls set_inline(), which its term info class
-    # spells set_inlined(), so posting lists could never be inlined.
-    set_inline = W3TermInfo.set_inlined
-
-
-class FastFieldWriter(W3FieldWriter):
-    """Writes a segment's postings term by term, a block at a time."""
-
-    def __init__(self, codec, storage, segment) -> None:
-        # W3FieldWriter.__init__, with the compact terms-file writer.
-        self._codec, self._storage, self._segment = codec, storage, segment
-        self._fieldname = self._fieldid = self._btext = self._fieldobj = self._format = None
-        self._tindex = CompactOrderedHashWriter(self._create_file(W3Codec.TERMS_EXT))
-        self._fieldmap = self._tindex.extras["fieldmap"] = {}
-        self._postfile = self._create_file(W3Codec.POSTS_EXT)
-        self._postwriter = None
-        self._infield = False
-        self.is_closed = False
-
-    def add_terms(self, schema, terms: Iterable[PooledTerm]) -> None:
-        """Write pooled terms, sorted by field and term, with their postings."""
-        for fieldname, field_terms in groupby(terms, key=itemgetter(0)):
-            self.start_field(fieldname, schema[fieldname])
-            inline_below = 3 * self._postwriter._inlinelimit
-            field_prefix = pack_ushort(self._fieldid)
-            add_entry = self._tindex.add
-            for _, btext, postings in field_terms:
-                if len(postings) < inline_below:
-                    add_entry(field_prefix + btext, _inlined_terminfo(postings))
-                else:
-                    self.start_term(btext)
-                    self._add_term(postings)
-                    self.finish_term()
-            self.finish_field()
-
-    def start_term(self, btext) -> None:
-        self._btext = btext
-        self._postwriter.start_postings(self._fieldobj.format, _TermInfo())
-
-    def _add_term(self, postings: list) -> None:
-        # What W3PostingsWriter.add_posting does per posting, a block at a time:
-        # a full block is written when the next posting arrives, empty values
-        # are not kept, the block remembers its largest weight.
-        writer = self._postwriter
-        step = 3 * writer._blocklimit
-        for start in range(0, len(postings), step):
-            if start:
-                writer._write_block()
-            block = postings[start : start + step]
-            weights = block[1::3]
-            writer._ids.extend(block[0::3])
-            writer._weights.extend(weights)
-            writer._values.extend(value for value in block[2::3] if value)
-            writer._maxweight = max(writer._maxweight, max(weights))
-
-
-def _inlined_terminfo(postings: list) -> bytes:
-    """The terms-file entry of a short posting list, as W3TermInfo.to_bytes writes it inlined."""
-    if len(postings) == 3:  # most terms of a segment are in one document
-        docnum, raw_weight, value = postings
-        weight = array("f", (raw_weight,))[0]
-        header = _TERMINFO.pack(1, weight, 1, 0, 0, max(0, raw_weight), docnum, docnum)
-        return header + pickle.dumps(((docnum,), (weight,), (value,) if value else ()),
-                                     pickle.HIGHEST_PROTOCOL)
-    ids = postings[0::3]
-    raw_weights = postings[1::3]
-    weights = array("f", raw_weights)  # the postings writer keeps weights as floats
-    values = tuple(value for value in postings[2::3] if value)
-    # flags (inlined), total weight, doc freq, min/max length bytes (no
-    # length statistics), max weight, first and last docnum; then the postings.
-    header = _TERMINFO.pack(1, sum(weights), len(ids), 0, 0, max(0, *raw_weights), ids[0], ids[-1])
-    return header + pickle.dumps((tuple(ids), tuple(weights), values), pickle.HIGHEST_PROTOCOL)
-
-
-class FastPostingsWriter(W3PostingsWriter):
-    """Whoosh's postings writer, pickling block data with the newest protocol."""
-
-    def _write_block(self, last: bool = False) -> None:
-        # W3PostingsWriter._write_block, but for the pickle protocol.
-        if not self._blockcount:
-            self._postfile.write(WHOOSH3_HEADER_MAGIC)
-        self._terminfo.add_block(self)
-        data = (self._mini_ids(), self._mini_weights(), self._mini_values())
-        databytes = pickle.dumps(data, pickle.HIGHEST_PROTOCOL)
-        compression = self._compression
-        if compression:  # Whoosh compresses even the smallest blocks
-            databytes = zlib.compress(databytes, compression)
-        ids = self._ids
-        infobytes = pickle.dumps((len(ids), ids[-1], self._maxweight, compression,
-                                  length_to_byte(self._minlength), length_to_byte(self._maxlength)), 2)
-        blocklength = len(infobytes) + len(databytes)
-        self._postfile.write_int(-blocklength if last else blocklength)
-        self._postfile.write(infobytes)
-        self._postfile.write(databytes)
-        self._blockcount += 1
-        self._new_block()
 
 
 class FastSegmentWriter(SegmentWriter):
@@ -522,13 +340,7 @@ class FastSegmentWriter(SegmentWriter):
 
     def _flush_segment(self) -> None:
         self.perdocwriter.close()
-        if isinstance(self.fieldwriter, FastFieldWriter):
-            self.fieldwriter.add_terms(self.schema, self.pool.iter_terms())
-        else:  # another codec: Whoosh's posting by posting interface
-            pdr = self.per_document_reader() if self.codec.length_stats else None
-            self.fieldwriter.add_postings(self.schema, pdr, self.pool.iter_postings())
-            if pdr:
-                pdr.close()
+        self.fieldwriter.add_terms(self.schema, self.pool.iter_terms())
         self.fieldwriter.close()
 
 
@@ -586,33 +398,23 @@ def _segment_postings(reader) -> Iterator[tuple]:
     """(fieldname, term bytes, ids, weights, values) of every term of a segment, in order.
 
     Deleted documents included (the merge maps docnums through its docmap).
-    Whoosh's ``reader.iter_postings`` looks every term up in the hash table,
-    filters each posting list through a set of the deleted documents built
-    anew for it, and steps a matcher posting by posting; this reads the
-    terms file in order and each posting block whole (a merge of 2,000
-    poems read its postings in 8.5 s that way).
+    Values are positions as tuples (b"" for a field without positions), as
+    the pool holds them; each list is read whole, chunk after chunk.
     """
     terms = reader._terms
     schema = reader.schema
-    for (fieldname, btext), info in terms.items():
+    for fieldname in sorted(terms.indexed_field_names()):
         if fieldname not in schema:
             continue
-        if info.is_inlined():
-            ids, weights, values = info.inlined_postings()
-        else:
-            matcher = terms._codec.postings_reader(terms._postfile, info, schema[fieldname].format)
-            ids, weights, values = [], [], []
-            while matcher.is_active():
-                matcher._read_ids()
-                matcher._read_weights()
-                matcher._read_values()
-                ids.extend(matcher._ids)
-                weights.extend(matcher._weights)
-                values.extend(matcher._values)
-                matcher._next_block()
-        if not values or values[0] is None:  # a format without values
-            values = [b""] * len(ids)
-        yield fieldname, btext, ids, weights, values
+        field_format = schema[fieldname].format
+        positional = field_format.supports("positions")
+        boost = field_format.field_boost
+        for btext in terms.field_terms(fieldname):
+            ids, freqs, positions = terms.postings(fieldname, btext, positional)
+            if positional:
+                yield fieldname, btext, ids, [freq * boost for freq in freqs], positions
+            else:
+                yield fieldname, btext, ids, [boost] * len(ids), [b""] * len(ids)
 
 
 def exact_length_column(fieldname: str) -> str:
@@ -645,26 +447,19 @@ def deleted_postings(reader, fieldname: str, btext: bytes, deleted: list[int], g
     """How many of a segment's deleted documents have the term.
 
     ``deleted`` holds their docnums in order, ``gone`` the same as a set. Only
-    the posting blocks whose span of docnums holds a deleted document are
-    decoded, and their ids intersected with the set.
+    the chunks of the posting list whose span of docnums holds a deleted
+    document are decoded, and their ids intersected with the set.
     """
-    terms = reader._terms
     try:
-        info = terms.term_info(fieldname, btext)
+        chunks = reader._terms.chunks(fieldname, btext)
     except TermNotFound:
         return 0
-    if info.is_inlined():
-        return len(gone.intersection(info.inlined_postings()[0]))
-    matcher = terms._codec.postings_reader(terms._postfile, info, reader.schema[fieldname].format)
     found, low = 0, -1
-    while matcher.is_active():
-        high = matcher.block_max_id()
+    for n, high in enumerate(chunks.last_ids):
         nearest = bisect.bisect_right(deleted, low)
         if nearest < len(deleted) and deleted[nearest] <= high:
-            matcher._read_ids()
-            found += len(gone.intersection(matcher._ids))
+            found += len(gone.intersection(chunks.chunk(n)[0]))
         low = high
-        matcher._next_block()
     return found
 
 
