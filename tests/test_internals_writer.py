@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from whoosh import fields
+from whoosh import fields as whoosh_fields
 from whoosh import index as whoosh_index
 from whoosh.codec.whoosh3 import W3Codec
 
@@ -62,7 +62,7 @@ def test_fast_writer_indexes_exactly_what_whoosh_would(tmp_path, seed_fields):
     fast = _indexed(tmp_path / "fast", seed_fields)
     with pytest.MonkeyPatch.context() as patch:
         # Whoosh's writer and format all the way: postings encoded by Whoosh.
-        patch.setattr(schema.TokenText, "index", fields.TEXT.index)
+        patch.setattr(schema.TokenText, "index", whoosh_fields.TEXT.index)
         stock = _indexed(tmp_path / "stock", seed_fields, codec=_stock_codec(), writer_class=SegmentWriter)
     assert len(fast) > 5000
     assert max(len(entry[-1]) for entry in fast.values()) > compact_codec.CHUNK  # some lists span chunks
@@ -72,7 +72,7 @@ def test_fast_writer_indexes_exactly_what_whoosh_would(tmp_path, seed_fields):
 def test_compact_files_are_smaller_than_whoosh(tmp_path, seed_fields):
     _indexed(tmp_path / "fast", seed_fields)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(schema.TokenText, "index", fields.TEXT.index)
+        patch.setattr(schema.TokenText, "index", whoosh_fields.TEXT.index)
         _indexed(tmp_path / "stock", seed_fields, codec=_stock_codec(), writer_class=SegmentWriter)
 
     def size(directory, *extensions):

@@ -30,6 +30,7 @@ from __future__ import annotations
 import bisect
 import marshal
 import struct
+import sys
 import zlib
 from array import array
 from collections.abc import Iterable, Iterator
@@ -58,23 +59,48 @@ LEVEL = 1
 CACHED_BLOCKS = 512
 
 _TRAILER = struct.Struct("<Q4s")
+_BIG_ENDIAN = sys.byteorder == "big"  # integers are stored little-endian
 _U32 = struct.Struct("<I")
 
 
 # --- integer arrays --------------------------------------------------------
 
 def pack_ints(values) -> tuple[str, bytes]:
-    """(typecode, bytes) of an array of non-negative integers, in the narrowest type."""
+    """(typecode, bytes) of an array of non-negative integers, in the narrowest type.
+
+    Wider types are stored as byte planes (every integer's lowest byte, then
+    every second byte, ...): the high planes of small numbers are runs zlib
+    all but removes. Positions of the 20k-poem benchmark compressed 25% better
+    than the plain array.
+    """
     values = values if isinstance(values, (list, array)) else list(values)
     top = max(values, default=0)
     code = "B" if top < 1 << 8 else "H" if top < 1 << 16 else "I" if top < 1 << 32 else "Q"
-    return code, array(code, values).tobytes()
+    packed = array(code, values)
+    if _BIG_ENDIAN:
+        packed.byteswap()
+    data = packed.tobytes()
+    width = packed.itemsize
+    if width > 1:
+        data = b"".join(data[plane::width] for plane in range(width))
+    return code, data
 
 
 def unpack_ints(packed: tuple[str, bytes]) -> array:
     """The array that pack_ints packed."""
     code, data = packed
-    return array(code, data)
+    unpacked = array(code)
+    width = unpacked.itemsize
+    if width > 1:
+        count = len(data) // width
+        interleaved = bytearray(len(data))
+        for plane in range(width):
+            interleaved[plane::width] = data[plane * count : (plane + 1) * count]
+        data = interleaved
+    unpacked.frombytes(data)
+    if _BIG_ENDIAN:
+        unpacked.byteswap()
+    return unpacked
 
 
 def ids_from_gaps(first: int, gaps) -> list[int]:
@@ -92,106 +118,114 @@ class CompactFieldWriter(FieldWriter):
     """
 
     def __init__(self, storage, segment) -> None:
-        self._terms = storage.create_file(segment.make_filename(TERMS_EXT))
-        self._posts = storage.create_file(segment.make_filename(POSTS_EXT))
+        self._terms_file = storage.create_file(segment.make_filename(TERMS_EXT))
+        self._posts_file = storage.create_file(segment.make_filename(POSTS_EXT))
+        # Written through the raw files, offsets counted here: Whoosh's
+        # StructFile.write and tell are a Python call each.
+        self._terms = _Output(self._terms_file.file)
+        self._posts = _Output(self._posts_file.file)
         self._terms.write(MAGIC)
         self._posts.write(MAGIC)
         self._index: dict[str, tuple] = {}
         self.is_closed = False
 
     def add_terms(self, schema, terms: Iterable[tuple]) -> None:
-        """Write ``(fieldname, term bytes, [docnum, weight, value, ...])``, sorted by field and term."""
+        """Write ``(fieldname, term, [docnum, value, ...])``, sorted by field and term.
+
+        A term is bytes, or str for UTF-8. A value is the positions of the term
+        in the document (an int for one, a list or tuple; ignored in a field
+        without positions); a posting's weight is its frequency times the
+        field boost.
+        """
         for fieldname, field_terms in groupby(terms, key=itemgetter(0)):
             field_format = schema[fieldname].format
             positional = field_format.supports("positions")
             firsts, offsets = [], []
-            posts_start = self._posts.tell()
-            block = _BlockBuilder(positional, field_format)
-            for _, btext, postings in field_terms:
-                if block.count == BLOCK_TERMS:
-                    offsets.append(self._terms.tell())
-                    self._terms.write(block.encode())
-                    block = _BlockBuilder(positional, field_format)
-                if not block.count:
-                    firsts.append(btext)
-                block.add(btext, postings, self._posts)
-            if block.count:
-                offsets.append(self._terms.tell())
-                self._terms.write(block.encode())
-            offsets.append(self._terms.tell())
+            posts_start = self._posts.at
+            while True:
+                batch = list(islice(field_terms, BLOCK_TERMS))
+                if not batch:
+                    break
+                keys = [term.encode("utf-8") if type(term) is str else term for _, term, _ in batch]
+                firsts.append(keys[0])
+                offsets.append(self._terms.at)
+                self._terms.write(_encode_block(keys, [postings for _, _, postings in batch],
+                                                positional and field_format, self._posts))
+            offsets.append(self._terms.at)
             self._index[fieldname] = (b"".join(firsts), pack_ints(map(len, firsts)), pack_ints(offsets),
                                       positional, field_format.field_boost, INLINE_DOCS,
-                                      (posts_start, self._posts.tell()))
+                                      (posts_start, self._posts.at))
 
     def close(self) -> None:
         """Write the block index and close both files."""
         if self.is_closed:
             return
         self.is_closed = True
-        at = self._terms.tell()
+        at = self._terms.at
         self._terms.write(zlib.compress(marshal.dumps(self._index), LEVEL))
         self._terms.write(_TRAILER.pack(at, MAGIC))
-        self._terms.close()
-        self._posts.close()
+        self._terms_file.close()
+        self._posts_file.close()
 
 
-class _BlockBuilder:
-    """The terms of one block of a field, as integer streams."""
+class _Output:
+    """A raw file and the number of bytes written to it."""
 
-    def __init__(self, positional: bool, field_format) -> None:
-        self.positional = positional
-        self.format = field_format
-        self.count = 0
-        self.keys: list[bytes] = []
-        self.dfs: list[int] = []
-        self.firsts: list[int] = []
-        self.gaps: list[int] = []
-        self.freqs: list[int] = []
-        self.positions: list[int] = []
-        self.external: list[int] = []
+    __slots__ = ("file", "at")
 
-    def add(self, btext: bytes, postings: list, posts) -> None:
-        ids = postings[0::3]
-        freqs, positions = self._freqs_positions(postings)
-        _check_weights(btext, postings, freqs, self.format.field_boost)
-        self.count += 1
-        self.keys.append(btext)
-        self.dfs.append(len(ids))
-        self.firsts.append(ids[0])
-        if len(ids) < INLINE_DOCS:
-            self.gaps.extend(map(sub, islice(ids, 1, None), ids))
-            if self.positional:
-                self.freqs.extend(freqs)
-                self.positions.extend(positions)
-            return
-        total = sum(freqs) if self.positional else len(ids)
-        most = max(freqs) if self.positional else 1
-        self.external.extend((posts.tell(), total, most, ids[-1]))
-        posts.write(_encode_long_list(ids, freqs if self.positional else None, positions))
+    def __init__(self, file) -> None:
+        self.file = file
+        self.at = 0
 
-    def _freqs_positions(self, postings: list) -> tuple[list[int], list[int]]:
-        if not self.positional:
-            return [], []
-        values = postings[2::3]
-        if not all(type(value) is tuple for value in values):  # Whoosh-encoded, from its own path
-            decode = self.format.decode_positions
-            values = [value if type(value) is tuple else tuple(decode(value)) for value in values]
-        return list(map(len, values)), list(chain.from_iterable(values))
-
-    def encode(self) -> bytes:
-        streams = (b"".join(self.keys), pack_ints(map(len, self.keys)), pack_ints(self.dfs),
-                   pack_ints(self.firsts), pack_ints(self.gaps), pack_ints(self.freqs),
-                   pack_ints(self.positions), pack_ints(self.external))
-        data = zlib.compress(marshal.dumps(streams), LEVEL)
-        return _U32.pack(len(data)) + data
+    def write(self, data: bytes) -> None:
+        self.file.write(data)
+        self.at += len(data)
 
 
-def _check_weights(btext: bytes, postings: list, freqs: list[int], boost: float) -> None:
-    """Refuse postings whose weights are not frequency times field boost (they would be lost)."""
-    weights = postings[1::3]
-    expected = sum(freqs) * boost if freqs else len(weights) * boost
-    if sum(weights) != expected:
-        raise ValueError(f"term {btext!r}: weights {weights[:5]} are not frequencies times {boost}")
+def _encode_block(keys: list[bytes], lists: list[list], positional, posts: _Output) -> bytes:
+    """One block of terms: keys, document frequencies and the short lists, compressed together.
+
+    ``positional`` is the field's format if it has positions, else False.
+    Long lists are written to ``posts`` and the block keeps where.
+    """
+    dfs, firsts, gaps, freqs, positions, external = [], [], [], [], [], []
+    for postings in lists:
+        ids = postings[0::2]
+        count = len(ids)
+        dfs.append(count)
+        firsts.append(ids[0])
+        if positional:
+            term_freqs, term_positions = _freqs_positions(postings[1::2], positional)
+        if count < INLINE_DOCS:
+            if count > 1:
+                gaps += map(sub, islice(ids, 1, None), ids)
+            if positional:
+                freqs += term_freqs
+                positions += term_positions
+        elif positional:
+            external += (posts.at, sum(term_freqs), max(term_freqs), ids[-1])
+            posts.write(_encode_long_list(ids, term_freqs, term_positions))
+        else:
+            external += (posts.at, count, 1, ids[-1])
+            posts.write(_encode_long_list(ids, None, ()))
+    streams = (b"".join(keys), pack_ints(map(len, keys)), pack_ints(dfs), pack_ints(firsts),
+               pack_ints(gaps), pack_ints(freqs), pack_ints(positions), pack_ints(external))
+    data = zlib.compress(marshal.dumps(streams), LEVEL)
+    return _U32.pack(len(data)) + data
+
+
+def _freqs_positions(values: list, field_format) -> tuple[list[int], list[int]]:
+    """Frequencies and positions, end to end, of the values of a term's postings."""
+    if len(values) == 1 and type(values[0]) is int:  # most terms: one document, one position
+        return [1], values
+    kinds = set(map(type, values))
+    if kinds == {int}:
+        return [1] * len(values), values
+    if bytes in kinds:  # Whoosh-encoded, from its own indexing
+        decode = field_format.decode_positions
+        values = [decode(value) if type(value) is bytes else value for value in values]
+    values = [(value,) if type(value) is int else value for value in values]
+    return list(map(len, values)), list(chain.from_iterable(values))
 
 
 def _encode_long_list(ids: list[int], freqs: list[int] | None, positions: list[int]) -> bytes:

@@ -28,6 +28,8 @@ from whoosh.reading import TermNotFound
 from whoosh.util import random_name
 from whoosh.writing import MERGE_SMALL, NO_MERGE, OPTIMIZE, SegmentWriter
 
+from ..analysis import Pretokenized
+from ..schema import TokenText
 from .codec import CompactCodec
 
 # Postings per pickle call in a run file (a term's list is never split).
@@ -35,11 +37,11 @@ from .codec import CompactCodec
 # merge's memory too: a field of a few thousand very common terms (single
 # characters) would otherwise come back from every run at once.
 RUN_CHUNK = 10_000
-# What a pooled term and one more posting of a term cost in memory, roughly
-# (dictionary slot, key, list; three list slots).
+# What a pooled term, one more posting of a term and one more position of a
+# posting cost in memory, roughly (dictionary slot, key, list; two list slots).
 _TERM_BYTES = 200
-_POSTING_BYTES = 40
-_TUPLE_BYTES = 40
+_POSTING_BYTES = 16
+_REPEAT_BYTES = 24  # a position after the first: list growth, and the list itself
 
 # A segment is rewritten when more than this fraction of its documents are
 # deleted (see merge_policy).
@@ -61,55 +63,101 @@ def make_codec() -> CompactCodec:
 class TermPool:
     """The postings of a segment being written, grouped by field and term.
 
-    A term's postings are one flat list, ``[docnum, weight, value, ...]``, in
-    the order they were added, which is docnum order: documents are added in
+    A term's postings are one flat list, ``[docnum, value, docnum, value, ...]``,
+    in the order they were added, which is docnum order: documents are added in
     docnum order, and a merged segment's postings come term by term, in
-    docnum order, after every document already added.
+    docnum order, after every document already added. A value is the term's
+    positions in the document: an int for one position (most postings), a
+    list or tuple for more; b"" in a field without positions. Weights are
+    not kept: a posting's weight is its frequency times the field boost
+    (see codec.py), so boosts per document are refused.
+
+    Terms of the fields in ``text_fields`` (those searchkit tokenizes) are
+    kept as str, the others as Whoosh's term bytes; the codec encodes text as
+    UTF-8, whose byte order is the code point order str sorts by.
     """
 
-    def __init__(self, tempstore, limitmb: float = 128) -> None:
+    def __init__(self, tempstore, limitmb: float = 128, text_fields: Iterable[str] = ()) -> None:
         self.tempstore = tempstore
         self.limit = limitmb * 1024 * 1024
         self.size = 0
-        self.fields: dict[str, dict[bytes, list]] = {}
+        self.text_fields = frozenset(text_fields)
+        self.fields: dict[str, dict] = {}
         self.runs: list[str] = []
 
-    def add_field(self, fieldname: str, docnum: int, items: Iterable[tuple], boost: float = 1.0) -> int:
-        """Pool a document's ``(term bytes, freq, weight, value)`` items for a field; return the sum of freqs."""
+    def add_tokens(self, fieldname: str, docnum: int, tokens: list[tuple]) -> int:
+        """Pool a document's tokens ``(text, position, ...)`` for a text field; return their number.
+
+        One dictionary look-up per token: the grouping by term within the
+        document and across documents happen in the same loop.
+        """
         terms = self.fields.get(fieldname)
         if terms is None:
             terms = self.fields[fieldname] = {}
-        length = size = 0
-        for btext, freq, weight, value in items:
-            if boost != 1.0:
-                weight *= boost
-            length += freq
-            postings = terms.get(btext)
+        get = terms.get
+        new_terms = new_postings = repeated = 0
+        for token in tokens:
+            text, pos = token[0], token[1]
+            postings = get(text)
             if postings is None:
-                terms[btext] = [docnum, weight, value]
+                terms[text] = [docnum, pos]
+                new_terms += 1
+            elif postings[-2] != docnum:
+                postings += (docnum, pos)
+                new_postings += 1
+            else:  # the term again in this document
+                found = postings[-1]
+                if type(found) is int:
+                    postings[-1] = [found, pos]
+                else:
+                    found.append(pos)
+                repeated += 1
+        self.size += (new_terms * _TERM_BYTES + new_postings * _POSTING_BYTES
+                      + repeated * _REPEAT_BYTES)
+        if self.size > self.limit:
+            self.spill()
+        return len(tokens)
+
+    def add_field(self, fieldname: str, docnum: int, items: Iterable[tuple], boost: float = 1.0) -> int:
+        """Pool a document's ``(term bytes, freq, weight, value)`` items (Whoosh's indexing); return the sum of freqs."""
+        if boost != 1.0:
+            raise ValueError("searchkit indexes do not keep document or field boosts per document")
+        terms = self.fields.get(fieldname)
+        if terms is None:
+            terms = self.fields[fieldname] = {}
+        text = fieldname in self.text_fields
+        length = size = 0
+        for btext, freq, _, value in items:
+            key = btext.decode("utf-8") if text else btext
+            length += freq
+            postings = terms.get(key)
+            if postings is None:
+                terms[key] = [docnum, value]
                 size += _TERM_BYTES + len(btext)
             else:
-                postings += (docnum, weight, value)
+                postings += (docnum, value)
                 size += _POSTING_BYTES
-            size += _TUPLE_BYTES + 8 * len(value)  # the positions tuple (b"" without positions)
+            size += _REPEAT_BYTES * len(value) if freq > 1 else 0
         self.size += size
         if self.size > self.limit:
             self.spill()
         return length
 
     def add_term(self, fieldname: str, btext: bytes, postings: list) -> None:
-        """Pool a term's postings ``[docnum, weight, value, ...]``, after any it already has."""
+        """Pool a term's postings ``[docnum, value, ...]``, after any it already has."""
         terms = self.fields.get(fieldname)
         if terms is None:
             terms = self.fields[fieldname] = {}
-        pooled = terms.get(btext)
+        key = btext.decode("utf-8") if fieldname in self.text_fields else btext
+        pooled = terms.get(key)
         if pooled is None:
-            terms[btext] = postings
+            terms[key] = postings
             self.size += _TERM_BYTES + len(btext)
         else:
             pooled += postings
-        values = postings[2::3]
-        self.size += (_POSTING_BYTES + _TUPLE_BYTES) * len(values) + 8 * sum(map(len, values))
+        values = postings[1::2]
+        self.size += _POSTING_BYTES * len(values) + _REPEAT_BYTES * sum(
+            len(value) for value in values if type(value) is not int)
         if self.size > self.limit:
             self.spill()
 
@@ -127,7 +175,7 @@ class TermPool:
             for term in self._sorted_terms():
                 chunk.append(term)
                 items += len(term[2])
-                if items >= 3 * RUN_CHUNK:
+                if items >= 2 * RUN_CHUNK:
                     pickle.dump(chunk, run, pickle.HIGHEST_PROTOCOL)
                     chunk, items = [], 0
             if chunk:
@@ -148,12 +196,6 @@ class TermPool:
             for _, _, more in pieces:
                 postings += more
             yield fieldname, btext, postings
-
-    def iter_postings(self) -> Iterator[tuple]:
-        """Every pooled posting as Whoosh's ``(fieldname, term bytes, docnum, weight, value)``, sorted."""
-        for fieldname, btext, postings in self.iter_terms():
-            for i in range(0, len(postings), 3):
-                yield fieldname, btext, postings[i], postings[i + 1], postings[i + 2]
 
     def cleanup(self) -> None:
         """Remove the run files."""
@@ -201,7 +243,9 @@ class FastSegmentWriter(SegmentWriter):
             if getattr(self, "writelock", None):
                 self.writelock.release()
             raise
-        self.pool = TermPool(self._tempstorage, limitmb=kwargs.get("limitmb", 128))
+        self.pool = TermPool(self._tempstorage, limitmb=kwargs.get("limitmb", 128),
+                             text_fields=[name for name, field in self.schema.items()
+                                          if isinstance(field, TokenText)])
         self._plain_schema = not any(field.separate_spelling() or field.vector
                                      for _, field in self.schema.items())
         # How a merging commit picks the segments to merge (Whoosh's default: MERGE_SMALL).
@@ -225,7 +269,10 @@ class FastSegmentWriter(SegmentWriter):
             length = 0
             if field.indexed:
                 boost = self._field_boost(fields, fieldname, docboost)
-                length = self.pool.add_field(fieldname, docnum, field.index(value), boost)
+                if isinstance(value, Pretokenized) and boost == 1.0 and isinstance(field, TokenText):
+                    length = self.pool.add_tokens(fieldname, docnum, value.tokens)
+                else:
+                    length = self.pool.add_field(fieldname, docnum, field.index(value), boost)
                 if not field.scorable:
                     length = 0
             stored = fields.get(f"_stored_{fieldname}", value)
@@ -318,24 +365,21 @@ class FastSegmentWriter(SegmentWriter):
         lengths: dict[str, list[int]] = {}
         for fieldname, field_terms in groupby(_segment_postings(reader), key=itemgetter(0)):
             field = schema[fieldname]
-            weights_by_doc = [0.0] * count if field.scorable else None
-            for _, btext, ids, weights, values in field_terms:
+            lengths_by_doc = [0] * count if field.scorable else None
+            for _, btext, ids, values in field_terms:
                 if docmap is None:
-                    live = list(zip([docnum + basedoc for docnum in ids], weights, values))
+                    live = list(zip([docnum + basedoc for docnum in ids], values))
                 else:
-                    live = [(new, weight, value) for new, weight, value
-                            in zip(map(docmap.get, ids), weights, values) if new is not None]
+                    live = [(new, value) for new, value in zip(map(docmap.get, ids), values)
+                            if new is not None]
                 if not live:
                     continue
                 pool.add_term(fieldname, btext, list(chain.from_iterable(live)))
-                if weights_by_doc is not None:
-                    for new, weight, _ in live:
-                        weights_by_doc[new - basedoc] += weight
-            if weights_by_doc is not None:
-                # Weights are frequencies times the field boost: whole numbers
-                # times 1 or 3, summed exactly in a float.
-                boost = field.format.field_boost
-                lengths[fieldname] = [round(weight / boost) for weight in weights_by_doc]
+                if lengths_by_doc is not None:  # scorable fields have positions
+                    for new, value in live:
+                        lengths_by_doc[new - basedoc] += len(value)
+            if lengths_by_doc is not None:
+                lengths[fieldname] = lengths_by_doc
         return lengths
 
     def _flush_segment(self) -> None:
@@ -395,7 +439,7 @@ class StagedCommit:
 
 
 def _segment_postings(reader) -> Iterator[tuple]:
-    """(fieldname, term bytes, ids, weights, values) of every term of a segment, in order.
+    """(fieldname, term bytes, ids, values) of every term of a segment, in order.
 
     Deleted documents included (the merge maps docnums through its docmap).
     Values are positions as tuples (b"" for a field without positions), as
@@ -408,13 +452,9 @@ def _segment_postings(reader) -> Iterator[tuple]:
             continue
         field_format = schema[fieldname].format
         positional = field_format.supports("positions")
-        boost = field_format.field_boost
         for btext in terms.field_terms(fieldname):
-            ids, freqs, positions = terms.postings(fieldname, btext, positional)
-            if positional:
-                yield fieldname, btext, ids, [freq * boost for freq in freqs], positions
-            else:
-                yield fieldname, btext, ids, [boost] * len(ids), [b""] * len(ids)
+            ids, _, positions = terms.postings(fieldname, btext, positional)
+            yield fieldname, btext, ids, positions if positional else [b""] * len(ids)
 
 
 def exact_length_column(fieldname: str) -> str:
