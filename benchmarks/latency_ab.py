@@ -2,14 +2,16 @@
 
 Usage::
 
-    python benchmarks/latency_ab.py INDEX QUERIES BASE_DIR NEW_DIR [--rounds 3]
+    python benchmarks/latency_ab.py INDEX QUERIES BASE_DIR NEW_DIR [--rounds 3] [--new-index DIR]
 
 Starts one worker process per checkout (``PYTHONPATH=BASE_DIR`` and
 ``PYTHONPATH=NEW_DIR``), each with the index open. After a warm-up pass over
 the queries (as ``bench.py`` does), every query is sent to both workers in
 turn, alternating which goes first, so that a busy machine slows both alike.
 Each worker times ``SearchIndex.search(q, limit=10)`` itself. Prints the median
-and p95 (nearest rank) in ms of each side, over all rounds.
+and p95 (nearest rank) in ms of each side, over all rounds. When the two
+checkouts write different index formats, ``--new-index`` names the index the
+new side searches (built from the same files by the new checkout).
 """
 
 from __future__ import annotations
@@ -75,9 +77,11 @@ def main() -> None:
     parser.add_argument("base", type=Path)
     parser.add_argument("new", type=Path)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--new-index", type=Path, help="the new side's index (default: INDEX)")
     args = parser.parse_args()
     queries = [q.strip() for q in args.queries.read_text(encoding="utf-8").splitlines() if q.strip()]
-    sides = {"base": start_worker(args.base, args.index), "new": start_worker(args.new, args.index)}
+    sides = {"base": start_worker(args.base, args.index),
+             "new": start_worker(args.new, args.new_index or args.index)}
     for query in queries:  # warm-up
         for process in sides.values():
             ask(process, query)
@@ -91,8 +95,8 @@ def main() -> None:
         process.stdin.close()
         process.wait()
     for name, values in timings.items():
-        print(f"{name}: median {statistics.median(values):.2f} ms, p95 {percentile(values, 95):.2f} ms "
-              f"({len(values)} timings)")
+        print(f"{name}: median {statistics.median(values):.2f} ms, p95 {percentile(values, 95):.2f} ms, "
+              f"max {max(values):.2f} ms ({len(values)} timings)")
     ratio = statistics.median(timings["base"]) / statistics.median(timings["new"])
     print(f"median speed-up: {ratio:.2f}x")
 

@@ -55,8 +55,8 @@ INLINE_DOCS = 16
 CHUNK = 128
 # zlib level: 6 (zlib's default) made files 1% smaller than 1 and wrote 30% slower.
 LEVEL = 1
-# How many decoded blocks a terms reader keeps.
-CACHED_BLOCKS = 512
+# How many decoded blocks a terms reader keeps (a few kilobytes each).
+CACHED_BLOCKS = 2048
 
 _TRAILER = struct.Struct("<Q4s")
 _BIG_ENDIAN = sys.byteorder == "big"  # integers are stored little-endian
@@ -274,41 +274,89 @@ class _FieldIndex:
 
 
 class _Block:
-    """A decoded block: its terms and the postings of the short lists."""
+    """A decoded block: its terms and the postings of the short lists.
 
-    __slots__ = ("keys", "where", "dfs", "firsts", "gaps", "gap_at", "freqs", "freq_at",
-                 "positions", "external", "external_at", "inline_docs")
+    Where a term's data starts in each stream is summed when it is asked for
+    (sums over slices of at most BLOCK_TERMS numbers, in C): decoding a block
+    does no work per term but splitting the keys.
+    """
+
+    __slots__ = ("_keys", "_bounds", "_streams", "_arrays", "dfs", "inline")
 
     def __init__(self, data: bytes, inline_docs: int) -> None:
-        self.inline_docs = inline_docs
-        keys, lengths, dfs, firsts, gaps, freqs, positions, external = marshal.loads(zlib.decompress(data))
-        bounds = list(accumulate(unpack_ints(lengths), initial=0))
-        self.keys = [keys[a:b] for a, b in zip(bounds, bounds[1:])]
-        self.where = {key: i for i, key in enumerate(self.keys)}
+        keys, lengths, dfs, *streams = marshal.loads(zlib.decompress(data))
+        self._keys = keys
+        self._bounds = list(accumulate(unpack_ints(lengths), initial=0))
+        self._streams = streams  # firsts, gaps, freqs, positions, external: unpacked when asked for
+        self._arrays: list[array | None] = [None] * len(streams)
         self.dfs = unpack_ints(dfs)
-        self.firsts = unpack_ints(firsts)
-        self.gaps = unpack_ints(gaps)
-        self.freqs = unpack_ints(freqs)
-        self.positions = unpack_ints(positions)
-        self.external = unpack_ints(external)
-        # Where each term's data starts in the streams it uses.
-        inline = [df if df < inline_docs else 0 for df in self.dfs]
-        self.gap_at = list(accumulate((df - 1 if df else 0 for df in inline), initial=0))
-        self.freq_at = list(accumulate(inline, initial=0))
-        self.external_at = list(accumulate((df >= inline_docs for df in self.dfs), initial=0))
+        # Each term's number of postings in this block: 0 for a long list.
+        self.inline = [df if df < inline_docs else 0 for df in self.dfs]
+
+    def _array(self, n: int) -> array:
+        found = self._arrays[n]
+        if found is None:
+            found = self._arrays[n] = unpack_ints(self._streams[n])
+        return found
+
+    firsts = property(lambda self: self._array(0), doc="Each term's first document number.")
+    gaps = property(lambda self: self._array(1), doc="Gaps between the documents of the short lists.")
+    freqs = property(lambda self: self._array(2), doc="Frequencies of the short lists' postings.")
+    positions = property(lambda self: self._array(3), doc="Positions of the short lists' postings.")
+    external = property(lambda self: self._array(4), doc="Four numbers per long list (see external_entry).")
+
+    @property
+    def keys(self) -> list[bytes]:
+        """The block's terms, in order."""
+        keys, bounds = self._keys, self._bounds
+        return [keys[a:b] for a, b in zip(bounds, bounds[1:])]
+
+    def find(self, key: bytes) -> int | None:
+        """The number of the term in this block, or None.
+
+        A binary search slicing only the keys it compares: splitting all
+        of them cost more than the rest of decoding a block.
+        """
+        keys, bounds = self._keys, self._bounds
+        count = len(bounds) - 1
+        i = bisect.bisect_left(range(count), key, key=lambda j: keys[bounds[j] : bounds[j + 1]])
+        return i if i < count and keys[bounds[i] : bounds[i + 1]] == key else None
 
     def is_inline(self, i: int) -> bool:
         """Whether term i's postings are in this block."""
-        return self.dfs[i] < self.inline_docs
+        return self.inline[i] != 0
+
+    def _starts(self, i: int) -> tuple[int, int]:
+        """Where term i's gaps and frequencies start."""
+        before = self.inline[:i]
+        postings = sum(before)
+        return postings - (i - before.count(0)), postings
+
+    def ids(self, i: int) -> list[int]:
+        """The document numbers of term i's short list."""
+        gap_start = self._starts(i)[0]
+        return ids_from_gaps(self.firsts[i], self.gaps[gap_start : gap_start + self.inline[i] - 1])
+
+    def freqs_of(self, i: int) -> array:
+        """The frequencies of term i's short list (a field with positions)."""
+        start = self._starts(i)[1]
+        return self.freqs[start : start + self.inline[i]]
 
     def postings(self, i: int, positional: bool) -> tuple[list[int], list[int] | None, list[int] | None]:
-        """(ids, freqs, position offsets + positions) of term i's short list."""
-        ids = ids_from_gaps(self.firsts[i], self.gaps[self.gap_at[i] : self.gap_at[i + 1]])
+        """(ids, freqs, positions end to end) of term i's short list."""
+        gap_start, freq_start = self._starts(i)
+        count = self.inline[i]
+        ids = ids_from_gaps(self.firsts[i], self.gaps[gap_start : gap_start + count - 1])
         if not positional:
             return ids, None, None
-        freqs = self.freqs[self.freq_at[i] : self.freq_at[i + 1]].tolist()
-        start = sum(self.freqs[: self.freq_at[i]])
+        freqs = self.freqs[freq_start : freq_start + count].tolist()
+        start = sum(self.freqs[:freq_start])
         return ids, freqs, self.positions[start : start + sum(freqs)].tolist()
+
+    def external_entry(self, i: int) -> tuple[int, int, int, int]:
+        """(offset in the postings file, total frequency, largest frequency, last id) of a long list."""
+        j = 4 * self.inline[:i].count(0)
+        return tuple(self.external[j : j + 4])
 
 
 class CompactTermsReader(TermsReader):
@@ -363,13 +411,13 @@ class CompactTermsReader(TermsReader):
         boost = self._fields[fieldname].boost
         df = block.dfs[i]
         if not block.is_inline(i):
-            _, total, most, last = self._external(block, i)
+            _, total, most, last = block.external_entry(i)
         else:
-            last = block.firsts[i] + sum(block.gaps[block.gap_at[i] : block.gap_at[i + 1]])
+            last = block.ids(i)[-1]
             if not self._fields[fieldname].positional:  # each posting has frequency 1
                 total, most = df, 1
             else:
-                freqs = block.freqs[block.freq_at[i] : block.freq_at[i + 1]]
+                freqs = block.freqs_of(i)
                 total, most = sum(freqs), max(freqs)
         return TermInfo(weight=total * boost, df=df, minlength=0, maxlength=0,
                         maxweight=most * boost, minid=block.firsts[i], maxid=last)
@@ -444,8 +492,9 @@ class CompactTermsReader(TermsReader):
             start = offsets[n]
             (size,) = _U32.unpack_from(self._terms, start)
             block = _Block(self._terms[start + 4 : start + 4 + size], self._fields[fieldname].inline_docs)
-            if len(self._blocks) >= CACHED_BLOCKS:
-                self._blocks.clear()
+            if len(self._blocks) >= CACHED_BLOCKS:  # forget the older half
+                for old in list(islice(self._blocks, CACHED_BLOCKS // 2)):
+                    del self._blocks[old]
             self._blocks[key] = block
         return block
 
@@ -457,23 +506,18 @@ class CompactTermsReader(TermsReader):
         if n < 0:
             return None
         block = self._block(fieldname, n)
-        i = block.where.get(tbytes)
+        i = block.find(tbytes)
         return None if i is None else (block, i)
 
     def _field_keys(self, fieldname: str, start: int) -> Iterator[bytes]:
         for n in range(start, len(self._fields[fieldname].firsts)):
             yield from self._block(fieldname, n).keys
 
-    def _external(self, block: _Block, i: int) -> tuple[int, int, int, int]:
-        """(offset in the postings file, total frequency, largest frequency, last id) of a long list."""
-        j = 4 * block.external_at[i]
-        return tuple(block.external[j : j + 4])
-
     def _chunks(self, found: tuple[_Block, int], positional: bool) -> "_Chunks":
         block, i = found
         if block.is_inline(i):
             return _Chunks.inline(block.postings(i, positional))
-        offset = self._external(block, i)[0]
+        offset = block.external_entry(i)[0]
         return _Chunks.external(self._posts, offset, positional)
 
 
