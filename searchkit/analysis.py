@@ -27,6 +27,7 @@ import re
 import sqlite3
 import threading
 from collections.abc import Iterator
+from operator import add
 from pathlib import Path
 
 import jieba
@@ -127,8 +128,11 @@ def _subwords(word: str, pos: int, start: int, freq: dict[str, int]) -> Iterator
                 yield gram, pos, start + i, start + i + size
 
 
-def char_tokens(text: str) -> list[TokenTuple]:
+def char_tokens(text: str, first: int = 0, offset: int = 0) -> list[TokenTuple]:
     """Every Chinese character and every Latin/digit piece, in order.
+
+    Positions start at ``first``, character offsets at ``offset`` (for a text
+    indexed after another in the same field).
 
     Positions are consecutive over the whole text: a phrase over characters
     ignores punctuation and spaces between them (``"隐叶，鸡"`` finds
@@ -136,13 +140,15 @@ def char_tokens(text: str) -> list[TokenTuple]:
     ``bigram_tokens``, which is exact.
     """
     tokens: list[TokenTuple] = []
-    pos = 0
+    pos = first
     for match in _RUN_RE.finditer(text):
-        start = match.start()
-        if match.lastgroup == "cjk":
-            for i, char in enumerate(match.group()):
-                tokens.append((char, pos, start + i, start + i + 1))
-                pos += 1
+        start = match.start() + offset
+        if match.lastgroup == "cjk":  # tuples made by zip, in C: a third of the time of a loop
+            run = match.group()
+            end = pos + len(run)
+            tokens += zip(run, range(pos, end), range(start, start + len(run)),
+                          range(start + 1, start + len(run) + 1))
+            pos = end
         else:
             for piece in _ALNUM_RE.finditer(match.group()):
                 tokens.append(
@@ -166,10 +172,10 @@ def bigram_tokens(text: str) -> list[TokenTuple]:
     pos = 0
     for run in _CJK_RE.finditer(text):
         start, chars = run.start(), run.group()
-        for i in range(len(chars) - 1):
-            tokens.append((chars[i : i + 2], pos, start + i, start + i + 2))
-            pos += 1
-        pos += 1
+        pairs = len(chars) - 1
+        tokens += zip(map(add, chars, chars[1:]), range(pos, pos + pairs),
+                      range(start, start + pairs), range(start + 2, start + pairs + 2))
+        pos += pairs + 1
     return tokens
 
 

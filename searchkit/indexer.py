@@ -866,10 +866,8 @@ def document_fields(document: Document, file_key: str | None, checksum: str,
                     segmenter: analysis.Segmenter) -> dict[str, Any]:
     """The Whoosh fields of one document (or passage), with its tokens computed."""
     title_chars = analysis.char_tokens(document.title)
-    text_chars = analysis.char_tokens(document.text)
     gap = len(title_chars) + 100  # keeps phrases from spanning title and text
-    shift = len(document.title) + 1
-    chars = title_chars + [(t, pos + gap, s + shift, e + shift) for t, pos, s, e in text_chars]
+    chars = title_chars + analysis.char_tokens(document.text, gap, len(document.title) + 1)
     title_and_text = document.title + "\n" + document.text
     fields = {
         schema.ID: document.id,
