@@ -16,7 +16,7 @@ from whoosh import query as wq
 
 from . import schema
 from .compiler import AndNot, Compiled, and_, or_, strip_dates
-from .internals.queries import scored_matches
+from .internals.queries import matching_docs, scored_matches
 
 
 def best(searcher, compiled: Compiled, filters, top: int, sort: str, order: "TieBreak") -> "Ranked":
@@ -51,7 +51,7 @@ def best_partial(searcher, compiled: Compiled, filters, top: int, sort: str,
     passages: dict[int, list[int]] = {}
     for clause in compiled.clauses:
         heads = set()
-        for docnum in searcher.docs_for_query(and_([clause, required])):
+        for docnum in matching_docs(searcher, and_([clause, required])):
             head = order.head(docnum)
             heads.add(head)
             passages.setdefault(head, []).append(docnum)
