@@ -64,7 +64,15 @@ class _LiveBM25FScorer(scoring.BM25FScorer):
         self.idf = searcher.get_parent().idf(fieldname, text)  # cached per searcher
         self.avgfl = statistics.field_length(fieldname) / (statistics.count or 1) or 1
         self.B, self.K1, self.qf = B, K1, qf
+        self._max_weight = searcher.term_info(fieldname, text).max_weight()
         self.setup(searcher, fieldname, text)
+
+    def max_quality(self) -> float:
+        """The highest score the term can give a document: its highest weight
+        (a term statistic every codec keeps) at the shortest length a field
+        holding it can have, one token. (Whoosh's own bound also reads the
+        term's shortest field length, which not every codec records.)"""
+        return self._score(self._max_weight, 1)
 
 
 class _LiveStatistics:
@@ -360,6 +368,44 @@ class _Conjunction(matching.Matcher):
         raise NotImplementedError("a _Conjunction finds documents; scored_matches scores them")
 
 
+def live_doc_frequency(searcher, term: "Term") -> int:
+    """How many live documents of searcher have term (see LiveBM25F)."""
+    weighting = searcher.weighting
+    if isinstance(weighting, LiveBM25F):
+        text = searcher.schema[term.fieldname].to_bytes(term.text)
+        if term.estimate_size(searcher.reader()) == 0:
+            return 0
+        return weighting.statistics(searcher).doc_frequency(term.fieldname, text)
+    return term.estimate_size(searcher.reader())
+
+
+def score_bound(searcher, query: wq.Query) -> float | None:
+    """The highest score query can give a document of searcher, or None if not known.
+
+    Of a term, its scorer's ``max_quality`` (the highest in any segment);
+    of a phrase, the sum of its words' (a phrase match scores as the AND
+    of its words); of an AND, OR or AND-MAYBE, the sum of its parts'; any
+    boost multiplies. Whatever else (ranges, filters) is not bounded here.
+    """
+    kind = type(query)
+    if kind is Term:
+        bound = 0.0
+        for subsearcher, _ in searcher.leaf_searchers():
+            bound = max(bound, query.score_bound(subsearcher, searcher.weighting))
+        return bound * query.boost
+    if kind is Phrase:
+        parts = [score_bound(searcher, term) for term in query._terms]
+    elif kind in (wq.And, wq.Or):
+        parts = [score_bound(searcher, sub) for sub in query.subqueries]
+    elif kind is wq.AndMaybe:
+        parts = [score_bound(searcher, query.a), score_bound(searcher, query.b)]
+    else:
+        return None
+    if any(part is None for part in parts):
+        return None
+    return sum(parts) * query.boost
+
+
 class Term(wq.Term):
     """A Whoosh term query that looks its term up once per segment.
 
@@ -388,6 +434,14 @@ class Term(wq.Term):
         """The term's document frequency in ixreader (0 if absent), read once."""
         info = self._term_info(ixreader)
         return info.doc_frequency() if info is not None else 0
+
+    def score_bound(self, searcher, weighting) -> float:
+        """The highest score (before boost) the term gives a document of one segment's searcher."""
+        info = self._term_info(searcher.reader())
+        if info is None:
+            return 0.0
+        text = searcher.schema[self.fieldname].to_bytes(self.text)
+        return weighting.scorer(_KnownTerm(searcher, info), self.fieldname, text).max_quality()
 
     def matcher(self, searcher, context=None):
         """Whoosh's Term.matcher for one segment, with the TermInfo read once."""
