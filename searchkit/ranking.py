@@ -143,15 +143,40 @@ def best_partial(searcher, compiled: Compiled, filters, top: int, sort: str,
     candidates = {d for head, n in coverage.items() if n >= needed for d in passages[head]}
     if not candidates:
         return Ranked(0, [])
+    total = len({order.head(docnum) for docnum in candidates})  # each matches a clause
+    if sort != "date":
+        # Coverage ranks first: only the best-covered documents, enough to
+        # fill the page, can be on it, and only those need scores. (三十四首
+        # 易靜 had thousands of candidates to score for ten hits.)
+        candidates = _best_covered(candidates, coverage, order, top)
     found = fold(scored_matches(searcher, or_(compiled.clauses), allow=candidates), order)
     coverage = {docnum: coverage[order.head(docnum)] for docnum, _ in found}
     if sort == "date":  # stable: same-day documents keep their coverage order
         ranked = sorted(found, key=lambda pair: (-coverage[pair[0]], *order.key(pair)))
         ranked.sort(key=lambda pair: -order.day(pair[0]))
-        return Ranked(len(ranked), ranked[:top])
+        return Ranked(total, ranked[:top])
     ranked = first(found, top, lambda pair: (-coverage[pair[0]], order.rank(pair)),
                     lambda pair: (-coverage[pair[0]], *order.key(pair)))
-    return Ranked(len(found), ranked)
+    return Ranked(total, ranked)
+
+
+def _best_covered(candidates: set[int], coverage: dict[int, int], order: "TieBreak", top: int) -> set[int]:
+    """The candidates of the highest coverages that together hold at least top documents.
+
+    Documents are ranked by coverage before score, so no document of a
+    lower coverage can rank above these.
+    """
+    by_coverage: dict[int, set[int]] = {}
+    for docnum in candidates:
+        by_coverage.setdefault(coverage[order.head(docnum)], set()).add(docnum)
+    kept: set[int] = set()
+    heads = 0
+    for level in sorted(by_coverage, reverse=True):
+        kept |= by_coverage[level]
+        heads += len({order.head(docnum) for docnum in by_coverage[level]})
+        if heads >= top:
+            break
+    return kept
 
 
 def count_undated(searcher, compiled: Compiled, filters, order: "TieBreak") -> int:

@@ -111,3 +111,17 @@ def test_shell_says_about(poems_index, monkeypatch):
     assert f"about {shell.results.total:,} results for 江" in text
     assert f"— about {shell.results.total - 1:,} more" in text
     assert f"of about {shell.results.total:,}" in shell.toolbar_text()
+
+
+@pytest.mark.parametrize("query", ["江南 孤帆 千里 桃花潭", "白云 明月 春风 汪伦 黄鹤楼"])
+def test_partial_matches_rank_alike_on_every_page_size(poems_index, query):
+    # Only the best-covered documents are scored for a short page: a short
+    # page is the start of a long one, and the total is the same.
+    whole = poems_index.search(query, limit=150)
+    assert whole.partial and whole.total == len(whole.hits) > 3
+    for limit in (1, 2, 3):
+        page = poems_index.search(query, limit=limit)
+        assert page.partial and page.total == whole.total and page.total_exact
+        assert shown(page) == shown(whole)[:limit]
+    second = poems_index.search(query, limit=2, offset=2)
+    assert shown(second) == shown(whole)[2:4]

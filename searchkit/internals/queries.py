@@ -277,12 +277,16 @@ def _has_conjunction(query: wq.Query) -> bool:
 
 
 def _and_parts(query: wq.And) -> list[wq.Query]:
-    """The parts of an AND, ANDs inside it flattened (their boosts do not change what matches)."""
+    """What a document must match to match an AND: its parts, ANDs inside it
+    flattened and an AND-MAYBE replaced by its required side (boosts and the
+    optional side do not change what matches)."""
     parts, stack = [], list(reversed(query.subqueries))
     while stack:
         part = stack.pop()
         if type(part) is wq.And:
             stack.extend(reversed(part.subqueries))
+        elif type(part) is wq.AndMaybe:
+            stack.append(part.a)
         else:
             parts.append(part)
     return parts
