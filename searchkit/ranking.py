@@ -88,7 +88,7 @@ def best_bounded(searcher, query, top: int, order: "TieBreak") -> "Ranked | None
             # scoring at most rest must round strictly below the cut.
             if rest + 1e-6 < cut:
                 pairs = list(scored.items())
-                estimate = max(len(pairs), *(size for _, size, part in ranked_parts if type(part) is Term))
+                estimate = max([len(pairs), *(size for _, size, part in ranked_parts if type(part) is Term)])
                 return Ranked(estimate, first(pairs, top, order.rank, order.key), exact=False)
     pairs = list(scored.items())
     return Ranked(len(pairs), first(pairs, top, order.rank, order.key))
