@@ -8,8 +8,8 @@ Starts one worker process per checkout (``PYTHONPATH=BASE_DIR`` and
 ``PYTHONPATH=NEW_DIR``), each with the index open. After a warm-up pass over
 the queries (as ``bench.py`` does), every query is sent to both workers in
 turn, alternating which goes first, so that a busy machine slows both alike.
-Each worker times ``SearchIndex.search(q, limit=10)`` itself. Prints the median
-and p95 (nearest rank) in ms of each side, over all rounds. When the two
+Each worker times ``SearchIndex.search(q, limit=10)`` itself. Prints the median,
+p95 (nearest rank) and max in ms of each side, over all rounds. When the two
 checkouts write different index formats, ``--new-index`` names the index the
 new side searches (built from the same files by the new checkout).
 """

@@ -247,7 +247,7 @@ class SearchIndex:
         return SearchResults(
             query=query, total=results.total, hits=hits, partial=partial,
             elapsed=time.perf_counter() - started, undated_excluded=undated,
-            terms=list(compiled.terms),
+            terms=list(compiled.terms), total_exact=results.exact,
         )
 
 

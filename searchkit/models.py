@@ -84,15 +84,26 @@ class SearchResults:
     terms: list[str] = field(default_factory=list)
     """The query's words and phrases as the engine highlights them (normalized), e.g. to
     mark them in a whole document."""
+    total_exact: bool = True
+    """False when ``total`` is an estimate (at least that many): a query matching
+    thousands of documents is ranked without reading them all."""
 
     def to_json(self) -> dict[str, Any]:
-        """The results as the JSON object of the ``--json`` output contract."""
-        return {
-            "query": self.query,
-            "total": self.total,
-            "partial": self.partial,
-            "hits": [hit.to_json() for hit in self.hits],
-        }
+        """The results as the JSON object of the ``--json`` output contract.
+
+        ``"total_exact": false`` is added when the total is an estimate; an
+        exact total keeps the object as it always was.
+        """
+        data: dict[str, Any] = {"query": self.query, "total": self.total}
+        if not self.total_exact:
+            data["total_exact"] = False
+        data["partial"] = self.partial
+        data["hits"] = [hit.to_json() for hit in self.hits]
+        return data
+
+    def total_text(self) -> str:
+        """The total for people: '123', or 'about 12,345' when it is an estimate."""
+        return str(self.total) if self.total_exact else f"about {self.total:,}"
 
 
 @dataclass

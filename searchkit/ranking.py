@@ -16,12 +16,25 @@ from whoosh import query as wq
 
 from . import schema
 from .compiler import AndNot, Compiled, and_, or_, strip_dates
-from .internals.queries import scored_matches
+from .internals.queries import Term, live_doc_frequency, matching_docs, score_bound, scored_matches
+
+
+PRUNE_ABOVE = 1000
+"""Matches (as the terms' document frequencies add up) from which a query of
+alternatives only is ranked by bounds (``best_bounded``) and its total estimated."""
 
 
 def best(searcher, compiled: Compiled, filters, top: int, sort: str, order: "TieBreak") -> "Ranked":
-    """The first top matches of the query under filters, and how many there are."""
+    """The first top matches of the query under filters, and how many there are.
+
+    The total is exact, but for a query of alternatives only (one word, its
+    characters, ...) with more than PRUNE_ABOVE matches: see ``best_bounded``.
+    """
     combined = and_([compiled.query, *filters])
+    if sort == "relevance" and not order.tails:
+        bounded = best_bounded(searcher, combined, top, order)
+        if bounded is not None:
+            return bounded
     # Every match is scored in one pass: that also gives the exact total
     # and lets ties at the cut be decided by date and id, not by where
     # documents sit in the index. (A top-N search skips blocks but then
@@ -34,6 +47,75 @@ def best(searcher, compiled: Compiled, filters, top: int, sort: str, order: "Tie
         # incremental update changes.
         return Ranked(len(found), first(found, top, order.date_rank, order.date_key))
     return Ranked(len(found), first(found, top, order.rank, order.key))
+
+
+def best_bounded(searcher, query, top: int, order: "TieBreak") -> "Ranked | None":
+    """The first top matches of an OR of parts by their score bounds, or None where not fit.
+
+    Exact top-k pruning (MaxScore): the parts are taken from the highest
+    score bound down; the documents of those taken are scored in full (so
+    with the very floats of an exhaustive search), and once the parts left
+    could not together lift a document they alone match to the top-th
+    score, the rest are never read. (The word 人 alone: the top ten all have
+    it in the title, which no document without it can outscore.) The total
+    is then the count of the documents read, or the largest part's live
+    document frequency if more: an estimate, flagged as such.
+
+    None (rank every match) for a query that is not an OR of bounded parts,
+    or whose parts' frequencies add up to at most PRUNE_ABOVE.
+    Needs no passages (a long document's passages would have to be
+    folded before comparing).
+    """
+    parts = _alternatives(query)
+    if len(parts) < 2:
+        return None
+    sizes = [_part_size(searcher, part) for part in parts]
+    if sum(sizes) <= PRUNE_ABOVE:
+        return None
+    bounds = [score_bound(searcher, part) for part in parts]
+    if any(bound is None for bound in bounds):
+        return None
+    ranked_parts = sorted(zip(bounds, sizes, parts), key=lambda item: -item[0])
+    scored: dict[int, float] = {}
+    for taken, (_, _, part) in enumerate(ranked_parts, 1):
+        new = set(matching_docs(searcher, part)).difference(scored)
+        if new:
+            scored.update(scored_matches(searcher, query, allow=new))
+        rest = sum(bound for bound, _, _ in ranked_parts[taken:])
+        if taken < len(ranked_parts) and len(scored) >= top:
+            cut = heapq.nlargest(top, scored.values())[-1]
+            # 1e-6: ranks compare scores rounded to six places; a document
+            # scoring at most rest must round strictly below the cut.
+            if rest + 1e-6 < cut:
+                pairs = list(scored.items())
+                estimate = max([len(pairs), *(size for _, size, part in ranked_parts if type(part) is Term)])
+                return Ranked(estimate, first(pairs, top, order.rank, order.key), exact=False)
+    pairs = list(scored.items())
+    return Ranked(len(pairs), first(pairs, top, order.rank, order.key))
+
+
+def _alternatives(query) -> list:
+    """The parts of a query's outermost OR (ORs inside it flattened), [] if it is no OR.
+
+    Boosted ORs are not flattened (their boost applies to the sum).
+    """
+    if type(query) is not wq.Or:
+        return []
+    parts, stack = [], [query]
+    while stack:
+        node = stack.pop()
+        if type(node) is wq.Or and node.boost == 1.0:
+            stack.extend(reversed(node.subqueries))
+        else:
+            parts.append(node)
+    return parts
+
+
+def _part_size(searcher, part) -> int:
+    """A part's live document frequency (a term's) or Whoosh's estimate of its size."""
+    if type(part) is Term:
+        return live_doc_frequency(searcher, part)
+    return part.estimate_size(searcher.reader())
 
 
 def best_partial(searcher, compiled: Compiled, filters, top: int, sort: str,
@@ -51,7 +133,7 @@ def best_partial(searcher, compiled: Compiled, filters, top: int, sort: str,
     passages: dict[int, list[int]] = {}
     for clause in compiled.clauses:
         heads = set()
-        for docnum in searcher.docs_for_query(and_([clause, required])):
+        for docnum in matching_docs(searcher, and_([clause, required])):
             head = order.head(docnum)
             heads.add(head)
             passages.setdefault(head, []).append(docnum)
@@ -61,15 +143,40 @@ def best_partial(searcher, compiled: Compiled, filters, top: int, sort: str,
     candidates = {d for head, n in coverage.items() if n >= needed for d in passages[head]}
     if not candidates:
         return Ranked(0, [])
+    total = len({order.head(docnum) for docnum in candidates})  # each matches a clause
+    if sort != "date":
+        # Coverage ranks first: only the best-covered documents, enough to
+        # fill the page, can be on it, and only those need scores. (三十四首
+        # 易靜 had thousands of candidates to score for ten hits.)
+        candidates = _best_covered(candidates, coverage, order, top)
     found = fold(scored_matches(searcher, or_(compiled.clauses), allow=candidates), order)
     coverage = {docnum: coverage[order.head(docnum)] for docnum, _ in found}
     if sort == "date":  # stable: same-day documents keep their coverage order
         ranked = sorted(found, key=lambda pair: (-coverage[pair[0]], *order.key(pair)))
         ranked.sort(key=lambda pair: -order.day(pair[0]))
-        return Ranked(len(ranked), ranked[:top])
+        return Ranked(total, ranked[:top])
     ranked = first(found, top, lambda pair: (-coverage[pair[0]], order.rank(pair)),
                     lambda pair: (-coverage[pair[0]], *order.key(pair)))
-    return Ranked(len(found), ranked)
+    return Ranked(total, ranked)
+
+
+def _best_covered(candidates: set[int], coverage: dict[int, int], order: "TieBreak", top: int) -> set[int]:
+    """The candidates of the highest coverages that together hold at least top documents.
+
+    Documents are ranked by coverage before score, so no document of a
+    lower coverage can rank above these.
+    """
+    by_coverage: dict[int, set[int]] = {}
+    for docnum in candidates:
+        by_coverage.setdefault(coverage[order.head(docnum)], set()).add(docnum)
+    kept: set[int] = set()
+    heads = 0
+    for level in sorted(by_coverage, reverse=True):
+        kept |= by_coverage[level]
+        heads += len({order.head(docnum) for docnum in by_coverage[level]})
+        if heads >= top:
+            break
+    return kept
 
 
 def count_undated(searcher, compiled: Compiled, filters, order: "TieBreak") -> int:
@@ -173,3 +280,4 @@ def first(pairs: list, top: int, rank: Callable, key: Callable) -> list:
 class Ranked:
     total: int
     ranked: list[tuple[int, float]]
+    exact: bool = True  # False: total is an estimate (see best_bounded)

@@ -87,11 +87,11 @@ def results_text(results: SearchResults, *, color: bool, offset: int = 0) -> str
     if results.total == 0:
         lines.append(f"No results for {sanitize(results.query)}.")
     elif not results.hits:
-        lines.append(f"{results.total} result{'s' if results.total != 1 else ''} for "
+        lines.append(f"{results.total_text()} result{'s' if results.total != 1 else ''} for "
                      f"{sanitize(results.query)}, none on this page (it starts at {offset + 1}).")
     else:
         last = offset + len(results.hits)
-        lines.append(f"{results.total} result{'s' if results.total != 1 else ''} for "
+        lines.append(f"{results.total_text()} result{'s' if results.total != 1 else ''} for "
                      f"{sanitize(results.query)} (showing {offset + 1}–{last}, "
                      f"{results.elapsed * 1000:.0f} ms)")
     if results.partial:

@@ -239,7 +239,7 @@ class Shell:
         if self.results and self.results.total:
             last = self.offset + len(self.results.hits)
             parts.append(("class:bottom-toolbar",
-                          f" │ hits {self.offset + 1}–{last} of {self.results.total}"))
+                          f" │ hits {self.offset + 1}–{last} of {self.results.total_text()}"))
         parts.append(("class:bottom-toolbar", " │ :help "))
         return parts
 
@@ -356,7 +356,8 @@ class Shell:
         self.write(wrap_text(text, max(20, columns - 1)))
         last = self.offset + len(results.hits)
         if last < results.total:
-            self.write(self.dim(f"— {results.total - last} more: Enter or :next —"))
+            more = results.total - last if results.total_exact else f"about {results.total - last:,}"
+            self.write(self.dim(f"— {more} more: Enter or :next —"))
 
     # -- filters and settings -------------------------------------------------------
 

@@ -337,6 +337,8 @@ def test_partial_respects_filters(seed_index):
 WHOOSH_QUERIES = [
     "韶关", "数据中心", "韶关 数据中心", "韶关 OR 民政", '"数据中心"', "数据中心 -民政",
     "title:湿地", "韶关 数据中心 足球", "5g", "中心", "预制菜 source:南方日报",
+    "(韶关 数据中心) OR (足球 比赛)", "韶关 (民政 OR 足球)", "(民政 -预制菜) 林长制", "NOT 韶关",
+    "韶关改革新局面 数据中心集群", "改革 date:2022",
 ]
 
 
@@ -354,6 +356,23 @@ def test_every_match_scored_as_whoosh_search_scores_it(seed_index, query):
     for whoosh_query in [compiled.query, wq.Or(compiled.clauses or [compiled.query])]:
         expected = {hit.docnum: hit.score for hit in searcher.search(whoosh_query, limit=None)}
         assert dict(queries.scored_matches(searcher, whoosh_query)) == expected
+
+
+@pytest.mark.parametrize("query", WHOOSH_QUERIES)
+def test_matches_found_unscored_are_whoosh_matches(seed_index, query):
+    """The matches found before scoring (leapfrogging ANDs) are those Whoosh finds."""
+    from whoosh import query as wq
+
+    from searchkit import query as q
+    from searchkit.normalize import normalize_query
+    from searchkit.internals import queries
+
+    compiled = seed_index._compile(q.parse(normalize_query(query)))
+    searcher = seed_index._get_searcher()
+    for whoosh_query in [compiled.query, wq.Or(compiled.clauses or [compiled.query]),
+                         wq.And([compiled.query, wq.Every()])]:
+        expected = sorted(hit.docnum for hit in searcher.search(whoosh_query, limit=None))
+        assert queries.matching_docs(searcher, whoosh_query) == expected
 
 
 @pytest.mark.parametrize("field,text,boost", [
