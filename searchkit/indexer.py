@@ -49,7 +49,7 @@ from whoosh import index as whoosh_index
 MANIFEST = "searchkit.json"
 LOCKFILE = "searchkit.lock"
 USERDICT = "userdict.txt"
-LEXICON = "query-lexicon.sqlite"
+LEXICON = "query-lexicon.bin"
 WRITER_LIMIT_MB = 128
 WORKER_LIMIT_MB = 64  # per worker process; spilled runs are cheap (see segments.py)
 PART_BYTES = 1_000_000  # JSON Lines files are dealt out to workers in parts this big
@@ -925,7 +925,7 @@ def _stage_query_lexicon(index_dir: Path, profile: str,
     """Copy the query lexicon of the segmenter beside the index now (cached per configuration); return what installs it."""
     config = current_config(userdict)
     digest = hashlib.sha1(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
-    cached = analysis.cache_dir() / f"query-lexicon-{digest}.sqlite"
+    cached = analysis.cache_dir() / f"query-lexicon-{digest}.v1.bin"
     if not cached.exists():
         cached.parent.mkdir(parents=True, exist_ok=True)
         analysis.write_query_lexicon(analysis.segmenter_for(profile), cached)

@@ -249,9 +249,9 @@ def test_query_lexicon_segments_exactly_like_jieba(tmp_path, seed_texts):
     from searchkit.analysis import QueryLexicon, Segmenter, write_query_lexicon
 
     full = segmenter_for(register_segmenter(None))
-    write_query_lexicon(full, tmp_path / "lexicon.sqlite")
+    write_query_lexicon(full, tmp_path / "lexicon.bin")
     light = Segmenter()  # jieba's dictionary never loaded: every query goes through the lexicon
-    light.lexicon = QueryLexicon(tmp_path / "lexicon.sqlite")
+    light.lexicon = QueryLexicon(tmp_path / "lexicon.bin")
     rng = __import__("random").Random(5)
     queries = ["数据中心集群", "韶关 改革 攻坚", "中华人民共和国", "陈少荣书记", "5G+工业互联网", "足球比赛"]
     for text in seed_texts.values():
