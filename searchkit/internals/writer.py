@@ -39,6 +39,8 @@ from whoosh.reading import TermNotFound
 from whoosh.util import random_name
 from whoosh.writing import MERGE_SMALL, NO_MERGE, OPTIMIZE, SegmentWriter
 
+from . import stored
+
 # Postings per pickle call in a run file (a term's list is never split).
 # Merging runs holds one chunk of each run in memory, so this bounds the
 # merge's memory too: a field of a few thousand very common terms (single
@@ -80,6 +82,13 @@ class FastCodec(W3Codec):
     def postings_writer(self, dbfile, byteids=False):
         return FastPostingsWriter(dbfile, blocklimit=self._blocklimit, byteids=byteids,
                                   compression=self._compression, inlinelimit=self._inlinelimit)
+
+    # Stored fields in a compact record instead of a pickle (see stored.py).
+    def per_document_writer(self, storage, segment):
+        return stored.CompactPerDocWriter(self, storage, segment)
+
+    def per_document_reader(self, storage, segment):
+        return stored.CompactPerDocReader(storage, segment)
 
 
 def make_codec() -> W3Codec:
