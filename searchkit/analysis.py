@@ -29,7 +29,7 @@ import sys
 import threading
 import zlib
 from array import array
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -182,24 +182,29 @@ def is_cjk(text: str) -> bool:
     return _CJK_RE.fullmatch(text) is not None
 
 
-LEXICON_MAGIC = b"SKLEX1\n\0"
-"""The first bytes of a query lexicon file (format 1, see ``write_query_lexicon``)."""
-_LEXICON_HEADER = struct.Struct("<8sQII")  # magic, total, longest, groups
-# The words of decompressed groups a lexicon keeps (about 8 MB of strings; the
-# whole dictionary would take about 30 MB in a long shell session).
-_LEXICON_CACHE_WORDS = 100_000
+LEXICON_FORMAT = 2
+"""The query lexicon's file format (see ``write_query_lexicon``)."""
+LEXICON_MAGIC = b"SKLEX%d\n\0" % LEXICON_FORMAT
+_LEXICON_HEADER = struct.Struct("<8sQII")  # magic, total, longest, chunks
+# A chunk is compressed once its groups hold this many bytes: 1.83 MB of
+# chunks with a chunk per group, 1.65 MB with 2 KB, 1.60 MB with 8 KB.
+_LEXICON_CHUNK_BYTES = 4096
+# The text of decompressed chunks a lexicon keeps (a third of the dictionary:
+# all of it, split into words, would take about 30 MB in a long shell session).
+_LEXICON_CACHE_BYTES = 1_500_000
 
 
 class QueryLexicon:
     """jieba's dictionary (user words included) in a compact file, for segmenting queries fast.
 
     The file (see ``write_query_lexicon``) holds the words of positive
-    frequency grouped by their first character, each group sorted and
-    compressed on its own; a small table of the groups' first characters and
-    offsets is read at open. A query decompresses only the groups of the
-    characters its Chinese runs contain, and keeps them for the next: a first
-    natural query (benchmarks/data/queries-natural.txt) takes a median of
-    0.87 ms where SQLite took 0.27 ms, the same query again 0.11 ms (0.14).
+    frequency grouped by their first character, each group sorted, groups
+    compressed together in chunks of consecutive first characters; a small
+    table of the chunks' first characters and offsets is read at open. A
+    query decompresses only the chunks of the characters its Chinese runs
+    contain, and keeps their groups for the next: a first natural query
+    (benchmarks/data/queries-natural.txt) takes a median of 1.5 ms where
+    SQLite took 0.26 ms, the same query again 0.13 ms (0.14).
 
     jieba's FREQ also holds every prefix of a word, with frequency 0, which
     only tells its word graph to look further: here a prefix is found as the
@@ -224,31 +229,37 @@ class QueryLexicon:
         if sys.byteorder != "little":  # the file's numbers are little-endian
             self._firsts.byteswap()
             self._offsets.byteswap()
-        self._groups: dict[str, tuple[list[str], list[str]]] = {}
-        self._cached_words = 0
+        self._chunks: dict[int, dict[str, str | tuple[list[str], list[str]]]] = {}
+        self._cached_bytes = 0
         self._lock = threading.Lock()
 
     def _group(self, first: str) -> tuple[list[str], list[str]] | None:
         """The sorted word endings and their frequencies (as text) of the words starting with first."""
-        group = self._groups.get(first)
-        if group is not None:
-            return group
-        index = bisect_left(self._firsts, ord(first))
-        if index == len(self._firsts) or self._firsts[index] != ord(first):
+        index = bisect_right(self._firsts, ord(first)) - 1
+        if index < 0:
             return None
+        chunk = self._chunks.get(index)
+        if chunk is None:
+            chunk = self._read_chunk(index)
+        group = chunk.get(first)
+        if type(group) is str:  # split on first use: a query needs few of a chunk's groups
+            endings, freqs = group[1:].split("\0")
+            group = chunk[first] = (endings.split("\n"), freqs.split("\n"))
+        return group
+
+    def _read_chunk(self, index: int) -> dict[str, str | tuple[list[str], list[str]]]:
         start, end = self._offsets[index], self._offsets[index + 1]
         with open(self.path, "rb") as file:
             file.seek(start)
             data = zlib.decompress(file.read(end - start)).decode("utf-8")
-        endings, freqs = data.split("\0")
-        group = (endings.split("\n"), freqs.split("\n"))
+        chunk = {text[0]: text for text in data.split("\1")}
         with self._lock:
-            self._cached_words += len(group[0])
-            if self._cached_words > _LEXICON_CACHE_WORDS:  # a long session: start again
-                self._groups.clear()
-                self._cached_words = len(group[0])
-            self._groups[first] = group
-        return group
+            self._cached_bytes += len(data)
+            if self._cached_bytes > _LEXICON_CACHE_BYTES:  # a long session: start again
+                self._chunks.clear()
+                self._cached_bytes = len(data)
+            self._chunks[index] = chunk
+        return chunk
 
     def lookup(self, word: str) -> int | None:
         """jieba's FREQ.get(word) for a word of Chinese characters (0 for a mere prefix)."""
@@ -285,30 +296,38 @@ class QueryLexicon:
 def write_query_lexicon(segmenter: Segmenter, path: str | os.PathLike) -> None:
     """Save the segmenter's dictionary for QueryLexicon (atomically).
 
-    Layout: the header (``_LEXICON_HEADER``), the sorted code points of the
-    groups' first characters (uint32), the groups' offsets in the file
-    (uint64, one more than the groups), then each group: zlib of its word
-    endings (the words less their first character), sorted, one a line, a
-    NUL, and their frequencies, one a line. 2.0 MB for jieba's dictionary
-    (349,045 words), where SQLite needed 8.8 MB with the prefixes.
+    Layout: the header (``_LEXICON_HEADER``), the code point of each chunk's
+    first character (uint32, ascending), the chunks' offsets in the file
+    (uint64, one more than the chunks), then the chunks: zlib of their
+    groups separated by U+0001, a group being its first character, the word
+    endings (the words less that character), sorted, one a line, a NUL, and
+    their frequencies, one a line. 1.6 MB for jieba's dictionary (349,045
+    words), where SQLite needed 8.8 MB with the prefixes.
     """
     path = Path(path)
     tokenizer = segmenter.jieba
     groups: dict[str, list[tuple[str, int]]] = {}
     for word, count in tokenizer.FREQ.items():
-        if count and "\n" not in word and "\0" not in word:
+        if count and not any(mark in word for mark in "\n\0\1"):  # never in a Chinese run anyway
             groups.setdefault(word[0], []).append((word[1:], count))
-    firsts = sorted(groups, key=ord)
-    blobs = []
-    for first in firsts:
+    firsts, blobs, pending, size = [], [], [], 0
+    for first in sorted(groups, key=ord):
         entries = sorted(groups[first])
-        text = "\n".join(e for e, _ in entries) + "\0" + "\n".join(str(n) for _, n in entries)
-        blobs.append(zlib.compress(text.encode("utf-8"), 9))
+        pending.append(first + "\n".join(e for e, _ in entries) + "\0"
+                       + "\n".join(str(n) for _, n in entries))
+        size += len(pending[-1])
+        if len(pending) == 1:
+            firsts.append(ord(first))
+        if size >= _LEXICON_CHUNK_BYTES:
+            blobs.append(zlib.compress("\1".join(pending).encode("utf-8"), 9))
+            pending, size = [], 0
+    if pending:
+        blobs.append(zlib.compress("\1".join(pending).encode("utf-8"), 9))
     longest = max(map(len, tokenizer.FREQ))
     offsets = array("Q", [_LEXICON_HEADER.size + 4 * len(firsts) + 8 * (len(firsts) + 1)])
     for blob in blobs:
         offsets.append(offsets[-1] + len(blob))
-    codes = array("I", map(ord, firsts))
+    codes = array("I", firsts)
     if sys.byteorder != "little":
         codes.byteswap()
         offsets.byteswap()

@@ -925,7 +925,7 @@ def _stage_query_lexicon(index_dir: Path, profile: str,
     """Copy the query lexicon of the segmenter beside the index now (cached per configuration); return what installs it."""
     config = current_config(userdict)
     digest = hashlib.sha1(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
-    cached = analysis.cache_dir() / f"query-lexicon-{digest}.v1.bin"
+    cached = analysis.cache_dir() / f"query-lexicon-{digest}.v{analysis.LEXICON_FORMAT}.bin"
     if not cached.exists():
         cached.parent.mkdir(parents=True, exist_ok=True)
         analysis.write_query_lexicon(analysis.segmenter_for(profile), cached)
