@@ -63,7 +63,7 @@ def check_segmentation(texts: list[str], count: int, seed: int = 1) -> dict:
         queries.append(text[start : start + rng.randint(2, 24)])
     full = analysis.segmenter_for(analysis.register_segmenter(None))
     with tempfile.TemporaryDirectory() as directory:
-        path = Path(directory) / "lexicon.sqlite"
+        path = Path(directory) / "lexicon.bin"
         analysis.write_query_lexicon(full, path)
         light = analysis.Segmenter()
         light.lexicon = analysis.QueryLexicon(path)

@@ -49,7 +49,7 @@ from whoosh import index as whoosh_index
 MANIFEST = "searchkit.json"
 LOCKFILE = "searchkit.lock"
 USERDICT = "userdict.txt"
-LEXICON = "query-lexicon.sqlite"
+LEXICON = "query-lexicon.bin"
 WRITER_LIMIT_MB = 128
 WORKER_LIMIT_MB = 64  # per worker process; spilled runs are cheap (see segments.py)
 PART_BYTES = 1_000_000  # JSON Lines files are dealt out to workers in parts this big
@@ -513,6 +513,9 @@ _TEMP_TOC = re.compile(r"_g\d+_\d+\.toc\..+")
 _TEMP_DIR = re.compile(r"g\d+(\.[0-9a-z]+)?\.tmp")
 _GENERATION_FILE = re.compile(r"_(g\d+)_\d+\.toc(\..+)?|(g\d+)_([0-9a-z]{12,}\..+|WRITELOCK)")
 _TEMP_FILES = {MANIFEST + ".tmp", USERDICT + ".tmp", LEXICON + ".tmp"}
+# Files of earlier index formats that no current index uses (the SQLite query
+# lexicon, 8.8 MB): removed with the leftovers, so a rebuild leaves none.
+_FORMER_FILES = {"query-lexicon.sqlite", "query-lexicon.sqlite.tmp"}
 
 
 def remove_leftovers(index_dir: Path, live: str | None) -> None:
@@ -528,7 +531,7 @@ def remove_leftovers(index_dir: Path, live: str | None) -> None:
         try:
             if _TEMP_DIR.fullmatch(name) and path.is_dir():
                 shutil.rmtree(path, ignore_errors=True)
-            elif (name in _TEMP_FILES or _TEMP_TOC.fullmatch(name)
+            elif (name in _TEMP_FILES or name in _FORMER_FILES or _TEMP_TOC.fullmatch(name)
                   or (generation and (generation.group(1) or generation.group(3)) != live)):
                 path.unlink(missing_ok=True)
         except OSError:
@@ -923,7 +926,7 @@ def _stage_query_lexicon(index_dir: Path, profile: str,
     """Copy the query lexicon of the segmenter beside the index now (cached per configuration); return what installs it."""
     config = current_config(userdict)
     digest = hashlib.sha1(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
-    cached = analysis.cache_dir() / f"query-lexicon-{digest}.sqlite"
+    cached = analysis.cache_dir() / f"query-lexicon-{digest}.v{analysis.LEXICON_FORMAT}.bin"
     if not cached.exists():
         cached.parent.mkdir(parents=True, exist_ok=True)
         analysis.write_query_lexicon(analysis.segmenter_for(profile), cached)

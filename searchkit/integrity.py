@@ -16,7 +16,7 @@ times changed, so that opening a large index does not read all of it. Damage
 that keeps a file's size and time (bit rot, a time put back) is found by
 ``verify``, which reads every file.
 
-``guard`` turns what Whoosh and SQLite raise when they read damaged files
+``guard`` turns what Whoosh and the decoders raise when they read damaged files
 into the same IndexDamagedError, naming the file when a checksum says which.
 """
 
@@ -191,10 +191,10 @@ def verify(index_dir: Path, files: dict[str, FileRecord] | None) -> Verified:
 def guard(index_dir: Path, files: dict[str, FileRecord] | None) -> Iterator[None]:
     """Report what reading damaged index files raises as IndexDamagedError.
 
-    Whoosh and SQLite meet damage with whatever their decoders raise
-    (EOFError, struct.error, zlib.error, "Block tag error", "file is not a
-    database", ...). On any such exception every file is verified: a file that
-    differs from its record is named. If all match and cover everything the
+    Whoosh and searchkit's own formats meet damage with whatever their
+    decoders raise (EOFError, struct.error, zlib.error, "Block tag error",
+    ...). On any such exception every file is verified: a file that differs
+    from its record is named. If all match and cover everything the
     index reads, the files are as written and the exception is a bug, not
     damage: it is raised as it is. Without records (an index from before
     checksums) the exception is taken for damage.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import zlib
 
 import pytest
 
@@ -249,9 +250,9 @@ def test_query_lexicon_segments_exactly_like_jieba(tmp_path, seed_texts):
     from searchkit.analysis import QueryLexicon, Segmenter, write_query_lexicon
 
     full = segmenter_for(register_segmenter(None))
-    write_query_lexicon(full, tmp_path / "lexicon.sqlite")
+    write_query_lexicon(full, tmp_path / "lexicon.bin")
     light = Segmenter()  # jieba's dictionary never loaded: every query goes through the lexicon
-    light.lexicon = QueryLexicon(tmp_path / "lexicon.sqlite")
+    light.lexicon = QueryLexicon(tmp_path / "lexicon.bin")
     rng = __import__("random").Random(5)
     queries = ["数据中心集群", "韶关 改革 攻坚", "中华人民共和国", "陈少荣书记", "5G+工业互联网", "足球比赛"]
     for text in seed_texts.values():
@@ -267,3 +268,37 @@ def test_an_unregistered_profile_is_an_error_not_the_default_segmenter():
     assert segmenter_for("default") is segmenter_for("default")
     with pytest.raises(LookupError, match="user-0123456789abcdef"):
         segmenter_for("user-0123456789abcdef")
+
+
+def test_query_lexicon_of_a_user_dictionary_segments_like_jieba(tmp_path):
+    from searchkit.analysis import QueryLexicon, Segmenter, write_query_lexicon
+
+    userdict = tmp_path / "userdict.txt"
+    # a new word, a word made rare, one with Latin letters, one given no frequency
+    userdict.write_text("韶冶霞山片区 1000 n\n中华 0\n5G网络 50\n霞山景区\n", encoding="utf-8")
+    full = segmenter_for(register_segmenter(userdict))
+    write_query_lexicon(full, tmp_path / "lexicon.bin")
+    light = Segmenter(userdict)
+    light.lexicon = QueryLexicon(tmp_path / "lexicon.bin")
+    queries = ["韶冶霞山片区的霞山景区", "中华人民共和国", "中华文化", "5G网络建设", "韶冶霞山片区中华"]
+    for query in queries:
+        assert light.words(query) == full.words(query), query
+    assert "韶冶霞山片区" in [word for word, *_ in light.words(queries[0])]
+    assert light._jieba is None
+
+
+def test_a_damaged_query_lexicon_is_refused_not_misread(tmp_path):
+    from searchkit.analysis import QueryLexicon, write_query_lexicon
+
+    path = tmp_path / "lexicon.bin"
+    write_query_lexicon(segmenter_for(register_segmenter(None)), path)
+    data = bytearray(path.read_bytes())
+    path.write_bytes(b"\0" * 16 + data[16:])
+    with pytest.raises(ValueError, match="not a query lexicon"):
+        QueryLexicon(path)
+    data[len(data) // 2 : len(data) // 2 + 64] = b"\0" * 64  # inside a group
+    path.write_bytes(data)
+    lexicon = QueryLexicon(path)
+    with pytest.raises((zlib.error, ValueError)):  # what integrity.guard reports as damage
+        for code in range(0x4E00, 0x9FA6):
+            lexicon.lookup(chr(code))

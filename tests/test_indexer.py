@@ -1092,7 +1092,8 @@ def test_leftovers_of_killed_runs_are_removed_by_the_next_run(seed_index_copy, s
     kinds = _only_live_files(seed_index_copy)
     leftovers = [f"_{live}_2.toc.1764480000.25", f"{live}_0123456789abcdefgh.trm",
                  "_g9_1.toc", "g9_0123456789abcdefgh._stored.col", "g9_WRITELOCK",
-                 "searchkit.json.tmp", "query-lexicon.sqlite.tmp"]
+                 "searchkit.json.tmp", "query-lexicon.bin.tmp",
+                 "query-lexicon.sqlite"]  # the query lexicon of an earlier index format
     for name in leftovers:
         (seed_index_copy / name).write_bytes(b"left over")
     (seed_index_copy / f"{live}.0123456789abcdef.tmp").mkdir()

@@ -42,6 +42,8 @@ from whoosh.codec.whoosh3 import W3Codec
 from whoosh.matching import LeafMatcher, ReadTooFar
 from whoosh.reading import TermInfo, TermNotFound
 
+from . import stored
+
 TERMS_EXT, POSTS_EXT = ".trm", ".pst"
 MAGIC = b"SKC1"
 # Terms per block of the terms file. A look-up decodes one block: 128 terms
@@ -695,7 +697,7 @@ class PostingMatcher(LeafMatcher):
 
 
 class CompactCodec(W3Codec):
-    """Whoosh's codec with searchkit's terms and postings files; documents and columns stay W3's."""
+    """Whoosh's codec with searchkit's terms, postings and stored-document files; columns stay W3's."""
 
     length_stats = False
 
@@ -704,6 +706,13 @@ class CompactCodec(W3Codec):
 
     def terms_reader(self, storage, segment) -> CompactTermsReader:
         return CompactTermsReader(storage, segment)
+
+    # Stored fields in compact records deflated in blocks (see stored.py).
+    def per_document_writer(self, storage, segment):
+        return stored.CompactPerDocWriter(self, storage, segment)
+
+    def per_document_reader(self, storage, segment):
+        return stored.CompactPerDocReader(storage, segment)
 
     def postings_writer(self, dbfile, byteids=False):
         raise NotImplementedError("postings are written by CompactFieldWriter.add_terms")

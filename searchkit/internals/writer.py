@@ -53,7 +53,7 @@ MAX_DELETED = 0.25
 # field length over the live documents needs the lengths of the deleted ones.
 EXACT_LENGTHS = NumericColumn("I", default=0)
 
-# (fieldname, term bytes, [docnum, weight, value, docnum, weight, value, ...])
+# (fieldname, term, [docnum, value, docnum, value, ...]): see TermPool
 PooledTerm = tuple[str, bytes, list]
 
 
