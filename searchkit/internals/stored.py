@@ -37,9 +37,8 @@ one by one: 6.45 MB; in blocks of 1, 2, 4 and 8 KB: 5.02, 4.58, 4.25 and
 read, see ``_Block``). The reader keeps the last block it read.
 
 ``decode`` returns exactly the dict that was encoded, keys in sorted order
-(as Whoosh adds them). Values written by Whoosh's own column (a zlib stream,
-first byte 0x78) are still read, so an index written before this encoding
-opens and merges as it did.
+(as Whoosh adds them). Indexes stored Whoosh's way are of an earlier schema
+version, refused with a rebuild hint before anything is read.
 """
 
 from __future__ import annotations
@@ -68,7 +67,6 @@ _DIFF_FLAG = 1 << len(_FIELDS)  # original is kept as differences from content
 _PLAIN_FLAG = _DIFF_FLAG << 1  # original is kept whole (another length than content)
 _REST_FLAG = _DIFF_FLAG << 2  # a pickle of the other fields follows
 _BLOCK = 0  # the first byte of a block's first document's value
-_ZLIB_HEADER = 0x78  # the first byte of every record Whoosh wrote
 _LEVEL = 6  # level 9 saved nothing measurable on the poems
 BLOCK_BYTES = 8192
 """A block is compressed once its records hold this many bytes (or BLOCK_DOCS records)."""
@@ -356,8 +354,6 @@ class CompactPerDocReader(W3PerDocReader):
         if not value:
             return {}
         kind = value[0]
-        if kind == _ZLIB_HEADER:  # a record Whoosh's own column wrote
-            return pickle.loads(zlib.decompress(value))
         start = docnum
         if kind != _BLOCK:
             if len(value) != 1 or kind >= BLOCK_DOCS:
