@@ -20,8 +20,8 @@ from pathlib import Path
 from searchkit import indexer
 
 KINDS = ((".trm", "terms"), (".pst", "postings"), ("_stored.col", "stored documents"),
-         ("len.col", "field lengths"), (".col", "sort columns"), (".sqlite", "query lexicon"),
-         (".lexicon", "query lexicon"))
+         ("len.col", "field lengths"), (".col", "sort columns"), ("query-lexicon.bin", "query lexicon"),
+         (".sqlite", "query lexicon (earlier format)"))
 
 
 def file_kinds(index_dir: Path) -> Counter:
