@@ -561,7 +561,7 @@ def bench_corpus(corpus_: Corpus, systems: list[System], args: argparse.Namespac
 
 
 def _ms(stats: dict) -> str:
-    return f"{stats['median_ms']:.1f} / {stats['p95_ms']:.1f} / {stats['max_ms']:.0f}"
+    return f"{stats['median_ms']:.1f} / {stats['p95_ms']:.1f} / {stats['max_ms']:.1f}"
 
 
 def _times(value: float, base: float) -> str:
@@ -668,8 +668,10 @@ def run(args: argparse.Namespace) -> dict:
               "machine_info": info, "searchkit_from": importlib.util.find_spec("searchkit").origin,
               "command": "python benchmarks/peers.py " + " ".join(sys.argv[1:]),
               "versions": {s.key: describe(s) for s in systems}, "corpora": []}
+    labels = {s.key: s.label for s in systems}
     for corpus_ in corpora(args):
         report["corpora"].append(bench_corpus(corpus_, systems, args))
+        log("\n" + "\n".join(corpus_section(report["corpora"][-1], labels)))  # in case a later one fails
     return report
 
 
