@@ -659,12 +659,17 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     report = run_benchmark(args)
     report["bench_seconds"] = round(time.perf_counter() - started, 1)
-    markdown = render(report)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
-    args.out.with_suffix(".md").write_text(markdown + "\n", encoding="utf-8")
+    write_report(args.out, report, render(report))
+    log(f"done in {report['bench_seconds']} s")
+
+
+def write_report(out: Path, report: dict, markdown: str) -> None:
+    """Write a report as JSON at out and as Markdown beside it; print the Markdown."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
+    out.with_suffix(".md").write_text(markdown + "\n", encoding="utf-8")
     print(markdown)
-    log(f"done in {report['bench_seconds']} s; wrote {args.out} and {args.out.with_suffix('.md')}")
+    print(f"wrote {out} and {out.with_suffix('.md')}", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

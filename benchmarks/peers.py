@@ -692,12 +692,7 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         if temporary and not args.keep:
             shutil.rmtree(args.work, ignore_errors=True)
-    markdown = render(report)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
-    args.out.with_suffix(".md").write_text(markdown + "\n", encoding="utf-8")
-    print(markdown)
-    log(f"wrote {args.out} and {args.out.with_suffix('.md')}")
+    bench.write_report(args.out, report, render(report))
 
 
 if __name__ == "__main__":
