@@ -163,11 +163,15 @@ class CompactFieldWriter(FieldWriter):
         if self.is_closed:
             return
         self.is_closed = True
-        at = self._terms.at
-        self._terms.write(zlib.compress(marshal.dumps(self._index), LEVEL))
-        self._terms.write(_TRAILER.pack(at, MAGIC))
-        self._terms_file.close()
-        self._posts_file.close()
+        try:
+            at = self._terms.at
+            self._terms.write(zlib.compress(marshal.dumps(self._index), LEVEL))
+            self._terms.write(_TRAILER.pack(at, MAGIC))
+        finally:  # a full disk: the files are still closed (the caller removes them)
+            try:
+                self._terms_file.close()
+            finally:
+                self._posts_file.close()
 
 
 class _Output:
