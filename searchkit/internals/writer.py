@@ -292,9 +292,9 @@ class FastSegmentWriter(SegmentWriter):
     def _terms_of(self, fieldname: str, field, value) -> list[tuple]:
         """Whoosh's postings of a field value, kept for values that repeat (paths, dates, sources).
 
-        Whoosh's analysis of a one-term field (ID, numbers, dates) took a
-        quarter of the time spent pooling a poem's postings; most documents
-        share these values with the previous ones.
+        Whoosh's analysis of the one-term fields (ID, numbers, dates) was 14%
+        of the time spent pooling 5,000 poems' postings (profiled); most
+        documents share these values with the previous ones.
         """
         if field.unique:  # a document's id: never repeats
             return field.index(value)
