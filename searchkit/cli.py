@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from . import __version__, render
@@ -24,13 +26,39 @@ class UsageError(CliError):
     """The command was called wrongly: its usage is printed with the message."""
 
 
+class Parser(argparse.ArgumentParser):
+    """The top-level parser; it knows the search command's options (see split_query_words)."""
+
+    search: argparse.ArgumentParser
+    search_options: dict[str, bool]
+    """Each option string of search ("--limit", "-h") and whether it takes a value."""
+
+
+QUERY_WORDS_HELP = """\
+Query words need no quotes: `searchkit search 使用者 帳號` searches for "使用者 帳號".
+Options may come anywhere on the line. An argument is an option only if it is -h, or
+starts with -- and a letter (--limit 5, --limit=5, --json; a unique start such as --lim
+works too, and an unknown one is an error). Any other argument is query text, so
+`searchkit search 韶关 -民政` excludes 民政. Everything after a lone -- is query text:
+`searchkit search --json -- --verbose` searches for "--verbose"."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the searchkit command."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv and sys.stdin.isatty() and sys.stdout.isatty():
         argv = ["shell"]
     parser = build_parser()
+    words = None
+    if argv[:1] == ["search"]:
+        try:
+            options, words = split_query_words(argv[1:], parser.search_options)
+        except UsageError as exc:
+            parser.search.error(render.sanitize(str(exc)))  # exits with the usage and code 2
+        argv = ["search", *options]
     args = parser.parse_args(argv)
+    if words is not None:
+        args.query = " ".join(words)
     if not getattr(args, "command", None):
         parser.print_help()
         return EXIT_USAGE
@@ -52,9 +80,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> Parser:
     """The argument parser of every subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="searchkit",
         description="Full-text search for Chinese documents (Simplified and Traditional).",
     )
@@ -83,31 +111,43 @@ def build_parser() -> argparse.ArgumentParser:
                        help="processes to index with (default: one per core)")
     index.set_defaults(handler=cmd_index)
 
-    search = commands.add_parser("search", help="search the index",
+    search = commands.add_parser("search", help="search the index", add_help=False,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                  description="Search the index. Words are ANDed; OR, NOT, -word, "
-                                 "(...), \"exact phrase\", title:, source:, date:2022-01..2022-06.")
-    search.add_argument("query", nargs="?", help="the query (omit with --batch)")
-    _add_index_option(search)
-    search.add_argument("--source", action="append", metavar="NAME",
-                        help="only this source (repeatable; a name, an alias or a unique prefix: 羊城)")
-    search.add_argument("--since", metavar="DATE", help="from this date: YYYY, YYYY-MM or YYYY-MM-DD")
-    search.add_argument("--until", metavar="DATE", help="up to this date (inclusive)")
-    search.add_argument("--limit", type=_positive, default=DEFAULT_LIMIT, metavar="N",
-                        help=f"hits per page ({DEFAULT_LIMIT})")
-    search.add_argument("--page", type=_positive, default=1, metavar="N", help="page number (1)")
-    search.add_argument("--sort", choices=SORTS, default=SORTS[0])
-    search.add_argument("--json", action="store_true", help="print one JSON object")
-    search.add_argument("--original", action="store_true",
-                        help="show snippets in the document's original script")
-    search.add_argument("--batch", metavar="FILE",
-                        help="run one query per line of FILE ('-' for stdin), print JSON lines")
+                                 "(...), \"exact phrase\",\ntitle:, source:, date:2022-01..2022-06.",
+                                 epilog=QUERY_WORDS_HELP)
+    options: dict[str, bool] = {}
+
+    def option(*names: str, **kwargs) -> None:
+        action = search.add_argument(*names, **kwargs)
+        options.update(dict.fromkeys(action.option_strings, action.nargs != 0))
+
+    search.add_argument("query", nargs="*", metavar="WORD",
+                        help="the query, quoted or not (omit with --batch)")
+    option("-h", "--help", action="help", help="show this help message and exit")
+    option("--index", **_INDEX_OPTION)
+    option("--source", action="append", metavar="NAME",
+           help="only this source (repeatable; a name, an alias or a unique prefix: 羊城)")
+    option("--since", metavar="DATE", help="from this date: YYYY, YYYY-MM or YYYY-MM-DD")
+    option("--until", metavar="DATE", help="up to this date (inclusive)")
+    option("--limit", type=_positive, default=DEFAULT_LIMIT, metavar="N",
+           help=f"hits per page ({DEFAULT_LIMIT})")
+    option("--page", type=_positive, default=1, metavar="N", help="page number (1)")
+    option("--sort", choices=SORTS, default=SORTS[0])
+    option("--json", action="store_true", help="print one JSON object")
+    option("--original", action="store_true", help="show snippets in the document's original script")
+    option("--color", **_COLOR_OPTION)
+    option("--batch", metavar="FILE",
+           help="run one query per line of FILE ('-' for stdin), print JSON lines")
     search.set_defaults(handler=cmd_search, usage=search.format_usage())
+    parser.search, parser.search_options = search, options
 
     show = commands.add_parser("show", help="print one document in full")
     show.add_argument("id", help="the document id (as search prints it)")
     _add_index_option(show)
     show.add_argument("--json", action="store_true", help="print JSON")
     show.add_argument("--original", action="store_true", help="in the document's original script")
+    show.add_argument("--color", **_COLOR_OPTION)
     show.set_defaults(handler=cmd_show)
 
     sources = commands.add_parser("sources", help="list sources with document counts")
@@ -129,13 +169,72 @@ def build_parser() -> argparse.ArgumentParser:
 
     shell = commands.add_parser("shell", help="interactive search shell")
     _add_index_option(shell)
+    shell.add_argument("--color", **_COLOR_OPTION)
     shell.set_defaults(handler=cmd_shell)
     return parser
 
 
+_COLOR_OPTION = dict(
+    choices=render.COLOR_CHOICES, default="auto", metavar="WHEN",
+    help="colour: auto (on a terminal, unless NO_COLOR is set and not empty), always or never")
+
+
+def split_query_words(argv: Sequence[str], options: dict[str, bool]) -> tuple[list[str], list[str]]:
+    """The search command's arguments, split into options (with their values) and query words.
+
+    An argument is an option if it is one of options' names, or starts with ``--``
+    and an ASCII letter and holds no space (``--limit=5``; a unique start of a name
+    works, as in argparse). Every other argument is a query word: ``-民政``,
+    ``-foo``, ``-2022``, ``-``, ``"-h 韶关"``; so is everything after a lone ``--``.
+    An option's value is the next argument, whatever it looks like. Options come
+    back as ``--name`` or ``--name=value``. Raises UsageError for ``--word`` that
+    names no option, or more than one.
+    """
+    rest: list[str] = []
+    words: list[str] = []
+    arguments = iter(argv)
+    for argument in arguments:
+        if argument == "--":
+            words.extend(arguments)
+            break
+        name = _option_name(argument, options)
+        if name is None:
+            words.append(argument)
+        elif "=" in argument:
+            rest.append(name + argument[argument.index("="):])
+        elif options[name]:
+            value = next(arguments, None)
+            # name=value, so that argparse takes a value such as "-5" or "--x" as given
+            rest.append(name if value is None else f"{name}={value}")
+        else:
+            rest.append(name)
+    return rest, words
+
+
+def _option_name(argument: str, options: dict[str, bool]) -> str | None:
+    """The option argument names, or None when it is query text."""
+    if argument in options:
+        return argument
+    if not re.match(r"--[A-Za-z]", argument) or re.search(r"\s", argument):
+        return None
+    given = argument.split("=", 1)[0]
+    if given in options:
+        return given
+    candidates = [name for name in options if name.startswith(given)]
+    if len(candidates) == 1:
+        return candidates[0]
+    if candidates:
+        raise UsageError(f"option {given} is ambiguous: {', '.join(sorted(candidates))}")
+    raise UsageError(f"unknown option {given} (query text that starts with -- goes after a "
+                     f"lone --: searchkit search -- {argument})")
+
+
+_INDEX_OPTION = dict(metavar="DIR", default=None,
+                     help="index directory (default: $SEARCHKIT_INDEX or ./index)")
+
+
 def _add_index_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--index", metavar="DIR", default=None,
-                        help="index directory (default: $SEARCHKIT_INDEX or ./index)")
+    parser.add_argument("--index", **_INDEX_OPTION)
 
 
 def _positive(text: str) -> int:
@@ -174,7 +273,7 @@ def open_index(args: argparse.Namespace) -> SearchIndex:
 
 def cmd_index(args: argparse.Namespace) -> int:
     index_dir = args.index or default_index_dir()
-    progress = _progress_bar() if sys.stderr.isatty() else None
+    progress = ProgressBar() if sys.stderr.isatty() else None
     options = dict(rebuild=args.rebuild, userdict=args.userdict, progress=progress, warn=_notice,
                    workers=args.workers, remove=args.remove,
                    include=_globs(args.include), exclude=_globs(args.exclude))
@@ -198,14 +297,34 @@ def _globs(given: list[str] | None) -> list[str] | None:
     return None if given is None else [glob for glob in given if glob]
 
 
-def _progress_bar():
-    def show(done: int, total: int) -> None:
-        width = 30
-        filled = width * done // max(total, 1)
-        sys.stderr.write(f"\rindexing [{'#' * filled}{'.' * (width - filled)}] "
-                         f"{done / 1e6:.1f}/{total / 1e6:.1f} MB")
-        sys.stderr.flush()
-    return show
+class ProgressBar:
+    """The indexing progress line on a terminal: a bar, megabytes, rate and time left.
+
+    The rate is measured from the first report on (the time before it went to
+    finding files and starting workers, not to indexing); the line is fitted to
+    the terminal's width at each report, so a resized window gets no wrapped lines.
+    """
+
+    def __init__(self, stream=None, clock: Callable[[], float] = time.monotonic) -> None:
+        self.stream = stream or sys.stderr
+        self.clock = clock
+        self.first: tuple[float, int] | None = None
+
+    def __call__(self, done: int, total: int) -> None:
+        now = self.clock()
+        if self.first is None:
+            self.first = (now, done)
+        start, start_done = self.first
+        rate = (done - start_done) / (now - start) if now > start and done > start_done else None
+        line = render.progress_text(done, total, rate, self.columns())
+        self.stream.write(f"\r{line}\x1b[K")
+        self.stream.flush()
+
+    def columns(self) -> int:
+        try:
+            return os.get_terminal_size(self.stream.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            return 80
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -225,7 +344,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.json:
         print(render.results_json(results))
     else:
-        print(render.results_text(results, color=sys.stdout.isatty(), offset=options["offset"]))
+        color = render.use_color(args.color, sys.stdout)
+        print(render.results_text(results, color=color, offset=options["offset"]))
     return EXIT_OK
 
 
@@ -279,7 +399,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     if args.json:
         print(render.document_json(document))
     else:
-        print(render.document_text(document, color=sys.stdout.isatty(), original=args.original))
+        print(render.document_text(document, color=render.use_color(args.color, sys.stdout),
+                                   original=args.original))
     return EXIT_OK
 
 
@@ -303,7 +424,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     with open_index(args) as index:
         verified = index.verify()
-    print(f"index at {render.sanitize(str(index.path))} is intact: {verified.files} files, "
+    print(f"index at {render.sanitize(str(index.path))} is intact: "
+          f"{render.plural(verified.files, 'file')}, "
           f"{verified.bytes / 1e6:.2f} MB verified")
     return EXIT_OK
 
@@ -312,7 +434,7 @@ def cmd_shell(args: argparse.Namespace) -> int:
     from .shell import run_shell
 
     index_dir = Path(args.index) if args.index else default_index_dir()
-    return run_shell(index_dir, build_from=None if args.index else default_corpus())
+    return run_shell(index_dir, build_from=None if args.index else default_corpus(), color=args.color)
 
 
 if __name__ == "__main__":  # pragma: no cover

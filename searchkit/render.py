@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -84,21 +85,22 @@ def hit_lines(number: int, hit: Hit, *, color: bool) -> list[str]:
 def results_text(results: SearchResults, *, color: bool, offset: int = 0) -> str:
     """Human-readable results, with notices about partial matches and undated documents."""
     lines = []
+    query = shorten_query(results.query)
     if results.total == 0:
-        lines.append(f"No results for {sanitize(results.query)}.")
+        lines.append(f"No results for {query}.")
     elif not results.hits:
-        lines.append(f"{results.total_text()} result{'s' if results.total != 1 else ''} for "
-                     f"{sanitize(results.query)}, none on this page (it starts at {offset + 1}).")
+        lines.append(f"{plural(results.total, 'result', count=results.total_text())} for "
+                     f"{query}, none on this page (it starts at {offset + 1}).")
     else:
         last = offset + len(results.hits)
-        lines.append(f"{results.total_text()} result{'s' if results.total != 1 else ''} for "
-                     f"{sanitize(results.query)} (showing {offset + 1}–{last}, "
+        lines.append(f"{plural(results.total, 'result', count=results.total_text())} for "
+                     f"{query} (showing {offset + 1}–{last}, "
                      f"{results.elapsed * 1000:.0f} ms)")
     if results.partial:
         lines.append("No document contains every word; showing the best partial matches.")
     if results.undated_excluded:
         n = results.undated_excluded
-        lines.append(f"{n} matching document{'s' if n != 1 else ''} without a known date "
+        lines.append(f"{plural(n, 'matching document')} without a known date "
                      f"{'were' if n != 1 else 'was'} left out by the date filter.")
     for number, hit in enumerate(results.hits, offset + 1):
         lines.append("")
@@ -174,3 +176,83 @@ def report_text(report: IndexReport) -> str:
     """
     line = not_text_line(report.not_text)
     return report.summary() + (f"\n{line}" if line else "")
+
+
+# -- small words of the faces: plurals, long queries, colour, progress ----------------------
+
+QUERY_ECHO_WIDTH = 40
+"""Terminal columns a query takes at most where output repeats it ("5 results for ...")."""
+
+
+def plural(n: int, noun: str, plural_noun: str | None = None, *, count: str | None = None) -> str:
+    """``"1 document"``, ``"2 documents"``: n and the noun in the right number.
+
+    count, when given, is printed instead of n (``"about 12,345"``).
+    """
+    word = noun if n == 1 else (plural_noun or noun + "s")
+    return f"{n if count is None else count} {word}"
+
+
+def shorten_query(query: str, width: int = QUERY_ECHO_WIDTH) -> str:
+    """A query as output repeats it: sanitized, on one line, cut to width columns.
+
+    A longer query keeps its start, an ellipsis and its length:
+    ``"韶关 数据中心 改革 民政… [1,199 characters]"`` (JSON always has it whole).
+    """
+    text = " ".join(sanitize(query).split())
+    if display_width(text) <= width:
+        return text
+    tail = f"… [{len(query):,} characters]"
+    room, head = width - display_width(tail), []
+    for char in text:
+        room -= display_width(char)
+        if room < 0:
+            break
+        head.append(char)
+    return "".join(head).rstrip() + tail
+
+
+COLOR_CHOICES = ("auto", "always", "never")
+
+
+def use_color(choice: str, stream) -> bool:
+    """Whether output to stream gets colour under ``--color choice``.
+
+    ``auto`` colours a terminal only, and not when NO_COLOR is set to anything but
+    the empty string (https://no-color.org) or TERM is ``dumb``; ``always`` and
+    ``never`` are what the user asked for, NO_COLOR or not.
+    """
+    if choice in ("always", "never"):
+        return choice == "always"
+    try:
+        terminal = stream.isatty()
+    except (AttributeError, ValueError):  # no stream, or a closed one
+        terminal = False
+    return terminal and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+
+def progress_text(done: int, total: int, rate: float | None, width: int = 80) -> str:
+    """The indexing progress line, at most width - 1 columns.
+
+    ``indexing [#######.......] 12.3/84.0 MB  1.2 MB/s  0:58 left``; rate is in
+    bytes a second (None until it is known). The bar shrinks on a narrow terminal.
+    """
+    digits = 2 if total < 10e6 else 1
+    size = f"{done / 1e6:.{digits}f}/{total / 1e6:.{digits}f} MB"
+    extra = ""
+    if rate:
+        speed = f"{rate / 1e6:.1f} MB/s" if rate >= 1e6 else f"{rate / 1e3:.0f} kB/s"
+        extra = f"  {speed}  {_clock(max(0, total - done) / rate)} left"
+    bar_width = min(30, width - 1 - len(f"indexing [] {size}{extra}"))
+    if bar_width < 5:  # too narrow for a bar: the numbers alone
+        return f"indexing {size}{extra}"[:max(0, width - 1)]
+    filled = bar_width * min(done, total) // max(total, 1)
+    return f"indexing [{'#' * filled}{'.' * (bar_width - filled)}] {size}{extra}"
+
+
+def _clock(seconds: float) -> str:
+    """seconds as m:ss, or h:mm:ss from an hour."""
+    whole = int(seconds + 0.5)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

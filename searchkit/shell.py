@@ -41,7 +41,7 @@ from prompt_toolkit.filters import Condition
 from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 from prompt_toolkit.key_binding import KeyBindings
 from prompt_toolkit.lexers import Lexer
-from prompt_toolkit.output import create_output
+from prompt_toolkit.output import ColorDepth, create_output
 from prompt_toolkit.shortcuts import print_formatted_text
 from prompt_toolkit.styles import Style
 from prompt_toolkit.validation import ValidationError, Validator
@@ -222,7 +222,7 @@ class Shell:
         where = str(self.index.path)
         if where.startswith(home + os.sep):
             where = "~" + where[len(home):]
-        docs = f" ({self.documents} documents)" if self.documents is not None else ""
+        docs = f" ({render.plural(self.documents, 'document')})" if self.documents is not None else ""
         parts = [("class:bottom-toolbar", f" {where}{docs} │ ")]
         active = "class:bottom-toolbar.active"
         if self.sources:
@@ -291,7 +291,7 @@ class Shell:
         """Run one line: a :command, a query, or (empty) the next page. False to quit."""
         text = line.strip()
         if not text:
-            if self.results and self.offset + len(self.results.hits) < self.results.total:
+            if self.results is not None:  # the next page, or a word that there is none
                 self.cmd_next("")
             return True
         if text[0] in ":：":
@@ -338,7 +338,7 @@ class Shell:
                 self.error(message)
                 self.results = None
                 return
-            self.warn(f"{message}; searching for {fallback} instead")
+            self.warn(f"{message}; searching for {render.shorten_query(fallback)} instead")
             self.query = fallback
             try:
                 results = self._search(self.offset, self.limit)
@@ -446,9 +446,17 @@ class Shell:
         if self.results is None:
             return self.error("no results yet: type a query first")
         if self.offset + len(self.results.hits) >= self.results.total:
-            return self.say("no more hits")
+            return self.say(self.dim(self._no_more_hits()))
         self.offset += self.limit
         self.show_page()
+
+    def _no_more_hits(self) -> str:
+        """What Enter or :next says on the last page."""
+        results = self.results
+        if not results.total:
+            return f"— no more hits: none for {render.shorten_query(results.query)} —"
+        total = render.plural(results.total, "result", count=results.total_text())
+        return f"— no more hits: that was the last page of {total} —"
 
     def cmd_prev(self, arg: str) -> None:
         if self.results is None:
@@ -545,15 +553,20 @@ class Pager:
         self.color = Path(command[0]).name == "less"
 
     @classmethod
-    def find(cls) -> Pager | None:
-        """The user's pager, or less, or None (then texts are printed directly)."""
+    def find(cls, *, color: bool = True) -> Pager | None:
+        """The user's pager, or less, or None (then texts are printed directly).
+
+        color False keeps colour from less too (``--color never``, NO_COLOR).
+        """
         configured = os.environ.get("PAGER", "").strip()
         command = shlex.split(configured) if configured else (["less"] if shutil.which("less") else [])
         if not command or not shutil.which(command[0]):
             return None
         if Path(command[0]).name == "less" and "-R" not in command:
             command.append("-R")
-        return cls(command)
+        pager = cls(command)
+        pager.color = pager.color and color
+        return pager
 
     def show(self, text: str) -> None:
         process = subprocess.Popen(self.command, stdin=subprocess.PIPE)
@@ -604,7 +617,8 @@ class ShellCompleter(Completer):
 
     def _choices(self, kind: str) -> Iterable[tuple[str, str]]:
         if kind == "sources":
-            return [(name, f"{count} documents") for name, count in self.shell.known_sources().items()]
+            return [(name, render.plural(count, "document"))
+                    for name, count in self.shell.known_sources().items()]
         if kind == "sorts":
             return [("relevance", "best match first"), ("date", "newest first")]
         if kind == "commands":
@@ -626,7 +640,7 @@ class ShellCompleter(Completer):
                 if _matches(name, partial.lstrip('"')):
                     text = f'"{name}"' if " " in name else name
                     yield Completion(text, start_position=-len(partial),
-                                     display_meta=f"{count} documents")
+                                     display_meta=render.plural(count, "document"))
             return
         if not re.fullmatch(r"[A-Za-z]+", word):
             return
@@ -794,8 +808,8 @@ def key_bindings() -> KeyBindings:
     return bindings
 
 
-def make_session(shell: Shell, *, input=None, output=None, history: History | None = None
-                 ) -> PromptSession:
+def make_session(shell: Shell, *, input=None, output=None, history: History | None = None,
+                 color_depth: ColorDepth | None = None) -> PromptSession:
     """The prompt: history, suggestions, completion, colouring, validation, toolbar."""
     return PromptSession(
         [("class:prompt", PROMPT)],
@@ -811,6 +825,7 @@ def make_session(shell: Shell, *, input=None, output=None, history: History | No
         key_bindings=key_bindings(),
         input=input,
         output=output,
+        color_depth=color_depth,
     )
 
 
@@ -827,10 +842,13 @@ def _warm_up(shell: Shell, on_ready: Callable[[], None]) -> None:
     on_ready()
 
 
-def run_shell(index_dir: Path, build_from: Path | None = None, *, input=None, output=None) -> int:
+def run_shell(index_dir: Path, build_from: Path | None = None, *, color: str = "auto",
+              input=None, output=None) -> int:
     """Open the index at index_dir (building it from build_from on first use) and run the shell.
 
-    Returns the exit code. input/output are prompt_toolkit objects, for tests.
+    color is auto, always or never (``--color``; auto honours NO_COLOR, see
+    render.use_color). Returns the exit code. input/output are prompt_toolkit
+    objects, for tests.
     """
     def notice(message: str) -> None:
         print(f"searchkit: {render.sanitize(message)}", file=sys.stderr, flush=True)
@@ -842,32 +860,37 @@ def run_shell(index_dir: Path, build_from: Path | None = None, *, input=None, ou
         return 1
     with index:
         if input is None and not sys.stdin.isatty():
-            return _run_plain(index)
+            return _run_plain(index, color=color == "always")
         output = output or create_output()
-        color = bool(sys.stdout.isatty() and not os.environ.get("NO_COLOR")) if input is None else False
+        colored = render.use_color(color, sys.stdout) if input is None else color == "always"
+        # prompt_toolkit's own colours (prompt, toolbar, query) follow the same choice; its
+        # output is monochrome under NO_COLOR, which --color always overrides
+        depth = output.get_default_color_depth() if colored else ColorDepth.MONOCHROME
+        if colored and depth == ColorDepth.MONOCHROME:
+            depth = ColorDepth.DEFAULT
 
         def write(text: str) -> None:
-            print_formatted_text(ANSI(text), output=output)
+            print_formatted_text(ANSI(text), output=output, color_depth=depth)
 
         def size() -> tuple[int, int]:
             got = output.get_size()
             return got.rows, got.columns
 
         interactive = input is None and sys.stdout.isatty()
-        shell = Shell(index, write=write, color=color, size=size,
-                      pager=Pager.find() if interactive else None)
-        session = make_session(shell, input=input, output=output)
+        shell = Shell(index, write=write, color=colored, size=size,
+                      pager=Pager.find(color=colored) if interactive else None)
+        session = make_session(shell, input=input, output=output, color_depth=depth)
         sources = shell.known_sources()
-        shell.write(f"searchkit shell · {index_dir} · {len(sources)} sources · "
+        shell.write(f"searchkit shell · {index_dir} · {render.plural(len(sources), 'source')} · "
                     f"type a query, :help for commands, Ctrl-D to quit")
         threading.Thread(target=_warm_up, args=(shell, session.app.invalidate),
                          daemon=True, name="searchkit-warm-up").start()
         return shell.run(session.prompt)
 
 
-def _run_plain(index: SearchIndex) -> int:
+def _run_plain(index: SearchIndex, *, color: bool = False) -> int:
     """The shell without a terminal: one line at a time from stdin, no prompt."""
-    shell = Shell(index, write=print, color=False, size=lambda: (sys.maxsize, sys.maxsize))
+    shell = Shell(index, write=print, color=color, size=lambda: (sys.maxsize, sys.maxsize))
 
     def read() -> str:
         line = sys.stdin.readline()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -637,3 +638,282 @@ def test_the_seeds_are_the_default_only_for_a_new_default_index(tmp_path, seeds_
     corp = make_corp(tmp_path)
     run("index", corp / "zh-CN", cwd=tmp_path, env=env)
     assert summary(run("index", cwd=tmp_path, env=env)) == "0 added, 0 updated, 0 removed, 7 unchanged, 0 skipped"
+
+
+# -- what people type: unquoted words, -word, options anywhere, -- (issue 16) ---------------
+
+
+def test_several_words_without_quotes_are_one_query(seed_index_dir):
+    unquoted = one_json(search(seed_index_dir, "韶关", "改革", "--json"))
+    quoted = one_json(search(seed_index_dir, "韶关 改革", "--json"))
+    assert unquoted["query"] == "韶关 改革"
+    assert ids(unquoted) == ids(quoted) and unquoted["total"] == quoted["total"] == 5
+
+
+@pytest.mark.parametrize(
+    ("args", "query", "expected"),
+    [
+        (["-民政"], "-民政", ALL - {S001}),
+        (["-防火墙"], "-防火墙", ALL),  # a word no document has: nothing is left out
+        (["韶关", "-民政"], "韶关 -民政", ALL - {S001}),
+        (["-民政", "韶关"], "-民政 韶关", ALL - {S001}),
+        (["韶关", "-2021"], "韶关 -2021", None),  # a number is a word, not an option
+    ],
+)
+def test_a_leading_minus_word_is_an_exclusion_not_an_option(seed_index_dir, args, query, expected):
+    obj = one_json(search(seed_index_dir, *args, "--json"))
+    assert obj["query"] == query
+    if expected is not None:
+        assert set(ids(obj)) == expected
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--limit", "2", "韶关", "--json", "-民政"],
+        ["韶关", "--limit=2", "-民政", "--json"],
+        ["韶关", "--lim", "2", "--json", "-民政"],  # a unique start of an option's name
+        ["韶关", "-民政", "--json", "--limit", "2"],
+    ],
+)
+def test_options_work_anywhere_on_the_line(seed_index_dir, args):
+    obj = one_json(search(seed_index_dir, *args))
+    assert obj["query"] == "韶关 -民政"
+    assert obj["total"] == 4 and len(obj["hits"]) == 2
+
+
+def test_everything_after_a_lone_double_dash_is_query_text(seed_index_dir):
+    obj = one_json(run("search", "--index", seed_index_dir, "--json", "--", "-h", "韶关"))
+    assert obj["query"] == "-h 韶关" and obj["total"] == 5
+    obj = one_json(run("search", "--index", seed_index_dir, "韶关", "--json", "--", "--limit", "1"))
+    assert obj["query"] == "韶关 --limit 1"  # searched, not taken as an option
+    assert len(obj["hits"]) <= 10
+
+
+def test_an_argument_with_a_space_is_query_text(seed_index_dir):
+    obj = one_json(search(seed_index_dir, "-h 韶关", "--json"))
+    assert obj["query"] == "-h 韶关"
+
+
+def test_an_option_takes_the_next_argument_as_its_value_whatever_it_looks_like(seed_index_dir):
+    result = search(seed_index_dir, "韶关", "--source", "-民政")
+    assert_one_line_error(result, "no source '-民政'")
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["韶关", "--limt", "5"], ["unknown option --limt", "searchkit search -- --limt"]),
+        (["韶关", "--s", "x"], ["--s is ambiguous", "--since", "--sort", "--source"]),
+    ],
+)
+def test_an_unknown_or_ambiguous_long_option_is_a_usage_error(seed_index_dir, args, words):
+    result = search(seed_index_dir, *args)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith("usage: searchkit search")
+    error = result.stderr.strip().splitlines()[-1]
+    assert error.startswith("searchkit search: error: ")
+    for word in words:
+        assert word in error
+
+
+def test_help_says_how_options_and_query_words_are_told_apart():
+    result = run("search", "--help")
+    assert result.returncode == 0
+    text = " ".join(result.stdout.split())
+    assert "Query words need no quotes" in text
+    assert "An argument is an option only if it is -h, or starts with -- and a letter" in text
+    assert "searchkit search 韶关 -民政` excludes 民政" in text
+    assert "Everything after a lone -- is query text" in text
+    assert "--color WHEN" in text and "NO_COLOR" in text
+
+
+def test_help_still_comes_anywhere_on_the_line():
+    result = run("search", "韶关", "-h")
+    assert result.returncode == 0 and result.stdout.startswith("usage: searchkit search")
+
+
+# -- colour: --color and NO_COLOR, on a pipe and on a terminal ----------------------------
+
+HIGHLIGHT = "\x1b[1;31m"
+
+
+@pytest.mark.parametrize(
+    ("options", "no_color", "colored"),
+    [
+        ([], None, False),  # a pipe is plain under auto
+        (["--color", "auto"], None, False),
+        (["--color", "never"], None, False),
+        (["--color", "always"], None, True),
+        (["--color", "always"], "1", True),  # the command line wins over NO_COLOR
+    ],
+)
+def test_color_on_a_pipe(seed_index_dir, options, no_color, colored):
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    if no_color is not None:
+        env["NO_COLOR"] = no_color
+    result = run("search", "韶关", "--index", seed_index_dir, *options, env=env)
+    assert result.returncode == 0, result.stderr
+    assert (HIGHLIGHT in result.stdout) is colored
+    assert ("【韶关】" in result.stdout) is not colored
+    if not colored:
+        assert "\x1b" not in result.stdout
+
+
+def test_show_takes_color_too(seed_index_dir):
+    plain = run("show", S002, "--index", seed_index_dir, "--color", "never")
+    bold = run("show", S002, "--index", seed_index_dir, "--color", "always")
+    assert "\x1b" not in plain.stdout
+    assert "\x1b[1m韶关" in bold.stdout
+
+
+def test_bad_color_choice_is_a_usage_error(seed_index_dir):
+    result = search(seed_index_dir, "韶关", "--color", "sometimes")
+    assert result.returncode == 2 and "invalid choice: 'sometimes'" in result.stderr
+
+
+def in_a_terminal(args, *, columns: int, env_changes: dict) -> str:
+    """searchkit ARGS run in a pseudo-terminal of the given width; everything it printed."""
+    pexpect = pytest.importorskip("pexpect")
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    env.update({"TERM": "xterm", "COLUMNS": str(columns), "LINES": "40", **env_changes})
+    child = pexpect.spawn(sys.executable, ["-m", "searchkit", *map(str, args)], env=env,
+                          dimensions=(40, columns), encoding="utf-8", timeout=120)
+    try:
+        output = child.read()  # until the command exits
+    finally:
+        child.close()
+    assert child.exitstatus == 0, output
+    assert "Traceback" not in output
+    return output
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+@pytest.mark.parametrize("columns", [80, 120])
+@pytest.mark.parametrize(
+    ("options", "env_changes", "colored"),
+    [
+        ([], {}, True),
+        ([], {"NO_COLOR": "1"}, False),
+        ([], {"NO_COLOR": ""}, True),  # set but empty: no-color.org says it does not count
+        ([], {"TERM": "dumb"}, False),
+        (["--color", "never"], {}, False),
+        (["--color", "always"], {"NO_COLOR": "1"}, True),
+    ],
+)
+def test_color_on_a_terminal(seed_index_dir, columns, options, env_changes, colored):
+    output = in_a_terminal(["search", "韶关", "--index", seed_index_dir, *options],
+                           columns=columns, env_changes=env_changes)
+    assert (HIGHLIGHT in output) is colored
+    assert ("【韶关】" in output) is not colored
+    if not colored:
+        assert "\x1b" not in output
+
+
+# -- long queries, plurals, progress ----------------------------------------------------------
+
+
+def test_a_long_query_is_echoed_on_one_line_with_its_length(seed_index_dir):
+    query = "韶关 " + "x" * 300  # 303 characters: no document has the long word
+    result = search(seed_index_dir, query)
+    assert result.returncode == 0, result.stderr
+    header = result.stdout.splitlines()[0]
+    assert header.startswith("5 results for 韶关 xxx") and "… [303 characters]" in header
+    assert len(header) < 80
+    assert one_json(search(seed_index_dir, query, "--json"))["query"] == query  # JSON: whole
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["澎湃新闻", "--limit", "1"], "1 result for 澎湃新闻"),
+        (["韶关", "--since", "2022-03-01"], "2 matching documents without a known date were left out"),
+    ],
+)
+def test_plural_forms(seed_index_dir, args, line):
+    result = search(seed_index_dir, *args)
+    assert result.returncode == 0, result.stderr
+    assert line in result.stdout
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+@pytest.mark.parametrize("columns", [80, 120])
+def test_the_progress_bar_shows_rate_and_time_left(tmp_path, corpus_copy, columns):
+    output = in_a_terminal(["index", corpus_copy, "--index", tmp_path / "index", "--workers", "1"],
+                           columns=columns, env_changes={})
+    frames = [frame.replace("\x1b[K", "") for frame in output.split("\r")
+              if frame.startswith("indexing ")]
+    assert len(frames) == 5  # one report a file
+    assert all(frame.startswith("indexing [") for frame in frames)
+    assert all(len(frame) < columns for frame in frames)  # never wraps to a second line
+    timed = [frame for frame in frames if re.search(r" [\d.]+ [kM]B/s  \d+:\d\d left$", frame)]
+    assert timed and timed == frames[1:]  # known from the second report on
+    assert frames[-1].startswith("indexing [" + "#" * 30 + "]")
+    assert "5 added" in output
+
+
+class FakeTerminal:
+    """A stream that is a terminal of a given width, for the progress bar."""
+
+    def __init__(self, columns: int) -> None:
+        self.columns, self.written = columns, []
+
+    def write(self, text: str) -> None:
+        self.written.append(text)
+
+    def flush(self) -> None:
+        pass
+
+    def fileno(self) -> int:
+        raise ValueError("no file")  # the bar then assumes 80 columns
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+def test_progress_bar_rate_and_time_left_on_a_big_job(columns, monkeypatch):
+    from searchkit import cli
+
+    clock = iter([100.0, 101.0, 161.0, 3700.0])
+    stream = FakeTerminal(columns)
+    bar = cli.ProgressBar(stream, clock=lambda: next(clock))
+    monkeypatch.setattr(bar, "columns", lambda: columns)
+    total = 2_500_000_000
+    for done in (1_000_000, 3_000_000, 123_000_000, total):
+        bar(done, total)
+    lines = [text.strip("\r").replace("\x1b[K", "") for text in stream.written]
+    assert lines[0] == "indexing [" + "." * 30 + "] 1.0/2500.0 MB"  # no rate before a second report
+    assert lines[1].endswith("] 3.0/2500.0 MB  2.0 MB/s  20:49 left")  # 2,497 MB at 2 MB/s
+    assert lines[2].endswith("] 123.0/2500.0 MB  2.0 MB/s  19:49 left")
+    assert lines[3] == "indexing [" + "#" * 30 + "] 2500.0/2500.0 MB  694 kB/s  0:00 left"
+    slow = cli.ProgressBar(stream, clock=iter([0.0, 1.0]).__next__)
+    monkeypatch.setattr(slow, "columns", lambda: columns)
+    slow(1_000_000, 10_000_000_000)
+    slow(2_000_000, 10_000_000_000)
+    lines.append(stream.written[-1].strip("\r").replace("\x1b[K", ""))
+    assert lines[-1].endswith("] 2.0/10000.0 MB  1.0 MB/s  2:46:38 left")
+    assert all(len(line) < columns for line in lines)
+
+
+def readme_command_line_examples() -> list[str]:
+    """The `searchkit search ...` examples of the README's paragraph on what the command takes."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    paragraph = readme.split("**What the command line takes.**", 1)[1].split("\n\n", 1)[0]
+    return re.findall(r"`(searchkit search [^`]+)`", paragraph)
+
+
+def test_readme_has_command_line_examples():
+    assert len(readme_command_line_examples()) >= 6
+
+
+@pytest.mark.parametrize("command", readme_command_line_examples())
+def test_readme_command_line_example(seed_index_dir, command):
+    import shlex
+
+    words = shlex.split(command)[2:]
+    result = run("search", "--index", seed_index_dir, *words)  # before any lone --
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    first = result.stdout.splitlines()[0]
+    assert first.startswith(("usage: searchkit search", "{")) or " for " in first

@@ -345,3 +345,48 @@ def test_source_prefix_and_unknown_give_the_librarys_answers(shell, out, seed_in
 def test_unknown_source_in_a_query_is_an_error(shell, out):
     shell.handle("韶关 source:没有这个")
     assert out.chunks[-1].startswith("error: no source '没有这个' in this index; known sources")
+
+
+# -- issue 16: the last page, long queries, plurals, colour ---------------------------------
+
+
+def test_enter_on_the_last_page_says_there_are_no_more_hits(shell, out):
+    drive(shell, "韶关\r\r" + CTRL_D)
+    assert "5 results for 韶关" in out.chunks[-2]
+    assert out.chunks[-1] == "— no more hits: that was the last page of 5 results —"
+
+
+def test_enter_after_a_query_with_one_or_no_hit(shell, out):
+    drive(shell, "澎湃新闻\r\r冰川\r\r" + CTRL_D)
+    assert "— no more hits: that was the last page of 1 result —" in out.chunks
+    assert out.chunks[-1] == "— no more hits: none for 冰川 —"
+
+
+def test_enter_before_any_query_says_nothing(shell, out):
+    drive(shell, "\r\r" + CTRL_D)
+    assert out.chunks == []
+
+
+def test_a_long_query_is_echoed_on_one_line(shell, out):
+    shell.size = lambda: (24, 80)
+    query = "韶关 " + "x" * 300
+    shell.handle(query)
+    header = out.chunks[-1].splitlines()[0]
+    assert header.startswith("5 results for 韶关 xxx") and header.endswith("ms)")
+    assert "… [303 characters]" in header and display_width(header) < 80
+    shell.handle("韶关 " + "x" * 1196)  # 1,199 characters: beyond the limit, one line too
+    assert out.chunks[-1].count("\n") == 0 and "1199 characters (at most 1000)" in out.chunks[-1]
+
+
+def test_plural_forms_in_completion_and_toolbar(shell):
+    document = PromptDocument(":source 南方", len(":source 南方"))
+    metas = {c.text: c.display_meta_text
+             for c in sh.ShellCompleter(shell).get_completions(document, None)}
+    assert metas == {"南方日报": "1 document", "南方Plus": "1 document"}
+    document = PromptDocument("source:羊", len("source:羊"))
+    metas = [c.display_meta_text for c in sh.ShellCompleter(shell).get_completions(document, None)]
+    assert metas == ["2 documents"]
+    shell.documents = 1
+    assert "(1 document)" in shell.toolbar_text()
+    shell.count_documents()
+    assert "(5 documents)" in shell.toolbar_text()

@@ -87,3 +87,98 @@ def test_shell_in_a_terminal(seed_index_dir, tmp_path):
     finally:
         if child.isalive():
             child.terminate(force=True)
+
+
+# -- issue 16: colour choices, the last page, long queries, plurals ---------------------------
+
+SGR = re.compile(r"\x1b\[([0-9;]*)m")
+
+
+def colours_used(raw: str) -> set[int]:
+    """The colour parameters (foreground or background) of every SGR sequence in raw."""
+    used = set()
+    for match in SGR.finditer(raw):
+        for part in match.group(1).split(";"):
+            if part and (30 <= int(part) <= 49 or 90 <= int(part) <= 107):
+                used.add(int(part))
+    return used
+
+
+def spawn_shell(index_dir, tmp_path, columns: int, *options: str, **env_changes: str):
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    env.update({"TERM": "xterm", "PAGER": "", "LESS": "", "COLUMNS": str(columns), "LINES": "40",
+                **env_changes})
+    child = pexpect.spawn(sys.executable,
+                          ["-m", "searchkit", "shell", "--index", str(index_dir), *options],
+                          env=env, dimensions=(40, columns), encoding="utf-8", timeout=WAIT,
+                          cwd=str(tmp_path))
+    return child, Screen(child)
+
+
+def quit_shell(child, screen) -> None:
+    child.send(":quit\r")
+    child.expect(pexpect.EOF, timeout=WAIT)
+    child.close()
+    assert child.exitstatus == 0, screen.text[-3000:]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+@pytest.mark.parametrize("columns", [80, 120])
+@pytest.mark.parametrize(
+    ("options", "env_changes", "colored"),
+    [
+        ((), {}, True),
+        ((), {"NO_COLOR": "1"}, False),
+        (("--color", "never"), {}, False),
+        (("--color", "always"), {"NO_COLOR": "1"}, True),  # the command line wins
+    ],
+)
+def test_shell_colour_follows_color_and_no_color(seed_index_dir, tmp_path, columns, options,
+                                                 env_changes, colored):
+    child, screen = spawn_shell(seed_index_dir, tmp_path, columns, *options, **env_changes)
+    try:
+        screen.wait_for("searchkit>")
+        child.send(":limit 1\r")
+        screen.wait_for("limit: 1")
+        child.send("韶关\r")
+        screen.wait_for("5 results for 韶关")
+        screen.wait_for("— 4 more: Enter or :next —")
+        screen.wait_for("searchkit>")
+        assert ("【韶关】" in screen.text) is not colored
+        assert bool(colours_used(screen.raw)) is colored, sorted(colours_used(screen.raw))
+        quit_shell(child, screen)
+    finally:
+        if child.isalive():
+            child.terminate(force=True)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+@pytest.mark.parametrize("columns", [80, 120])
+def test_last_page_long_query_and_plurals_in_a_terminal(seed_index_dir, tmp_path, columns):
+    child, screen = spawn_shell(seed_index_dir, tmp_path, columns)
+    try:
+        screen.wait_for("4 sources")  # the banner
+        screen.wait_for("searchkit>")
+        child.send(":limit 3\r")
+        screen.wait_for("limit: 3")
+        child.send("韶关\r")
+        screen.wait_for("— 2 more: Enter or :next —")
+        screen.wait_for("(5 documents)")  # the toolbar, once the warm-up counted them
+        child.send("\r")
+        screen.wait_for("showing 4–5")
+        screen.mark()
+        child.send("\r")  # Enter on the last page
+        screen.wait_for("— no more hits: that was the last page of 5 results —")
+
+        screen.mark()
+        child.send("韶关 " + "x" * 300 + "\r")
+        screen.wait_for("[303 characters]")
+        screen.wait_for("searchkit>")
+        header = next(line for line in screen.text.splitlines() if "results for 韶关 x" in line)
+        header = header[header.index("5 results for"):]
+        assert header.endswith("ms)") and "… [303 characters] (showing 1–3," in header
+        assert len(header) < 80  # one line, even at 80 columns
+        quit_shell(child, screen)
+    finally:
+        if child.isalive():
+            child.terminate(force=True)
