@@ -483,7 +483,7 @@ class CompactTermsReader(TermsReader):
         """Field -> (terms, bytes in the terms file, bytes in the postings file): where the bytes go."""
         sizes = {}
         for fieldname, index in self._fields.items():
-            terms = sum(len(self._block(fieldname, n).keys) for n in range(len(index.firsts)))
+            terms = sum(len(self._block(fieldname, n).dfs) for n in range(len(index.firsts)))
             start, end = index.posts_span
             sizes[fieldname] = (terms, index.offsets[-1] - index.offsets[0], end - start)
         return sizes
