@@ -195,7 +195,7 @@ def test_original_script(seed_index_dir):
         ('"数据中心', ["quote", "column 1"]),
         ("(韶关 改革", ["parenthesis", "column 1"]),
         ("韶关)", ["parenthesis", "column 3"]),
-        ("foo:bar", ["unknown field", "foo", "column 1"]),
+        ("titel:bar", ["unknown field", "titel", "column 1", "title:"]),
         ("date:2022-13", ["2022-13", "column 6"]),
     ],
 )
