@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from whoosh import query as wq
 
-from . import analysis, schema
+from . import analysis, regional, schema
 from . import query as q
 from .internals.queries import AndNot, Phrase, Term
 
@@ -19,6 +19,9 @@ CHAR_WEIGHT = 0.3  # a character-level match counts, but ranks below a word matc
 
 
 LITERAL_BONUS = 0.5  # the query's own characters in a row, when it was segmented
+
+
+VARIANT_WEIGHT = 0.7  # the other region's wording (regional.py) of a query word
 
 
 @dataclass
@@ -162,11 +165,18 @@ class Compiler:
         return self._word_queries[key]
 
     def _new_word_query(self, word: str, field_name: str | None) -> wq.Query:
+        others = [self._as_word(variant, field_name, VARIANT_WEIGHT) for variant in regional.variants(word)]
+        query = self._as_word(word, field_name)
+        return wq.Or([query, *others]) if others else query
+
+    @staticmethod
+    def _as_word(word: str, field_name: str | None, boost: float = 1.0) -> wq.Query:
+        """The query for one word of the query (in the title only, or anywhere)."""
         if field_name == "title":
-            return Term(schema.TITLE, word)
+            return Term(schema.TITLE, word, boost=boost)
         whole = wq.Or([Term(schema.CONTENT, word), Term(schema.TITLE, word),
-                       Term(schema.KEYWORDS, word)])
-        chars = char_phrase(word, boost=CHAR_WEIGHT)
+                       Term(schema.KEYWORDS, word)], boost=boost)
+        chars = char_phrase(word, boost=CHAR_WEIGHT * boost)
         return wq.Or([whole, chars]) if chars is not None else whole
 
     def _phrase_query(self, text: str, field_name: str | None) -> wq.Query:
@@ -189,7 +199,7 @@ class Compiler:
             elif isinstance(item, q.Term):
                 words = self._query_words(item.text)
                 keep = [w for w in words if not (len(w) == 1 and analysis.is_cjk(w))] or words
-                terms.extend([item.text, *keep])
+                terms.extend([item.text, *keep, *(v for w in keep for v in regional.variants(w))])
         return terms
 
 
