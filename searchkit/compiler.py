@@ -60,7 +60,9 @@ class Compiler:
         compiled.terms = sorted(set(self._highlight_terms(node)), key=len, reverse=True)
         items = node.items if isinstance(node, q.And) else (node,)
         for item in items:
-            if isinstance(item, q.Term):
+            if isinstance(item, q.Term) and self._only_characters(item.text):
+                compiled.clauses.append(self._term_query(item.text, item.field))
+            elif isinstance(item, q.Term):
                 compiled.clauses.extend(
                     self._word_query(w, item.field) for w in self._query_words(item.text)
                     if not (len(w) == 1 and analysis.is_cjk(w))
@@ -145,10 +147,22 @@ class Compiler:
         content = [w for w in words if w not in analysis.STOP_WORDS]
         return content or words
 
+    def _only_characters(self, text: str) -> bool:
+        """Whether text is a Chinese word the segmenter cut into single characters (时区: 时/区)."""
+        words = self._query_words(text)
+        return len(words) > 1 and all(len(w) == 1 and analysis.is_cjk(w) for w in words)
+
     def _term_query(self, text: str, field_name: str | None) -> wq.Query:
         words = self._query_words(text)
         if not words:
             return wq.NullQuery
+        if self._only_characters(text) and field_name is None:
+            # The characters apart are no word: 时 and 区 are in 同时 and
+            # 社区. What the user typed is the word, found as typed; its
+            # characters still score it (debian-handbook: 时区 matched 77
+            # pages, 9 of them with 时区).
+            literal = char_phrase("".join(words))
+            return wq.AndMaybe(literal, and_([self._word_query(w, None) for w in words]))
         query = and_([self._word_query(w, field_name) for w in words])
         if len(words) > 1 and field_name is None:
             literal = char_phrase(text, boost=LITERAL_BONUS)

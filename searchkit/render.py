@@ -98,12 +98,17 @@ def results_text(results: SearchResults, *, color: bool, offset: int = 0) -> str
                      f"{results.elapsed * 1000:.0f} ms)")
     if results.partial:
         lines.append("No document contains every word; showing the best partial matches.")
+    elif results.partial_from is not None:
+        lines.append(f"{plural(results.complete, 'document')} {'has' if results.complete == 1 else 'have'} "
+                     f"every word; then those with most of them.")
     if results.undated_excluded:
         n = results.undated_excluded
         lines.append(f"{plural(n, 'matching document')} without a known date "
                      f"{'were' if n != 1 else 'was'} left out by the date filter.")
     for number, hit in enumerate(results.hits, offset + 1):
         lines.append("")
+        if number - 1 == results.partial_from and not results.partial:
+            lines.extend(["With most of the words:", ""])
         lines.extend(hit_lines(number, hit, color=color))
     return "\n".join(lines)
 
