@@ -179,18 +179,24 @@ class Compiler:
         return self._word_queries[key]
 
     def _new_word_query(self, word: str, field_name: str | None) -> wq.Query:
-        others = [self._as_word(variant, field_name, VARIANT_WEIGHT) for variant in regional.variants(word)]
+        # A variant is a word of jieba's dictionary (软体, 伺服器): its whole
+        # word suffices, without the costlier look-up of its characters.
+        others = [self._as_word(variant, field_name, VARIANT_WEIGHT, literal=False)
+                  for variant in regional.variants(word)]
         query = self._as_word(word, field_name)
         return wq.Or([query, *others]) if others else query
 
     @staticmethod
-    def _as_word(word: str, field_name: str | None, boost: float = 1.0) -> wq.Query:
-        """The query for one word of the query (in the title only, or anywhere)."""
+    def _as_word(word: str, field_name: str | None, boost: float = 1.0, literal: bool = True) -> wq.Query:
+        """The query for one word of the query (in the title only, or anywhere).
+
+        With literal, its characters in a row also match, at CHAR_WEIGHT.
+        """
         if field_name == "title":
             return Term(schema.TITLE, word, boost=boost)
         whole = wq.Or([Term(schema.CONTENT, word), Term(schema.TITLE, word),
                        Term(schema.KEYWORDS, word)], boost=boost)
-        chars = char_phrase(word, boost=CHAR_WEIGHT * boost)
+        chars = char_phrase(word, boost=CHAR_WEIGHT * boost) if literal else None
         return wq.Or([whole, chars]) if chars is not None else whole
 
     def _phrase_query(self, text: str, field_name: str | None) -> wq.Query:

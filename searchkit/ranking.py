@@ -180,15 +180,17 @@ def ranked_hits(searcher, compiled: Compiled, filters, top: int, sort: str,
     threshold does not depend on the page, so every page of a query agrees
     on its total. When no document has every word, ``partial`` is set.
     """
-    complete = best(searcher, compiled, filters, top, sort, order)
-    if len(compiled.clauses) < 2 or complete.total >= FILL_BELOW:
-        return complete
+    if len(compiled.clauses) < 2:
+        return best(searcher, compiled, filters, top, sort, order)
+    # Ranked as far as FILL_BELOW in the one pass that scores them: all of
+    # them are needed, to be left out of the rest, when they are fewer.
+    complete = best(searcher, compiled, filters, max(top, FILL_BELOW), sort, order)
+    if complete.total >= FILL_BELOW:
+        return Ranked(complete.total, complete.ranked[:top], exact=complete.exact)
     if complete.total == 0:
         found = best_partial(searcher, compiled, filters, top, sort, order)
         found.partial = found.total > 0
         return found
-    if len(complete.ranked) < complete.total:  # all of them, to leave them out of the rest
-        complete = best(searcher, compiled, filters, complete.total, sort, order)
     heads = frozenset(order.head(docnum) for docnum, _ in complete.ranked)
     more = best_partial(searcher, compiled, filters, max(0, top - complete.total), sort, order, exclude=heads)
     return Ranked(complete.total + more.total, (complete.ranked + more.ranked)[:top],
