@@ -55,6 +55,11 @@ def display_width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
+def char_width(char: str) -> int:
+    """Columns one character takes on a terminal (display_width of one, without its loop)."""
+    return 2 if unicodedata.east_asian_width(char) in "WF" else 1
+
+
 def pad(text: str, width: int) -> str:
     """text padded with spaces to width terminal columns."""
     return text + " " * max(0, width - display_width(text))
@@ -115,7 +120,7 @@ def snippet_text_lines(hit: Hit, width: int, lines: int | None, *, color: bool) 
         # more where a Latin word moves whole to the next line: narrow until the lines fit.
         budget = lines * width
         while True:
-            fitted, kept = highlight.fit_columns(text, spans, budget, display_width)
+            fitted, kept = highlight.fit_columns(text, spans, budget, char_width)
             ranges = wrap_ranges(fitted, width, kept)
             if len(ranges) <= lines or budget <= width:
                 break
@@ -160,7 +165,7 @@ def wrap_ranges(text: str, width: int, keep: Sequence[tuple[int, int]] = ()) -> 
     ranges: list[tuple[int, int]] = []
     start, column, index = 0, 0, 0
     while index < len(text):
-        w = display_width(text[index])
+        w = char_width(text[index])
         if column + w <= width or index == start:
             column += w
             index += 1

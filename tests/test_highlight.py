@@ -409,3 +409,14 @@ def test_fit_columns_bounds(text, terms, columns):
         assert len(kept) == sum(1 for s, e in kept if fitted[s:e].lower() in terms)
     if highlights and longest + 2 <= columns:
         assert kept  # a match is always in view
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.text(alphabet="aAbBkKsSüÜ\u212a\u017fİı数据", max_size=60),
+       st.lists(st.text(alphabet="abksü\u212a\u017fı数据", min_size=1, max_size=3), min_size=1, max_size=3))
+def test_find_spans_folds_ascii_letters_and_nothing_else(text, terms):
+    """The same spans as matching in a copy of the text with A-Z lowered (what it used to do)."""
+    fold = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+    ordered = sorted({term.translate(fold) for term in terms}, key=lambda term: (-len(term), term))
+    expected = [m.span() for m in re.finditer("|".join(map(re.escape, ordered)), text.translate(fold))]
+    assert find_spans(text, terms) == expected
