@@ -15,7 +15,7 @@ from whoosh import query as wq
 from . import analysis, compiler, highlight, indexer, integrity, ranking, schema
 from . import query as q
 from .errors import IndexNotFoundError, SearchkitError
-from .models import DEFAULT_LIMIT, SORTS, Document, Hit, IndexReport, IndexStats, SearchResults
+from .models import DEFAULT_LIMIT, DEFAULT_SNIPPET_CHARS, SORTS, Document, Hit, IndexReport, IndexStats, SearchResults
 from .normalize import normalize_query
 from .internals.queries import LiveBM25F
 from .sources import SourceTable
@@ -209,6 +209,7 @@ class SearchIndex:
         offset: int = 0,
         sort: str = "relevance",
         original: bool = False,
+        snippet_chars: int = DEFAULT_SNIPPET_CHARS,
     ) -> SearchResults:
         """Ranked hits for query, with highlighted snippets.
 
@@ -218,12 +219,16 @@ class SearchIndex:
         are left out by them and counted in ``undated_excluded``. ``sort`` is
         'relevance' (ties broken by date, newest first) or 'date'.
         ``original`` cuts snippets from the document's own script.
+        ``snippet_chars`` bounds each hit's snippet: the best fragment for the
+        query, at most that many characters of the document (see ``Hit.snippet``).
         """
         started = time.perf_counter()
         if sort not in SORTS:
             raise SearchkitError(f"unknown sort '{sort}': use {' or '.join(SORTS)}")
         if limit < 1 or offset < 0:
             raise SearchkitError("limit must be at least 1 and offset at least 0")
+        if snippet_chars < 1:
+            raise SearchkitError("snippet_chars must be at least 1")
         q.check_length(query)  # before normalizing: refusing a huge query costs nothing
         self.refresh()
         text = normalize_query(query)
@@ -235,7 +240,7 @@ class SearchIndex:
             searcher = self._get_searcher()
             results = ranking.ranked_hits(searcher, compiled, filters, limit + offset, sort, self._tie_break())
             find_spans = highlight.span_finder(compiled.terms)
-            hits = [self._hit(searcher, docnum, score, find_spans, original)
+            hits = [self._hit(searcher, docnum, score, find_spans, original, snippet_chars)
                     for docnum, score in results.ranked[offset : offset + limit]]
             undated = ranking.count_undated(searcher, compiled, filters, self._tie_break()) if dated else 0
         return SearchResults(
@@ -247,11 +252,12 @@ class SearchIndex:
 
 
     def _hit(self, searcher, docnum: int, score: float,
-             find_spans: Callable[[str], list[tuple[int, int]]], original: bool) -> Hit:
+             find_spans: Callable[[str], list[tuple[int, int]]], original: bool,
+             snippet_chars: int) -> Hit:
         stored = searcher.stored_fields(docnum)
         text = stored.get(schema.CONTENT, "")
         spans = find_spans(text)
-        snippet = highlight.make_snippet(text, spans)
+        snippet = highlight.best_fragment(text, spans, snippet_chars)
         snippet_text = snippet.text
         if original and stored.get(schema.ORIGINAL):
             snippet_text = highlight.cut_like(snippet, stored[schema.ORIGINAL])

@@ -10,6 +10,11 @@ from typing import Any
 
 DEFAULT_LIMIT = 10
 """Hits per page when none is asked for (the library, the CLI and the shell alike)."""
+DEFAULT_SNIPPET_CHARS = 160
+"""Characters of a document a hit's snippet shows at most when none are asked for: about
+two lines of a wide terminal, room for a sentence or two around the matches. The
+terminal display cuts it to its width; ``--snippet N`` and the shell's ``:snippet N``
+ask for another length."""
 SORTS = ("relevance", "date")
 """The orders of hits: best match first, or newest first."""
 
@@ -44,7 +49,16 @@ class Document:
 
 @dataclass
 class Hit:
-    """One ranked search result."""
+    """One ranked search result.
+
+    ``snippet`` is the fragment of the document that shows the query best (the
+    most distinct query terms, then the most matches, then the earliest), cut at
+    sentence or clause ends: at most ``snippet_chars`` characters of the document
+    (160 unless the search asked for another number), one line, with ``…`` where
+    text before or after it is left out. ``highlights`` are ``[start, end)``
+    offsets of the matches in ``snippet``. A search with ``original=True`` cuts the
+    same fragment from the document's own script (same length, same offsets).
+    """
 
     id: str
     path: str | None

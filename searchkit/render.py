@@ -8,6 +8,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 
+from . import highlight
 from .errors import IndexMismatchError, IndexNotFoundError
 from .models import Document, Hit, IndexReport, IndexStats, SearchResults, not_text_line
 
@@ -54,6 +55,11 @@ def display_width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
+def char_width(char: str) -> int:
+    """Columns one character takes on a terminal (display_width of one, without its loop)."""
+    return 2 if unicodedata.east_asian_width(char) in "WF" else 1
+
+
 def pad(text: str, width: int) -> str:
     """text padded with spaces to width terminal columns."""
     return text + " " * max(0, width - display_width(text))
@@ -72,18 +78,151 @@ def mark(text: str, spans: Sequence[tuple[int, int]], *, color: bool) -> str:
     return "".join(pieces)
 
 
-def hit_lines(number: int, hit: Hit, *, color: bool) -> list[str]:
-    """The lines of one hit: title, metadata, snippet."""
+HIT_INDENT = 5
+"""Columns before a hit's title text ("  1. ") and its other lines."""
+HIT_FIXED_LINES = 2
+"""The lines of a hit besides its snippet: the title, and source · date · id."""
+
+
+def hit_lines(number: int, hit: Hit, *, color: bool, width: int | None = None,
+              snippet_lines: int | None = None) -> list[str]:
+    """The lines of one hit: title, metadata, snippet.
+
+    With width (terminal columns a line may take) every line fits in it: the title
+    and the metadata are cut with ``…``, and the snippet is wrapped under them;
+    with snippet_lines too, it is cut to that many lines around its best-marked
+    part (see ``highlight.fit_columns``). Without width, each is one line.
+    """
     title = sanitize(hit.title) or sanitize(hit.id)
     meta = " · ".join(x for x in (sanitize(hit.source), hit.date.isoformat() if hit.date else "",
                                   sanitize(hit.id)) if x)
+    if width is None:
+        snippet = ["     " + mark(hit.snippet, hit.highlights, color=color)]
+    else:
+        room = max(10, width - HIT_INDENT)
+        title = cut_to_width(title, max(10, width - len(f"{number:>3}. ")))
+        meta = cut_to_width(meta, room)
+        snippet = ["     " + line for line in snippet_text_lines(hit, room, snippet_lines, color=color)]
     heading = f"{number:>3}. {BOLD}{title}{RESET}" if color else f"{number:>3}. {title}"
     meta_line = f"     {DIM}{meta}{RESET}" if color else f"     {meta}"
-    return [heading, meta_line, "     " + mark(hit.snippet, hit.highlights, color=color)]
+    return [heading, meta_line, *snippet]
 
 
-def results_text(results: SearchResults, *, color: bool, offset: int = 0) -> str:
-    """Human-readable results, with notices about partial matches and undated documents."""
+def snippet_text_lines(hit: Hit, width: int, lines: int | None, *, color: bool) -> list[str]:
+    """A hit's snippet wrapped to width columns, cut to lines lines (None: all of it), marked."""
+    text, spans = hit.snippet, list(hit.highlights)
+    if not color:  # the 【】 marks take columns: fit and wrap them with their words
+        text, spans = _with_plain_marks(text, spans)
+    if lines is None:
+        fitted, kept, ranges = text, spans, wrap_ranges(text, width, spans)
+    else:
+        # Wrapping wastes a column where a wide character does not fit at a line's end, and
+        # more where a Latin word moves whole to the next line: narrow until the lines fit.
+        budget = lines * width
+        while True:
+            fitted, kept = highlight.fit_columns(text, spans, budget, char_width)
+            ranges = wrap_ranges(fitted, width, kept)
+            if len(ranges) <= lines or budget <= width:
+                break
+            budget -= max(1, display_width(fitted[ranges[lines][0]:]))
+        ranges = ranges[:lines]
+    if not color:
+        return [sanitize(fitted[s:e]) for s, e in ranges]
+    return [mark(fitted[s:e], _inside(kept, s, e), color=True) for s, e in ranges]
+
+
+def _with_plain_marks(text: str, spans: Sequence[tuple[int, int]]) -> tuple[str, list[tuple[int, int]]]:
+    """text with 【】 around each span, and the spans widened to hold their marks."""
+    opening, closing = PLAIN_MARKS
+    pieces, marked, last = [], [], 0
+    shift = 0
+    for start, end in sorted(spans):
+        if start < last:
+            continue
+        pieces += [text[last:start], opening, text[start:end], closing]
+        marked.append((start + shift, end + shift + len(opening) + len(closing)))
+        shift += len(opening) + len(closing)
+        last = end
+    pieces.append(text[last:])
+    return "".join(pieces), marked
+
+
+def _inside(spans: Sequence[tuple[int, int]], start: int, end: int) -> list[tuple[int, int]]:
+    """The parts of spans within [start, end), shifted to index text[start:end]."""
+    return [(max(s, start) - start, min(e, end) - start) for s, e in spans if s < end and e > start]
+
+
+_LATIN_WORD_CHAR = re.compile(r"[0-9A-Za-z_\-.'/@:]")
+
+
+def wrap_ranges(text: str, width: int, keep: Sequence[tuple[int, int]] = ()) -> list[tuple[int, int]]:
+    """[start, end) of each line of text wrapped at width columns (wide characters count two).
+
+    A line breaks between characters, but not inside a Latin word (or a path, a
+    number) or a span of keep (sorted, such as highlights) that can move whole to
+    the next line; spaces at a break are dropped.
+    """
+    ranges: list[tuple[int, int]] = []
+    start, column, index = 0, 0, 0
+    while index < len(text):
+        w = char_width(text[index])
+        if column + w <= width or index == start:
+            column += w
+            index += 1
+            continue
+        end = index
+        word = end
+        while word > start and _LATIN_WORD_CHAR.match(text[word - 1]) and _LATIN_WORD_CHAR.match(text[end]):
+            word -= 1
+        for s, e in keep:
+            if s < end < e:
+                word = min(word, s)
+        if start < word < end and display_width(text[start:word]) >= width // 2:
+            end = index = word  # the word (or the highlight) moves to the next line
+        ranges.append((start, len(text[start:end].rstrip()) + start))
+        while index < len(text) and text[index] == " ":
+            index += 1
+        start, column = index, 0
+    if start < len(text):
+        ranges.append((start, len(text)))
+    return ranges or [(0, 0)]
+
+
+def cut_to_width(text: str, width: int) -> str:
+    """text cut to width columns, ending in ``…`` when something was cut."""
+    if display_width(text) <= width:
+        return text
+    kept, column = [], display_width(highlight.ELLIPSIS)
+    for char in text:
+        column += display_width(char)
+        if column > width:
+            break
+        kept.append(char)
+    return "".join(kept).rstrip() + highlight.ELLIPSIS
+
+
+def snippet_lines_for(rows: int | None, header_lines: int, hits: int) -> int:
+    """Lines each snippet may take so that a page of hits fits in rows terminal lines.
+
+    Two when the page fits with two, else one (a 40-line terminal shows ten hits
+    with their header at one line each: ten hits of four lines would not fit). No
+    rows known (output to a file or a pipe): two.
+    """
+    if rows is None:
+        return 2
+    return 2 if header_lines + hits * (HIT_FIXED_LINES + 2) <= rows else 1
+
+
+def results_text(results: SearchResults, *, color: bool, offset: int = 0,
+                 width: int | None = None, rows: int | None = None,
+                 whole_snippets: bool = False) -> str:
+    """Human-readable results, with notices about partial matches and undated documents.
+
+    With width (the columns a line may take) every line fits in it; each snippet
+    then takes one or two lines, as many as let the page fit in rows lines (see
+    ``snippet_lines_for``), or all the lines it needs with whole_snippets (the
+    user asked for a length). Without width, as many as they need, unwrapped.
+    """
     lines = []
     query = shorten_query(results.query)
     if results.total == 0:
@@ -100,16 +239,16 @@ def results_text(results: SearchResults, *, color: bool, offset: int = 0) -> str
         lines.append("No document contains every word; showing the best partial matches.")
     elif results.partial_from is not None:
         lines.append(f"{plural(results.complete, 'document')} {'has' if results.complete == 1 else 'have'} "
-                     f"every word; then those with most of them.")
+                     f"every word; from {results.complete + 1} on, most of them.")
     if results.undated_excluded:
         n = results.undated_excluded
         lines.append(f"{plural(n, 'matching document')} without a known date "
                      f"{'were' if n != 1 else 'was'} left out by the date filter.")
-    for number, hit in enumerate(results.hits, offset + 1):
+    if results.hits:
         lines.append("")
-        if number - 1 == results.partial_from and not results.partial:
-            lines.extend(["With most of the words:", ""])
-        lines.extend(hit_lines(number, hit, color=color))
+    snippet_lines = None if whole_snippets else snippet_lines_for(rows, len(lines), len(results.hits))
+    for number, hit in enumerate(results.hits, offset + 1):
+        lines.extend(hit_lines(number, hit, color=color, width=width, snippet_lines=snippet_lines))
     return "\n".join(lines)
 
 

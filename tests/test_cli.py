@@ -920,3 +920,110 @@ def test_readme_command_line_example(seed_index_dir, command):
     assert result.stderr == ""
     first = result.stdout.splitlines()[0]
     assert first.startswith(("usage: searchkit search", "{")) or " for " in first
+
+
+# -- issue 16: compact hits ------------------------------------------------------------------
+
+ANSI_CODES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
+
+
+def screen_lines(output: str) -> list[str]:
+    """What a command printed to a terminal, line by line, without colour codes."""
+    return ANSI_CODES.sub("", output).replace("\r\n", "\n").rstrip("\n").split("\n")
+
+
+def hits_of(lines: list[str]) -> list[list[str]]:
+    """The lines of each hit ("  1. title" and the lines under it)."""
+    hits: list[list[str]] = []
+    for line in lines:
+        if re.match(r"\s*\d+\. ", line):
+            hits.append([line])
+        elif hits:
+            hits[-1].append(line)
+    return hits
+
+
+def marked(line: str, word: str) -> bool:
+    """Whether word is highlighted in line, in colour or with 【】."""
+    return f"【{word}】" in line or f"{HIGHLIGHT}{word}" in line
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+@pytest.mark.parametrize("columns", [80, 120])
+@pytest.mark.parametrize("env_changes", [{}, {"NO_COLOR": "1"}])
+def test_ten_hits_and_the_header_fit_a_40_line_terminal(crowded_index_dir, columns, env_changes):
+    from searchkit.render import display_width
+
+    output = in_a_terminal(["search", "防火墙", "--index", crowded_index_dir],
+                           columns=columns, env_changes=env_changes)
+    assert all(marked(line, "防火墙") for line in hits_of(output.split("\r\n"))[0][2:3])
+    lines = screen_lines(output)
+    assert lines[0].startswith("14 results for 防火墙 (showing 1–10")
+    hits = hits_of(lines)
+    assert len(hits) == 10
+    assert all(len(hit) == 3 for hit in hits)  # title; source · date · id; one line of snippet
+    assert all(display_width(line) < columns for line in lines), "\n".join(lines)
+    # The command line and the next prompt, and a line under the header for the overview.
+    assert len(lines) + 3 <= 40
+    assert all("防火墙" in hit[2] for hit in hits)
+    assert any(hit[0].endswith("…") for hit in hits) is (columns == 80)  # a title too long is cut
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+@pytest.mark.parametrize("columns", [80, 120])
+@pytest.mark.parametrize("env_changes", [{}, {"NO_COLOR": "1"}])
+def test_seed_hits_take_two_snippet_lines_when_the_page_has_room(seed_index_dir, columns,
+                                                                 env_changes):
+    from searchkit.render import display_width
+
+    output = in_a_terminal(["search", "数据中心", "--index", seed_index_dir],
+                           columns=columns, env_changes=env_changes)
+    assert all(marked("".join(hit[2:]), "数据中心") for hit in hits_of(output.split("\r\n")))
+    lines = screen_lines(output)
+    hits = hits_of(lines)
+    assert len(hits) == 3 and all(len(hit) == 4 for hit in hits)
+    assert all(display_width(line) < columns for line in lines)
+    assert all(line.startswith("     ") for hit in hits for line in hit[1:])
+
+
+@pytest.mark.parametrize("columns", ["80", "120"])
+def test_output_to_a_pipe_is_fitted_to_columns(crowded_index_dir, columns):
+    from searchkit.render import display_width
+
+    env = dict(os.environ, COLUMNS=columns)
+    result = run("search", "防火墙", "--index", crowded_index_dir, "--limit", "14", env=env)
+    lines = result.stdout.splitlines()
+    assert all(display_width(line) < int(columns) for line in lines)
+    assert all(len(hit) <= 4 for hit in hits_of(lines))
+
+
+def test_json_snippet_is_the_best_fragment_of_at_most_160_characters(crowded_index_dir):
+    obj = one_json(search(crowded_index_dir, "防火墙", "--limit", "14", "--json"))
+    assert len(obj["hits"]) == 14  # three of them long documents, with matches all over
+    for hit in obj["hits"]:
+        assert len(hit["snippet"].strip("…")) <= 160
+        assert [hit["snippet"][s:e] for s, e in hit["highlights"]]
+        assert {hit["snippet"][s:e] for s, e in hit["highlights"]} == {"防火墙"}
+
+
+def test_snippet_option_sets_the_length_for_json_and_text(crowded_index_dir):
+    short = one_json(search(crowded_index_dir, "防火墙", "--snippet", "30", "--json"))
+    assert all(len(hit["snippet"].strip("…")) <= 30 for hit in short["hits"])
+    assert all(hit["highlights"] for hit in short["hits"])
+    long = one_json(search(crowded_index_dir, "防火墙", "--snippet", "300", "--json", "--limit", "1"))
+    snippet = long["hits"][0]["snippet"]
+    assert 160 < len(snippet.strip("…")) <= 300
+    env = dict(os.environ, COLUMNS="80")
+    text = run("search", "防火墙", "--index", crowded_index_dir, "--snippet", "300", "--limit", "1",
+               env=env).stdout
+    (hit,) = hits_of(text.splitlines())
+    shown = "".join(line[5:] for line in hit[2:]).replace("【", "").replace("】", "")
+    assert shown.replace(" ", "") == snippet.replace(" ", "")  # all of it, wrapped
+    assert len(hit) > 4
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "many"])
+def test_snippet_option_takes_a_positive_number(seed_index_dir, value):
+    result = search(seed_index_dir, "韶关", f"--snippet={value}")
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1].startswith("searchkit search: error: argument --snippet")

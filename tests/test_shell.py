@@ -390,3 +390,55 @@ def test_plural_forms_in_completion_and_toolbar(shell):
     assert "(1 document)" in shell.toolbar_text()
     shell.count_documents()
     assert "(5 documents)" in shell.toolbar_text()
+
+
+# -- issue 16: compact hits, and :snippet --------------------------------------------------------
+
+
+def hit_blocks(text: str) -> list[list[str]]:
+    """The lines of each hit in a page ("  1. title" and the lines under it)."""
+    blocks: list[list[str]] = []
+    for line in text.splitlines():
+        if re.match(r"\s*\d+\. ", line):
+            blocks.append([line])
+        elif blocks and line.startswith("     "):
+            blocks[-1].append(line)
+    return blocks
+
+
+@pytest.mark.parametrize(("rows", "snippet_lines"), [(40, 2), (20, 1)])
+@pytest.mark.parametrize("columns", [80, 120])
+def test_hits_are_fitted_to_the_screen(seed_index, out, rows, snippet_lines, columns):
+    shell = sh.Shell(seed_index, write=out, size=lambda: (rows, columns))
+    drive(shell, "韶关\r" + CTRL_D)
+    blocks = hit_blocks(out.text)
+    assert len(blocks) == 5
+    assert all(len(block) == 2 + snippet_lines for block in blocks)  # title, meta, snippet
+    assert all(display_width(line) < columns for block in blocks for line in block)
+    assert all("【韶关】" in "".join(block[2:]) for block in blocks)
+
+
+def test_snippet_setting_shows_that_many_characters(seed_index, out):
+    shell = sh.Shell(seed_index, write=out, size=lambda: (40, 80))
+    drive(shell, ":snippet 300\r韶关\r" + CTRL_D)
+    assert "snippet: up to 300 characters" in out.text
+    assert "snippet 300" in shell.toolbar_text()
+    whole = seed_index.search("韶关", snippet_chars=300).hits[0].snippet
+    first = hit_blocks(out.text)[0]
+    shown = "".join(line[5:] for line in first[2:]).replace("【", "").replace("】", "")
+    assert shown.replace(" ", "") == whole.replace(" ", "")
+    assert len(first) > 4  # wrapped over as many lines as it takes
+
+
+def test_snippet_setting_alone_fit_clear_and_errors(seed_index, out):
+    shell = sh.Shell(seed_index, write=out)
+    drive(shell, ":snippet\r:snippet 50\r:snippet\r:snippet fit\r:snippet 0\r:snippet lots\r"
+                 ":snippet 80\r:clear\r:snippet\r" + CTRL_D)
+    said = out.text.splitlines()
+    assert said[:4] == ["snippet: fit", "snippet: up to 50 characters", "snippet: 50",
+                        "snippet: fitted to the terminal"]
+    assert sum("error: snippet takes a number of characters of at least 1" in line for line in said) == 2
+    assert said[-1] == "snippet: fit" and shell.snippet is None
+    out.chunks.clear()
+    shell.cmd_help("snippet")
+    assert out.text.startswith(":snippet [N|fit]")

@@ -182,3 +182,68 @@ def test_last_page_long_query_and_plurals_in_a_terminal(seed_index_dir, tmp_path
     finally:
         if child.isalive():
             child.terminate(force=True)
+
+
+# -- issue 16: compact hits on a 40-line screen --------------------------------------------------
+
+
+class Terminal:
+    """A terminal emulator (pyte) fed with what the shell writes: the screen as a person sees it.
+
+    It answers the shell's cursor position requests with the real position, so
+    prompt_toolkit lays out its prompt and toolbar as on a real terminal.
+    """
+
+    def __init__(self, child, rows: int, columns: int) -> None:
+        pyte = pytest.importorskip("pyte")
+        self.child = child
+        self.screen = pyte.Screen(columns, rows)
+        self.screen.write_process_input = child.send  # answers to cursor position requests
+        self.stream = pyte.Stream(self.screen)
+
+    @property
+    def rows(self) -> list[str]:
+        return [row.rstrip() for row in self.screen.display]
+
+    def wait_for(self, wanted: str, timeout: float = WAIT) -> None:
+        """Read until wanted is on the screen; fail with the screen dumped."""
+        deadline = timeout
+        while not any(wanted in row for row in self.rows):
+            try:
+                self.stream.feed(self.child.read_nonblocking(65536, timeout=0.2))
+            except pexpect.TIMEOUT:
+                deadline -= 0.2
+                if deadline <= 0:
+                    pytest.fail(f"{wanted!r} never appeared; the screen shows:\n" + "\n".join(self.rows))
+            except pexpect.EOF:
+                pytest.fail(f"the shell exited before showing {wanted!r}:\n" + "\n".join(self.rows))
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+@pytest.mark.parametrize("columns", [80, 120])
+def test_ten_hits_and_the_header_fit_a_40_line_shell(crowded_index_dir, tmp_path, columns):
+    from searchkit.render import display_width
+
+    child, _ = spawn_shell(crowded_index_dir, tmp_path, columns)
+    terminal = Terminal(child, 40, columns)
+    try:
+        terminal.wait_for("searchkit>")
+        child.send("防火墙\r")
+        terminal.wait_for("— 4 more: Enter or :next —")
+        terminal.wait_for("limit 10")  # the toolbar, drawn again under the new prompt
+        rows = terminal.rows
+        echo = next(i for i, row in enumerate(rows) if row.startswith("searchkit> 防火墙"))
+        last = max(i for i, row in enumerate(rows) if row)
+        # The query typed, the header, ten hits, the "more" line, the prompt and the toolbar,
+        # with a row to spare for the overview line under the header.
+        assert last - echo + 1 <= 39, "\n".join(rows)
+        assert rows[echo + 1].startswith("14 results for 防火墙 (showing 1–10")
+        numbered = [i for i, row in enumerate(rows) if re.match(r"\s*\d+\. ", row)]
+        assert len(numbered) == 10 and rows[numbered[0]].startswith("  1. ")
+        assert all(b - a == 3 for a, b in zip(numbered, numbered[1:]))  # three rows a hit
+        assert all("防火墙" in rows[i + 2] for i in numbered)
+        assert all(display_width(row) < columns for row in rows[echo:last])
+        quit_shell(child, Screen(child))
+    finally:
+        if child.isalive():
+            child.terminate(force=True)
