@@ -12,7 +12,7 @@ from whoosh import query as wq
 
 from . import analysis, regional, schema
 from . import query as q
-from .internals.queries import AndNot, Phrase, Term
+from .internals.queries import AndNot, Near, Phrase, Term
 
 
 CHAR_WEIGHT = 0.3  # a character-level match counts, but ranks below a word match
@@ -22,6 +22,14 @@ LITERAL_BONUS = 0.5  # the query's own characters in a row, when it was segmente
 
 
 VARIANT_WEIGHT = 0.7  # the other region's wording (regional.py) of a query word
+
+
+PARTS_WEIGHT = 0.5  # a long word's parts, apart (即将来临: 即将 ... 来临)
+
+
+PROXIMITY_BONUS = 0.5  # the query's words close together in the text
+PROXIMITY_SLOP = 8  # ... within this many words of each other
+MAX_NEAR_WORDS = 8  # a longer query (a pasted sentence) has its literal-string bonus instead
 
 
 @dataclass
@@ -56,7 +64,7 @@ class Compiler:
         """
         self._segment_together(list(_texts(node)))
         q.check_words(self._word_count(node))
-        compiled = Compiled(self.node(node))
+        compiled = Compiled(self._with_proximity(self.node(node), node))
         compiled.terms = sorted(set(self._highlight_terms(node)), key=len, reverse=True)
         items = node.items if isinstance(node, q.And) else (node,)
         for item in items:
@@ -76,6 +84,20 @@ class Compiler:
         if len(compiled.clauses) <= 1:
             compiled.clauses = []
         return compiled
+
+    def _with_proximity(self, query: wq.Query, node) -> wq.Query:
+        """query, scoring higher where the query's words are near one another in the text.
+
+        The words are those the query requires anywhere (its bare words, not
+        phrases, negated or title-only ones); with fewer than two, query as it is.
+        """
+        items = node.items if isinstance(node, q.And) else (node,)
+        words = [w for item in items if isinstance(item, q.Term) and item.field is None
+                 for w in self._query_words(item.text)]
+        words = list(dict.fromkeys(words))
+        if len(words) < 2 or len(words) > MAX_NEAR_WORDS:
+            return query
+        return wq.AndMaybe(query, Near(schema.CONTENT, words, PROXIMITY_SLOP, boost=PROXIMITY_BONUS))
 
     def node(self, node) -> wq.Query:
         """The Whoosh query for one node of the syntax tree."""
@@ -161,7 +183,7 @@ class Compiler:
             # 社区. What the user typed is the word, found as typed; its
             # characters still score it (debian-handbook: 时区 matched 77
             # pages, 9 of them with 时区).
-            literal = char_phrase("".join(words))
+            literal = char_phrase(text)  # as typed: stop words too (接的长)
             return wq.AndMaybe(literal, and_([self._word_query(w, None) for w in words]))
         query = and_([self._word_query(w, field_name) for w in words])
         if len(words) > 1 and field_name is None:
@@ -186,18 +208,26 @@ class Compiler:
         query = self._as_word(word, field_name)
         return wq.Or([query, *others]) if others else query
 
-    @staticmethod
-    def _as_word(word: str, field_name: str | None, boost: float = 1.0, literal: bool = True) -> wq.Query:
+    def _as_word(self, word: str, field_name: str | None, boost: float = 1.0, literal: bool = True) -> wq.Query:
         """The query for one word of the query (in the title only, or anywhere).
 
-        With literal, its characters in a row also match, at CHAR_WEIGHT.
+        With literal, its characters in a row also match, at CHAR_WEIGHT, and
+        a long word's parts all present match at PARTS_WEIGHT (see
+        ``Segmenter.parts``: 开发阶段 is found where 开发 and 阶段 are apart).
         """
         if field_name == "title":
             return Term(schema.TITLE, word, boost=boost)
-        whole = wq.Or([Term(schema.CONTENT, word), Term(schema.TITLE, word),
-                       Term(schema.KEYWORDS, word)], boost=boost)
-        chars = char_phrase(word, boost=CHAR_WEIGHT * boost) if literal else None
-        return wq.Or([whole, chars]) if chars is not None else whole
+        whole = _anywhere(word, boost)
+        if not literal:
+            return whole
+        alternatives = [whole]
+        chars = char_phrase(word, boost=CHAR_WEIGHT * boost)
+        if chars is not None:
+            alternatives.append(chars)
+        parts = self._segmenter.parts(word)
+        if parts:
+            alternatives.append(wq.And([_anywhere(part) for part in parts], boost=PARTS_WEIGHT * boost))
+        return wq.Or(alternatives) if len(alternatives) > 1 else whole
 
     def _phrase_query(self, text: str, field_name: str | None) -> wq.Query:
         words = self._words(text)
@@ -221,6 +251,12 @@ class Compiler:
                 keep = [w for w in words if not (len(w) == 1 and analysis.is_cjk(w))] or words
                 terms.extend([item.text, *keep, *(v for w in keep for v in regional.variants(w))])
         return terms
+
+
+def _anywhere(word: str, boost: float = 1.0) -> wq.Query:
+    """A word as a word in the text, the title or the keywords."""
+    return wq.Or([Term(schema.CONTENT, word), Term(schema.TITLE, word), Term(schema.KEYWORDS, word)],
+                 boost=boost)
 
 
 def and_(queries: list[wq.Query]) -> wq.Query:
