@@ -238,21 +238,16 @@ class SearchIndex:
         dated = compiled.dated or since is not None or until is not None
         with self._lock, self._guard():
             searcher = self._get_searcher()
-            results = ranking.best(searcher, compiled, filters, limit + offset, sort, self._tie_break())
-            partial = False
-            if results.total == 0 and len(compiled.clauses) > 1:
-                partial_results = ranking.best_partial(searcher, compiled, filters, limit + offset, sort,
-                                                       self._tie_break())
-                if partial_results.total:
-                    results, partial = partial_results, True
+            results = ranking.ranked_hits(searcher, compiled, filters, limit + offset, sort, self._tie_break())
             find_spans = highlight.span_finder(compiled.terms)
             hits = [self._hit(searcher, docnum, score, find_spans, original, snippet_chars)
                     for docnum, score in results.ranked[offset : offset + limit]]
             undated = ranking.count_undated(searcher, compiled, filters, self._tie_break()) if dated else 0
         return SearchResults(
-            query=query, total=results.total, hits=hits, partial=partial,
+            query=query, total=results.total, hits=hits, partial=results.partial,
             elapsed=time.perf_counter() - started, undated_excluded=undated,
             terms=list(compiled.terms), total_exact=results.exact,
+            complete=results.complete,
         )
 
 

@@ -101,19 +101,36 @@ class SearchResults:
     total_exact: bool = True
     """False when ``total`` is an estimate (at least that many): a query matching
     thousands of documents is ranked without reading them all."""
+    complete: int | None = None
+    """How many of ``total`` have every word of the query: they rank first, and
+    documents with most of the words follow them when they are fewer than the
+    page (None: all of them, as when no partial matches were added)."""
 
     def to_json(self) -> dict[str, Any]:
         """The results as the JSON object of the ``--json`` output contract.
 
-        ``"total_exact": false`` is added when the total is an estimate; an
-        exact total keeps the object as it always was.
+        ``"total_exact": false`` is added when the total is an estimate, and
+        ``"complete": N`` when only the first N of the total have every word
+        (documents with most of the words follow them); otherwise the object
+        is as it always was.
         """
         data: dict[str, Any] = {"query": self.query, "total": self.total}
         if not self.total_exact:
             data["total_exact"] = False
         data["partial"] = self.partial
+        if self.partial_from and not self.partial:
+            data["complete"] = self.partial_from
         data["hits"] = [hit.to_json() for hit in self.hits]
         return data
+
+    @property
+    def partial_from(self) -> int | None:
+        """The rank (0-based, over all pages) of the first hit lacking a word, None if none does."""
+        if self.partial:
+            return 0
+        if self.complete is not None and self.complete < self.total:
+            return self.complete
+        return None
 
     def total_text(self) -> str:
         """The total for people: '123', or 'about 12,345' when it is an estimate."""

@@ -19,6 +19,10 @@ from .compiler import AndNot, Compiled, and_, or_, strip_dates
 from .internals.queries import Term, live_doc_frequency, matching_docs, score_bound, scored_matches
 
 
+FILL_BELOW = 100
+"""Documents with every word under which those with most words follow (see ``ranked_hits``)."""
+
+
 PRUNE_ABOVE = 1000
 """Matches (as the terms' document frequencies add up) from which a query of
 alternatives only is ranked by bounds (``best_bounded``) and its total estimated."""
@@ -119,12 +123,13 @@ def _part_size(searcher, part) -> int:
 
 
 def best_partial(searcher, compiled: Compiled, filters, top: int, sort: str,
-                 order: "TieBreak") -> "Ranked":
-    """Best partial matches when no document has every word of the query.
+                 order: "TieBreak", exclude: frozenset[int] = frozenset()) -> "Ranked":
+    """Best partial matches: documents with most of the query's words.
 
     Each document is ranked first by how many of the query's words it
     contains, then by score (with sort='date', by date first); at least
-    half of the words must be there.
+    half of the words must be there. Documents whose first passage is in
+    exclude (those with every word, already ranked) are left out.
     Single characters never count on their own, so partial matching never
     degrades into character noise.
     """
@@ -135,6 +140,8 @@ def best_partial(searcher, compiled: Compiled, filters, top: int, sort: str,
         heads = set()
         for docnum in matching_docs(searcher, and_([clause, required])):
             head = order.head(docnum)
+            if head in exclude:
+                continue
             heads.add(head)
             passages.setdefault(head, []).append(docnum)
         for head in heads:
@@ -144,6 +151,8 @@ def best_partial(searcher, compiled: Compiled, filters, top: int, sort: str,
     if not candidates:
         return Ranked(0, [])
     total = len({order.head(docnum) for docnum in candidates})  # each matches a clause
+    if top <= 0:  # the count is all that is needed
+        return Ranked(total, [])
     if sort != "date":
         # Coverage ranks first: only the best-covered documents, enough to
         # fill the page, can be on it, and only those need scores. (三十四首
@@ -158,6 +167,34 @@ def best_partial(searcher, compiled: Compiled, filters, top: int, sort: str,
     ranked = first(found, top, lambda pair: (-coverage[pair[0]], order.rank(pair)),
                     lambda pair: (-coverage[pair[0]], *order.key(pair)))
     return Ranked(total, ranked)
+
+
+def ranked_hits(searcher, compiled: Compiled, filters, top: int, sort: str,
+                order: "TieBreak") -> "Ranked":
+    """The first top hits of a query: those with every word, then, recall first, the best partial ones.
+
+    When fewer than FILL_BELOW documents have every word of a query of
+    several words, the documents with most of the words follow them (ranked
+    by how many they have, see ``best_partial``): the page about the subject
+    is not lost for lacking one word that a few others happen to have. The
+    threshold does not depend on the page, so every page of a query agrees
+    on its total. When no document has every word, ``partial`` is set.
+    """
+    if len(compiled.clauses) < 2:
+        return best(searcher, compiled, filters, top, sort, order)
+    # Ranked as far as FILL_BELOW in the one pass that scores them: all of
+    # them are needed, to be left out of the rest, when they are fewer.
+    complete = best(searcher, compiled, filters, max(top, FILL_BELOW), sort, order)
+    if complete.total >= FILL_BELOW:
+        return Ranked(complete.total, complete.ranked[:top], exact=complete.exact)
+    if complete.total == 0:
+        found = best_partial(searcher, compiled, filters, top, sort, order)
+        found.partial = found.total > 0
+        return found
+    heads = frozenset(order.head(docnum) for docnum, _ in complete.ranked)
+    more = best_partial(searcher, compiled, filters, max(0, top - complete.total), sort, order, exclude=heads)
+    return Ranked(complete.total + more.total, (complete.ranked + more.ranked)[:top],
+                  complete=complete.total if more.total else None)
 
 
 def _best_covered(candidates: set[int], coverage: dict[int, int], order: "TieBreak", top: int) -> set[int]:
@@ -281,3 +318,5 @@ class Ranked:
     total: int
     ranked: list[tuple[int, float]]
     exact: bool = True  # False: total is an estimate (see best_bounded)
+    complete: int | None = None  # how many of total have every word, when partial ones follow
+    partial: bool = False  # no match has every word

@@ -167,7 +167,7 @@ def test_errors_are_inline_and_the_loop_continues(shell, out):
 
 
 def test_query_that_cannot_be_salvaged(shell, out):
-    shell.handle("OR")
+    shell.handle("date:2022-13")
     assert out.chunks[-1].startswith("error: ")
     assert shell.results is None
 
