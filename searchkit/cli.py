@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -136,6 +137,8 @@ def build_parser() -> Parser:
     option("--sort", choices=SORTS, default=SORTS[0])
     option("--json", action="store_true", help="print one JSON object")
     option("--original", action="store_true", help="show snippets in the document's original script")
+    option("--timeline", action="store_true",
+           help="draw the hits per year (or month) as a bar chart instead of listing them")
     option("--color", **_COLOR_OPTION)
     option("--batch", metavar="FILE",
            help="run one query per line of FILE ('-' for stdin), print JSON lines")
@@ -333,6 +336,8 @@ def cmd_search(args: argparse.Namespace) -> int:
                        "(words are ANDed; OR, NOT, \"phrase\", title:, source:, date: work too)")
     if args.batch is not None and args.query:
         raise UsageError("give either a query or --batch, not both")
+    if args.batch is not None and args.timeline:
+        raise UsageError("--timeline draws the chart of one query, not of a --batch")
     options = dict(sources=args.source, since=args.since, until=args.until, limit=args.limit,
                    offset=(args.page - 1) * args.limit, sort=args.sort, original=args.original)
     with open_index(args) as index:
@@ -343,9 +348,13 @@ def cmd_search(args: argparse.Namespace) -> int:
         results = index.search(args.query, **options)
     if args.json:
         print(render.results_json(results))
+        return EXIT_OK
+    color = render.use_color(args.color, sys.stdout)
+    width = shutil.get_terminal_size().columns  # $COLUMNS, the terminal's, else 80
+    if args.timeline:
+        print(render.timeline_text(results, width, color=color))
     else:
-        color = render.use_color(args.color, sys.stdout)
-        print(render.results_text(results, color=color, offset=options["offset"]))
+        print(render.results_text(results, color=color, offset=options["offset"], width=width))
     return EXIT_OK
 
 

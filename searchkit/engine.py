@@ -12,10 +12,10 @@ from typing import Any
 
 from whoosh import query as wq
 
-from . import analysis, compiler, highlight, indexer, integrity, ranking, schema
+from . import analysis, compiler, facets as overview, highlight, indexer, integrity, ranking, schema
 from . import query as q
 from .errors import IndexNotFoundError, SearchkitError
-from .models import DEFAULT_LIMIT, SORTS, Document, Hit, IndexReport, IndexStats, SearchResults
+from .models import DEFAULT_LIMIT, SORTS, Document, Facets, Hit, IndexReport, IndexStats, SearchResults
 from .normalize import normalize_query
 from .internals.queries import LiveBM25F
 from .sources import SourceTable
@@ -39,6 +39,7 @@ class SearchIndex:
         self._segmenter = analysis.segmenter_for(_ix.schema[schema.CONTENT].analyzer.profile)
         self._state = indexer.index_state(self.path, _ix)
         self._source_table_cache: tuple[Any, SourceTable] | None = None  # per searcher
+        self._facet_columns: overview.FacetColumns | None = None  # per searcher
 
     # -- opening and building -------------------------------------------------
 
@@ -131,6 +132,7 @@ class SearchIndex:
                 self._searcher = None
                 self._order = None
                 self._source_table_cache = None
+                self._facet_columns = None
 
     def __enter__(self) -> "SearchIndex":
         return self
@@ -209,6 +211,7 @@ class SearchIndex:
         offset: int = 0,
         sort: str = "relevance",
         original: bool = False,
+        facets: bool = True,
     ) -> SearchResults:
         """Ranked hits for query, with highlighted snippets.
 
@@ -218,6 +221,8 @@ class SearchIndex:
         are left out by them and counted in ``undated_excluded``. ``sort`` is
         'relevance' (ties broken by date, newest first) or 'date'.
         ``original`` cuts snippets from the document's own script.
+        ``facets`` counts every hit by source and by period (``results.facets``;
+        see facets.py), which adds a few percent to a search.
         """
         started = time.perf_counter()
         if sort not in SORTS:
@@ -244,11 +249,23 @@ class SearchIndex:
             hits = [self._hit(searcher, docnum, score, find_spans, original)
                     for docnum, score in results.ranked[offset : offset + limit]]
             undated = ranking.count_undated(searcher, compiled, filters, self._tie_break()) if dated else 0
+            counted = self._facets(searcher, results, compiled, filters) if facets else None
         return SearchResults(
             query=query, total=results.total, hits=hits, partial=partial,
             elapsed=time.perf_counter() - started, undated_excluded=undated,
-            terms=list(compiled.terms), total_exact=results.exact,
+            terms=list(compiled.terms), total_exact=results.exact, facets=counted,
         )
+
+    def _facets(self, searcher, results: "ranking.Ranked", compiled, filters) -> Facets:
+        """Every match of results counted by source and period, also where ranking read only the best."""
+        columns = self._facet_columns
+        if columns is None or columns.searcher is not searcher:
+            columns = self._facet_columns = overview.FacetColumns(searcher)
+        matches = results.matches
+        if matches is None:
+            matches = overview.matching_docnums(searcher, compiler.and_([compiled.query, *filters]))
+        order = self._tie_break()
+        return overview.count(columns, matches, order.head if order.tails else None)
 
 
     def _hit(self, searcher, docnum: int, score: float,

@@ -72,6 +72,31 @@ class Hit:
 
 
 @dataclass
+class Facets:
+    """How a whole result set (every hit, not only a page) spreads over sources and time.
+
+    A document counts once, however many of its passages match.
+    """
+
+    sources: dict[str, int]
+    """Source name (as documents spell it) -> hits, most first. Hits without a source
+    are not counted here."""
+    periods: dict[str, int]
+    """Period -> hits, in time order, only periods with hits: ``"2021"`` by year,
+    ``"2021-03"`` by month."""
+    by: str = "year"
+    """``"month"`` when the dated hits all fall within facets.MONTHS_WITHIN calendar
+    months, else ``"year"``."""
+    undated: int = 0
+    """Hits without a known date (not counted in periods)."""
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"sources": {...}, "years" or "months": {...}, "undated": n}``."""
+        return {"sources": dict(self.sources), f"{self.by}s": dict(self.periods),
+                "undated": self.undated}
+
+
+@dataclass
 class SearchResults:
     """A page of hits for one query, with what the user needs to read it."""
 
@@ -87,18 +112,23 @@ class SearchResults:
     total_exact: bool = True
     """False when ``total`` is an estimate (at least that many): a query matching
     thousands of documents is ranked without reading them all."""
+    facets: Facets | None = None
+    """The whole result set by source and by period (None when not asked for)."""
 
     def to_json(self) -> dict[str, Any]:
         """The results as the JSON object of the ``--json`` output contract.
 
         ``"total_exact": false`` is added when the total is an estimate; an
-        exact total keeps the object as it always was.
+        exact total keeps the object as it always was. ``"facets"`` (see
+        Facets.to_json) is added when there are hits and facets were counted.
         """
         data: dict[str, Any] = {"query": self.query, "total": self.total}
         if not self.total_exact:
             data["total_exact"] = False
         data["partial"] = self.partial
         data["hits"] = [hit.to_json() for hit in self.hits]
+        if self.facets is not None and self.total:  # no hits: the object stays as it was
+            data["facets"] = self.facets.to_json()
         return data
 
     def total_text(self) -> str:

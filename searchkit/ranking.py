@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from operator import itemgetter
 
 from whoosh import query as wq
 
@@ -45,8 +46,9 @@ def best(searcher, compiled: Compiled, filters, top: int, sort: str, order: "Tie
         # Newest first, undated (day 0) last, then as by relevance. Whoosh's
         # sorted search would break the remaining ties by docnum, which an
         # incremental update changes.
-        return Ranked(len(found), first(found, top, order.date_rank, order.date_key))
-    return Ranked(len(found), first(found, top, order.rank, order.key))
+        return Ranked(len(found), first(found, top, order.date_rank, order.date_key),
+                      matches=map(itemgetter(0), found))
+    return Ranked(len(found), first(found, top, order.rank, order.key), matches=map(itemgetter(0), found))
 
 
 def best_bounded(searcher, query, top: int, order: "TieBreak") -> "Ranked | None":
@@ -91,7 +93,7 @@ def best_bounded(searcher, query, top: int, order: "TieBreak") -> "Ranked | None
                 estimate = max([len(pairs), *(size for _, size, part in ranked_parts if type(part) is Term)])
                 return Ranked(estimate, first(pairs, top, order.rank, order.key), exact=False)
     pairs = list(scored.items())
-    return Ranked(len(pairs), first(pairs, top, order.rank, order.key))
+    return Ranked(len(pairs), first(pairs, top, order.rank, order.key), matches=scored.keys())
 
 
 def _alternatives(query) -> list:
@@ -142,7 +144,8 @@ def best_partial(searcher, compiled: Compiled, filters, top: int, sort: str,
     needed = max(1, math.ceil(len(compiled.clauses) / 2))
     candidates = {d for head, n in coverage.items() if n >= needed for d in passages[head]}
     if not candidates:
-        return Ranked(0, [])
+        return Ranked(0, [], matches=())
+    every = candidates
     total = len({order.head(docnum) for docnum in candidates})  # each matches a clause
     if sort != "date":
         # Coverage ranks first: only the best-covered documents, enough to
@@ -154,10 +157,10 @@ def best_partial(searcher, compiled: Compiled, filters, top: int, sort: str,
     if sort == "date":  # stable: same-day documents keep their coverage order
         ranked = sorted(found, key=lambda pair: (-coverage[pair[0]], *order.key(pair)))
         ranked.sort(key=lambda pair: -order.day(pair[0]))
-        return Ranked(total, ranked[:top])
+        return Ranked(total, ranked[:top], matches=every)
     ranked = first(found, top, lambda pair: (-coverage[pair[0]], order.rank(pair)),
                     lambda pair: (-coverage[pair[0]], *order.key(pair)))
-    return Ranked(total, ranked)
+    return Ranked(total, ranked, matches=every)
 
 
 def _best_covered(candidates: set[int], coverage: dict[int, int], order: "TieBreak", top: int) -> set[int]:
@@ -281,3 +284,6 @@ class Ranked:
     total: int
     ranked: list[tuple[int, float]]
     exact: bool = True  # False: total is an estimate (see best_bounded)
+    matches: Iterable[int] | None = None
+    """The docnums of every match (a passage's for a long document), to be read once;
+    None when ranking did not read them all (best_bounded's estimate)."""
