@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from array import array
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Collection, Iterable
 
@@ -20,10 +21,76 @@ from .internals.columns import term_doc_ids, unsigned_column
 from .internals.queries import matching_docs
 from .models import Facets
 
+RUNS_AT_MOST = 1024
+"""A column with at most this many runs of equal neighbours is also kept as runs (see Column)."""
 MONTHS_WITHIN = 24
 """Dated hits that all fall within this many calendar months are counted by month
 (``2021-03``); hits spread wider are counted by year. Two years by month is at most
 24 periods, which a terminal shows one a line."""
+
+
+class Column:
+    """One value per docnum, and the runs of equal neighbours when they are few.
+
+    Documents of one source, or of one day, are mostly added together, so
+    such a column is a few runs (the 100,000 poems: two sources, two runs
+    per segment). Counting the values of many matches is then a binary
+    search per run in the sorted matches instead of a lookup per match:
+    the 28,254 poems of 无 in 0.4 ms instead of 2.8 ms.
+    """
+
+    def __init__(self, values: array) -> None:
+        self.values = values
+        self.runs = value_runs(values, RUNS_AT_MOST)
+
+    def count(self, docs: Collection[int]) -> Counter[int]:
+        """How many of docs (distinct docnums) have each value."""
+        runs = self.runs
+        if runs is None or len(runs[0]) * 4 >= len(docs):
+            return Counter(map(self.values.__getitem__, docs))
+        ordered = docs if isinstance(docs, list) and _ascending(docs) else sorted(docs)
+        starts, values = runs
+        counts: Counter[int] = Counter()
+        bounds = [bisect_left(ordered, start) for start in starts] + [len(ordered)]
+        for value, low, high in zip(values, bounds, bounds[1:]):
+            if high > low:
+                counts[value] += high - low
+        return counts
+
+
+def _ascending(docs: list[int]) -> bool:
+    return all(a < b for a, b in zip(docs, docs[1:]))
+
+
+def value_runs(values: array, most: int) -> tuple[list[int], list[int]] | None:
+    """(first docnum, value) of each run of equal neighbours in values; None if more than most.
+
+    Halves a stretch until its bytes are one value repeated (a comparison at
+    C speed), so the work grows with the runs, not with the documents. A
+    sample of 1,024 values evenly spaced tells at once a column of many runs
+    (100,000 random values: given up in 0.3 ms, not 28).
+    """
+    step = max(1, len(values) // 1024)
+    sample = values[::step]
+    if sum(a != b for a, b in zip(sample, sample[1:])) > most // 4:
+        return None
+    raw, size = values.tobytes(), values.itemsize
+    starts: list[int] = []
+    found: list[int] = []
+    stack = [(0, len(values))] if len(values) else []
+    while stack:
+        low, high = stack.pop()
+        first = raw[low * size : (low + 1) * size]
+        if raw[low * size : high * size] == first * (high - low):
+            if not found or found[-1] != values[low]:
+                if len(starts) == most:
+                    return None
+                starts.append(low)
+                found.append(values[low])
+        else:
+            middle = (low + high) // 2
+            stack += [(middle, high), (low, middle)]  # the lower half first
+    return starts, found
 
 
 class FacetColumns:
@@ -36,11 +103,11 @@ class FacetColumns:
         reader = searcher.reader()
         self.searcher = searcher
         if reader.doc_count_all():
-            self.days = unsigned_column(reader, schema.DAYNUMBER)
-            self.keys = unsigned_column(reader, schema.SOURCEKEY)
+            days, keys = unsigned_column(reader, schema.DAYNUMBER), unsigned_column(reader, schema.SOURCEKEY)
         else:  # an index of no documents has no columns
-            self.days, self.keys = array("I"), array("I")
-        self.any_dated = bool(self.days.tobytes().strip(b"\0"))  # C speed: 100,000 days in 0.1 ms
+            days, keys = array("I"), array("I")
+        self.any_dated = bool(days.tobytes().strip(b"\0"))  # C speed: 100,000 days in 0.1 ms
+        self.days, self.keys = Column(days), Column(keys)
         self._names: dict[int, str] | None = None
 
     def source_names(self) -> dict[int, str]:
@@ -55,7 +122,8 @@ class FacetColumns:
             terms = list(reader.lexicon(schema.SOURCE)) if schema.SOURCE in reader.indexed_field_names() else []
             by_key = {schema.source_key(term.decode("utf-8")): term for term in terms}
             if len(by_key) < len(terms):
-                self.keys, by_key = _numbered_sources(reader, terms, len(self.keys))
+                numbered, by_key = _numbered_sources(reader, terms, len(self.keys.values))
+                self.keys = Column(numbered)
             self._names = {}
             for key, term in by_key.items():
                 first = next(iter(reader.postings(schema.SOURCE, term).all_ids()), None)
@@ -81,7 +149,7 @@ def count(columns: FacetColumns, docnums: Iterable[int], head=None) -> Facets:
     """
     docs: Collection[int] = {head(d) for d in docnums} if head else _collection(docnums)
     names = columns.source_names()  # first: it may renumber the keys
-    by_key = Counter(map(columns.keys.__getitem__, docs))
+    by_key = columns.keys.count(docs)
     by_key.pop(0, None)  # no source
     sources: Counter[str] = Counter()
     for key, n in by_key.items():
@@ -89,7 +157,7 @@ def count(columns: FacetColumns, docnums: Iterable[int], head=None) -> Facets:
     ordered = dict(sorted(sources.items(), key=lambda item: (-item[1], item[0])))
     if not columns.any_dated:
         return Facets(sources=ordered, periods={}, undated=len(docs))
-    by_day = Counter(map(columns.days.__getitem__, docs))
+    by_day = columns.days.count(docs)
     undated = by_day.pop(0, 0)
     by, periods = periods_of(by_day)
     return Facets(sources=ordered, periods=periods, by=by, undated=undated)
