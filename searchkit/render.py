@@ -366,8 +366,8 @@ def timeline_text(results: SearchResults, width: int = 80, *, color: bool = Fals
         return f"No results for {query}."
     dated = sum(facets.periods.values())
     if not dated:
-        return (f"No date on any of the {plural(results.total, 'result', count=results.total_text())} "
-                f"for {query}: nothing to draw.")
+        return (f"Nothing to draw: no known date on the "
+                f"{plural(results.total, 'result', count=results.total_text())} for {query}.")
     rows, unit = timeline_rows(facets)
     undated = f", {facets.undated:,} undated not drawn" if facets.undated else ""
     title = f"{plural(dated, 'dated result')} for {query} {unit}{undated}"

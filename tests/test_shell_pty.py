@@ -182,3 +182,33 @@ def test_last_page_long_query_and_plurals_in_a_terminal(seed_index_dir, tmp_path
     finally:
         if child.isalive():
             child.terminate(force=True)
+
+
+# -- issue 16 part 4: the overview line and :timeline -------------------------------------------
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+@pytest.mark.parametrize("columns", [80, 120])
+def test_overview_and_timeline_in_a_terminal(seed_index_dir, tmp_path, columns):
+    child, screen = spawn_shell(seed_index_dir, tmp_path, columns, "--color", "never")
+    try:
+        screen.wait_for("searchkit>")
+        child.send("韶关\r")
+        screen.wait_for("5 results for 韶关")
+        if columns == 120:
+            screen.wait_for("Sources: 羊城晚报 2 · 南方Plus 1 · 南方日报 1 · 澎湃新闻 1   "
+                            "Months: 2021-04 1 · 2022-02 1 · 2022-05 1 · undated 2")
+        else:
+            screen.wait_for("Sources: 羊城晚报 2 · others 3   2021-04 █")
+        screen.wait_for("searchkit>")
+        screen.mark()
+        child.send(":timeline\r")
+        screen.wait_for("3 dated results for 韶关 by month, 2 undated not drawn")
+        screen.wait_for("2022-05  1  " + "█" * 60)
+        screen.wait_for("searchkit>")
+        rows = [line for line in screen.text.splitlines() if re.match(r"20\d\d-\d\d  \d", line)]
+        assert [row.split()[0] for row in rows][:2] == ["2021-04", "2021-05"] and len(rows) == 14
+        quit_shell(child, screen)
+    finally:
+        if child.isalive():
+            child.terminate(force=True)
