@@ -366,8 +366,8 @@ def timeline_text(results: SearchResults, width: int = 80, *, color: bool = Fals
         return f"No results for {query}."
     dated = sum(facets.periods.values())
     if not dated:
-        return (f"Nothing to draw: no known date on the "
-                f"{plural(results.total, 'result', count=results.total_text())} for {query}.")
+        # facets.undated is exact, also where the total is an estimate
+        return f"Nothing to draw: no known date on {plural(facets.undated, 'result', count=f'{facets.undated:,}')} for {query}."
     rows, unit = timeline_rows(facets)
     undated = f", {facets.undated:,} undated not drawn" if facets.undated else ""
     title = f"{plural(dated, 'dated result')} for {query} {unit}{undated}"

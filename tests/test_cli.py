@@ -987,7 +987,7 @@ def test_timeline_of_undated_hits_and_of_none(tmp_path):
     (corpus / "a.txt").write_text("防火墙规则的配置方法。", encoding="utf-8")
     assert run("index", corpus, "--index", tmp_path / "ix").returncode == 0
     result = search_at(tmp_path / "ix", 80, "防火墙", "--timeline")
-    assert result.stdout.strip() == "Nothing to draw: no known date on the 1 result for 防火墙."
+    assert result.stdout.strip() == "Nothing to draw: no known date on 1 result for 防火墙."
     assert search_at(tmp_path / "ix", 80, "韶关", "--timeline").stdout.strip() == "No results for 韶关."
     plain = search_at(tmp_path / "ix", 80, "防火墙").stdout.splitlines()
     assert plain[1] == ""  # no source, no date: no overview line

@@ -256,4 +256,4 @@ def test_many_years_are_drawn_in_spans():
 def test_a_timeline_of_undated_hits_says_so():
     undated = Facets(sources={"全唐诗": 3}, periods={}, undated=3)
     assert render.timeline_text(results_of(undated, 3)) == \
-        "Nothing to draw: no known date on the 3 results for 数据中心."
+        "Nothing to draw: no known date on 3 results for 数据中心."
