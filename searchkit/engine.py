@@ -222,7 +222,8 @@ class SearchIndex:
         'relevance' (ties broken by date, newest first) or 'date'.
         ``original`` cuts snippets from the document's own script.
         ``facets`` counts every hit by source and by period (``results.facets``;
-        see facets.py), which adds a few percent to a search.
+        see facets.py): a few percent of a search, but up to three times a
+        search whose total is an estimate (its every match is then read).
         """
         started = time.perf_counter()
         if sort not in SORTS:
