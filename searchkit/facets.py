@@ -43,23 +43,24 @@ class Column:
         self.values = values
         self.runs = value_runs(values, RUNS_AT_MOST)
 
-    def count(self, docs: Collection[int]) -> Counter[int]:
-        """How many of docs (distinct docnums) have each value."""
+    def by_runs(self, matches: int) -> bool:
+        """Whether counting that many matches goes by runs (a binary search a run) or by lookups."""
+        return self.runs is not None and len(self.runs[0]) * 4 < matches
+
+    def count(self, docs: Collection[int], ordered: bool = False) -> Counter[int]:
+        """How many of docs (distinct docnums; ascending if ordered) have each value."""
         runs = self.runs
-        if runs is None or len(runs[0]) * 4 >= len(docs):
+        if not self.by_runs(len(docs)):
             return Counter(map(self.values.__getitem__, docs))
-        ordered = docs if isinstance(docs, list) and _ascending(docs) else sorted(docs)
+        if not ordered:
+            docs = sorted(docs)
         starts, values = runs
         counts: Counter[int] = Counter()
-        bounds = [bisect_left(ordered, start) for start in starts] + [len(ordered)]
+        bounds = [bisect_left(docs, start) for start in starts] + [len(docs)]
         for value, low, high in zip(values, bounds, bounds[1:]):
             if high > low:
                 counts[value] += high - low
         return counts
-
-
-def _ascending(docs: list[int]) -> bool:
-    return all(a < b for a, b in zip(docs, docs[1:]))
 
 
 def value_runs(values: array, most: int) -> tuple[list[int], list[int]] | None:
@@ -149,18 +150,21 @@ def count(columns: FacetColumns, docnums: Iterable[int], head=None) -> Facets:
     """
     docs: Collection[int] = {head(d) for d in docnums} if head else _collection(docnums)
     names = columns.source_names()  # first: it may renumber the keys
-    by_key = columns.keys.count(docs)
+    ordered = columns.keys.by_runs(len(docs)) or (columns.any_dated and columns.days.by_runs(len(docs)))
+    if ordered:  # once for both columns
+        docs = sorted(docs)
+    by_key = columns.keys.count(docs, ordered)
     by_key.pop(0, None)  # no source
     sources: Counter[str] = Counter()
     for key, n in by_key.items():
         sources[names.get(key) or "?"] += n
-    ordered = dict(sorted(sources.items(), key=lambda item: (-item[1], item[0])))
+    most_first = dict(sorted(sources.items(), key=lambda item: (-item[1], item[0])))
     if not columns.any_dated:
-        return Facets(sources=ordered, periods={}, undated=len(docs))
-    by_day = columns.days.count(docs)
+        return Facets(sources=most_first, periods={}, undated=len(docs))
+    by_day = columns.days.count(docs, ordered)
     undated = by_day.pop(0, 0)
     by, periods = periods_of(by_day)
-    return Facets(sources=ordered, periods=periods, by=by, undated=undated)
+    return Facets(sources=most_first, periods=periods, by=by, undated=undated)
 
 
 def _collection(docnums: Iterable[int]) -> Collection[int]:

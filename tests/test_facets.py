@@ -257,3 +257,43 @@ def test_a_timeline_of_undated_hits_says_so():
     undated = Facets(sources={"全唐诗": 3}, periods={}, undated=3)
     assert render.timeline_text(results_of(undated, 3)) == \
         "Nothing to draw: no known date on 3 results for 数据中心."
+
+
+# -- counting a column by its runs ---------------------------------------------------------------
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(runs=st.lists(st.tuples(st.integers(0, 3), st.integers(1, 300)), min_size=1, max_size=40),
+       data=st.data())
+def test_counting_by_runs_is_counting_one_by_one(runs, data):
+    from array import array
+
+    values = array("I", [value for value, length in runs for _ in range(length)])
+    column = facets.Column(values)
+    starts, found = column.runs
+    rebuilt = [found[i] for i, (start, end) in enumerate(zip(starts, starts[1:] + [len(values)]))
+               for _ in range(end - start)]
+    assert rebuilt == list(values) and all(a != b for a, b in zip(found, found[1:]))
+    docs = data.draw(st.sets(st.integers(0, len(values) - 1)))
+    assert column.count(docs) == Counter(values[d] for d in docs)
+    if column.by_runs(len(values)):  # every document, by runs
+        assert column.count(range(len(values))) == Counter(values)
+
+
+def test_a_column_of_few_runs_is_counted_by_runs():
+    from array import array
+
+    values = array("I", [5] * 3000 + [0] * 2000 + [9] * 5000)
+    column = facets.Column(values)
+    assert column.runs == ([0, 3000, 5000], [5, 0, 9])
+    docs = set(random.Random(3).sample(range(10_000), 1000))
+    assert column.by_runs(len(docs)) and column.count(docs) == Counter(values[d] for d in docs)
+
+
+def test_a_column_of_many_runs_is_counted_one_by_one():
+    from array import array
+
+    values = array("I", [n % 7 for n in range(5000)])
+    column = facets.Column(values)
+    assert column.runs is None and not column.by_runs(5000)
+    assert column.count(range(0, 5000, 3)) == Counter(values[d] for d in range(0, 5000, 3))
