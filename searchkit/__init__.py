@@ -29,7 +29,7 @@ from .errors import (  # noqa: E402
     SearchkitError,
     UnknownSourceError,
 )
-from .models import Document, Hit, IndexReport, IndexStats, SearchResults  # noqa: E402
+from .models import Document, Facets, Hit, IndexReport, IndexStats, SearchResults  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -38,6 +38,7 @@ __all__ = [
     "Document",
     "Hit",
     "SearchResults",
+    "Facets",
     "IndexStats",
     "IndexReport",
     "SearchkitError",

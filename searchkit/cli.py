@@ -139,6 +139,8 @@ def build_parser() -> Parser:
     option("--snippet", type=_positive, metavar="N",
            help="show up to N characters of each hit, wrapped (default: fitted to the terminal "
            f"in one or two lines; JSON: {DEFAULT_SNIPPET_CHARS})")
+    option("--timeline", action="store_true",
+           help="draw the hits per year (or month) as a bar chart instead of listing them")
     option("--color", **_COLOR_OPTION)
     option("--batch", metavar="FILE",
            help="run one query per line of FILE ('-' for stdin), print JSON lines")
@@ -337,6 +339,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.batch is not None and args.query:
         raise UsageError("give either a query or --batch, not both")
     columns, rows = terminal_size(sys.stdout)
+    if args.batch is not None and args.timeline:
+        raise UsageError("--timeline draws the chart of one query, not of a --batch")
     options = dict(sources=args.source, since=args.since, until=args.until, limit=args.limit,
                    offset=(args.page - 1) * args.limit, sort=args.sort, original=args.original,
                    snippet_chars=args.snippet or DEFAULT_SNIPPET_CHARS)
@@ -351,8 +355,11 @@ def cmd_search(args: argparse.Namespace) -> int:
         results = index.search(args.query, **options)
     if args.json:
         print(render.results_json(results))
+        return EXIT_OK
+    color = render.use_color(args.color, sys.stdout)
+    if args.timeline:
+        print(render.timeline_text(results, columns, color=color))
     else:
-        color = render.use_color(args.color, sys.stdout)
         # The command line and the next prompt take a line each.
         print(render.results_text(results, color=color, offset=options["offset"], width=columns - 1,
                                   rows=None if rows is None else rows - 2,

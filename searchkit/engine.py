@@ -12,10 +12,11 @@ from typing import Any
 
 from whoosh import query as wq
 
-from . import analysis, compiler, highlight, indexer, integrity, ranking, schema
+from . import analysis, compiler, facets as overview, highlight, indexer, integrity, ranking, schema
 from . import query as q
 from .errors import IndexNotFoundError, SearchkitError
-from .models import DEFAULT_LIMIT, DEFAULT_SNIPPET_CHARS, SORTS, Document, Hit, IndexReport, IndexStats, SearchResults
+from .models import (DEFAULT_LIMIT, DEFAULT_SNIPPET_CHARS, SORTS, Document, Facets, Hit, IndexReport,
+                     IndexStats, SearchResults)
 from .normalize import normalize_query
 from .internals.queries import LiveBM25F
 from .sources import SourceTable
@@ -39,6 +40,7 @@ class SearchIndex:
         self._segmenter = analysis.segmenter_for(_ix.schema[schema.CONTENT].analyzer.profile)
         self._state = indexer.index_state(self.path, _ix)
         self._source_table_cache: tuple[Any, SourceTable] | None = None  # per searcher
+        self._facet_columns: overview.FacetColumns | None = None  # per searcher
 
     # -- opening and building -------------------------------------------------
 
@@ -131,6 +133,7 @@ class SearchIndex:
                 self._searcher = None
                 self._order = None
                 self._source_table_cache = None
+                self._facet_columns = None
 
     def __enter__(self) -> "SearchIndex":
         return self
@@ -210,6 +213,7 @@ class SearchIndex:
         sort: str = "relevance",
         original: bool = False,
         snippet_chars: int = DEFAULT_SNIPPET_CHARS,
+        facets: bool = True,
     ) -> SearchResults:
         """Ranked hits for query, with highlighted snippets.
 
@@ -221,6 +225,9 @@ class SearchIndex:
         ``original`` cuts snippets from the document's own script.
         ``snippet_chars`` bounds each hit's snippet: the best fragment for the
         query, at most that many characters of the document (see ``Hit.snippet``).
+        ``facets`` counts every hit by source and by period (``results.facets``;
+        see facets.py): a few percent of a search, but up to three times a
+        search whose total is an estimate (its every match is then read).
         """
         started = time.perf_counter()
         if sort not in SORTS:
@@ -243,12 +250,24 @@ class SearchIndex:
             hits = [self._hit(searcher, docnum, score, find_spans, original, snippet_chars)
                     for docnum, score in results.ranked[offset : offset + limit]]
             undated = ranking.count_undated(searcher, compiled, filters, self._tie_break()) if dated else 0
+            counted = self._facets(searcher, results, compiled, filters) if facets else None
         return SearchResults(
             query=query, total=results.total, hits=hits, partial=results.partial,
             elapsed=time.perf_counter() - started, undated_excluded=undated,
             terms=list(compiled.terms), total_exact=results.exact,
-            complete=results.complete,
+            complete=results.complete, facets=counted,
         )
+
+    def _facets(self, searcher, results: "ranking.Ranked", compiled, filters) -> Facets:
+        """Every match of results counted by source and period, also where ranking read only the best."""
+        columns = self._facet_columns
+        if columns is None or columns.searcher is not searcher:
+            columns = self._facet_columns = overview.FacetColumns(searcher)
+        matches = results.matches
+        if matches is None:
+            matches = overview.matching_docnums(searcher, compiler.and_([compiled.query, *filters]))
+        order = self._tie_break()
+        return overview.count(columns, matches, order.head if order.tails else None)
 
 
     def _hit(self, searcher, docnum: int, score: float,

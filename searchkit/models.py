@@ -86,6 +86,31 @@ class Hit:
 
 
 @dataclass
+class Facets:
+    """How a whole result set (every hit, not only a page) spreads over sources and time.
+
+    A document counts once, however many of its passages match.
+    """
+
+    sources: dict[str, int]
+    """Source name (as documents spell it) -> hits, most first. Hits without a source
+    are not counted here."""
+    periods: dict[str, int]
+    """Period -> hits, in time order, only periods with hits: ``"2021"`` by year,
+    ``"2021-03"`` by month."""
+    by: str = "year"
+    """``"month"`` when the dated hits all fall within facets.MONTHS_WITHIN calendar
+    months, else ``"year"``."""
+    undated: int = 0
+    """Hits without a known date (not counted in periods)."""
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"sources": {...}, "years" or "months": {...}, "undated": n}``."""
+        return {"sources": dict(self.sources), f"{self.by}s": dict(self.periods),
+                "undated": self.undated}
+
+
+@dataclass
 class SearchResults:
     """A page of hits for one query, with what the user needs to read it."""
 
@@ -105,6 +130,8 @@ class SearchResults:
     """How many of ``total`` have every word of the query: they rank first, and
     documents with most of the words follow them when they are fewer than the
     page (None: all of them, as when no partial matches were added)."""
+    facets: Facets | None = None
+    """The whole result set by source and by period (None when not asked for)."""
 
     def to_json(self) -> dict[str, Any]:
         """The results as the JSON object of the ``--json`` output contract.
@@ -121,6 +148,8 @@ class SearchResults:
         if self.partial_from and not self.partial:
             data["complete"] = self.partial_from
         data["hits"] = [hit.to_json() for hit in self.hits]
+        if self.facets is not None and self.total:  # no hits: the object stays as it was
+            data["facets"] = self.facets.to_json()
         return data
 
     @property

@@ -8,9 +8,11 @@ updated index and a clean build of the same files rank alike.
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from operator import itemgetter
 
 from whoosh import query as wq
 
@@ -49,8 +51,9 @@ def best(searcher, compiled: Compiled, filters, top: int, sort: str, order: "Tie
         # Newest first, undated (day 0) last, then as by relevance. Whoosh's
         # sorted search would break the remaining ties by docnum, which an
         # incremental update changes.
-        return Ranked(len(found), first(found, top, order.date_rank, order.date_key))
-    return Ranked(len(found), first(found, top, order.rank, order.key))
+        return Ranked(len(found), first(found, top, order.date_rank, order.date_key),
+                      matches=map(itemgetter(0), found))
+    return Ranked(len(found), first(found, top, order.rank, order.key), matches=map(itemgetter(0), found))
 
 
 def best_bounded(searcher, query, top: int, order: "TieBreak") -> "Ranked | None":
@@ -95,7 +98,7 @@ def best_bounded(searcher, query, top: int, order: "TieBreak") -> "Ranked | None
                 estimate = max([len(pairs), *(size for _, size, part in ranked_parts if type(part) is Term)])
                 return Ranked(estimate, first(pairs, top, order.rank, order.key), exact=False)
     pairs = list(scored.items())
-    return Ranked(len(pairs), first(pairs, top, order.rank, order.key))
+    return Ranked(len(pairs), first(pairs, top, order.rank, order.key), matches=scored.keys())
 
 
 def _alternatives(query) -> list:
@@ -149,10 +152,11 @@ def best_partial(searcher, compiled: Compiled, filters, top: int, sort: str,
     needed = max(1, math.ceil(len(compiled.clauses) / 2))
     candidates = {d for head, n in coverage.items() if n >= needed for d in passages[head]}
     if not candidates:
-        return Ranked(0, [])
+        return Ranked(0, [], matches=())
+    every = candidates
     total = len({order.head(docnum) for docnum in candidates})  # each matches a clause
     if top <= 0:  # the count is all that is needed
-        return Ranked(total, [])
+        return Ranked(total, [], matches=every)
     if sort != "date":
         # Coverage ranks first: only the best-covered documents, enough to
         # fill the page, can be on it, and only those need scores. (三十四首
@@ -163,10 +167,10 @@ def best_partial(searcher, compiled: Compiled, filters, top: int, sort: str,
     if sort == "date":  # stable: same-day documents keep their coverage order
         ranked = sorted(found, key=lambda pair: (-coverage[pair[0]], *order.key(pair)))
         ranked.sort(key=lambda pair: -order.day(pair[0]))
-        return Ranked(total, ranked[:top])
+        return Ranked(total, ranked[:top], matches=every)
     ranked = first(found, top, lambda pair: (-coverage[pair[0]], order.rank(pair)),
                     lambda pair: (-coverage[pair[0]], *order.key(pair)))
-    return Ranked(total, ranked)
+    return Ranked(total, ranked, matches=every)
 
 
 def ranked_hits(searcher, compiled: Compiled, filters, top: int, sort: str,
@@ -186,7 +190,7 @@ def ranked_hits(searcher, compiled: Compiled, filters, top: int, sort: str,
     # them are needed, to be left out of the rest, when they are fewer.
     complete = best(searcher, compiled, filters, max(top, FILL_BELOW), sort, order)
     if complete.total >= FILL_BELOW:
-        return Ranked(complete.total, complete.ranked[:top], exact=complete.exact)
+        return Ranked(complete.total, complete.ranked[:top], exact=complete.exact, matches=complete.matches)
     if complete.total == 0:
         found = best_partial(searcher, compiled, filters, top, sort, order)
         found.partial = found.total > 0
@@ -194,7 +198,8 @@ def ranked_hits(searcher, compiled: Compiled, filters, top: int, sort: str,
     heads = frozenset(order.head(docnum) for docnum, _ in complete.ranked)
     more = best_partial(searcher, compiled, filters, max(0, top - complete.total), sort, order, exclude=heads)
     return Ranked(complete.total + more.total, (complete.ranked + more.ranked)[:top],
-                  complete=complete.total if more.total else None)
+                  complete=complete.total if more.total else None,
+                  matches=None if complete.matches is None else itertools.chain(complete.matches, more.matches))
 
 
 def _best_covered(candidates: set[int], coverage: dict[int, int], order: "TieBreak", top: int) -> set[int]:
@@ -320,3 +325,6 @@ class Ranked:
     exact: bool = True  # False: total is an estimate (see best_bounded)
     complete: int | None = None  # how many of total have every word, when partial ones follow
     partial: bool = False  # no match has every word
+    matches: Iterable[int] | None = None
+    """The docnums of every match (a passage's for a long document), to be read once;
+    None when ranking did not read them all (best_bounded's estimate)."""

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from . import highlight
 from .errors import IndexMismatchError, IndexNotFoundError
-from .models import Document, Hit, IndexReport, IndexStats, SearchResults, not_text_line
+from .models import Document, Facets, Hit, IndexReport, IndexStats, SearchResults, not_text_line
 
 BOLD_RED = "\x1b[1;31m"
 DIM = "\x1b[2m"
@@ -222,6 +222,8 @@ def results_text(results: SearchResults, *, color: bool, offset: int = 0,
     then takes one or two lines, as many as let the page fit in rows lines (see
     ``snippet_lines_for``), or all the lines it needs with whole_snippets (the
     user asked for a length). Without width, as many as they need, unwrapped.
+    The overview of the whole result set (see overview_line) is the line under the
+    header, fitted to width columns (80 without width).
     """
     lines = []
     query = shorten_query(results.query)
@@ -235,6 +237,8 @@ def results_text(results: SearchResults, *, color: bool, offset: int = 0,
         lines.append(f"{plural(results.total, 'result', count=results.total_text())} for "
                      f"{query} (showing {offset + 1}–{last}, "
                      f"{results.elapsed * 1000:.0f} ms)")
+    if results.total:
+        lines += filter(None, [overview_line(results.facets, width or 80, color=color)])
     if results.partial:
         lines.append("No document contains every word; showing the best partial matches.")
     elif results.partial_from is not None:
@@ -400,3 +404,158 @@ def _clock(seconds: float) -> str:
     hours, rest = divmod(whole, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+# -- the overview of a result set: a line under the header, and the timeline ----------------
+
+OVERVIEW_GAP = "   "
+"""Between the sources and the periods of the overview line."""
+TIMELINE_ROWS = 24
+"""Periods the timeline draws at most: more years are drawn in buckets of several."""
+TIMELINE_BAR = 60
+"""Columns the longest bar of the timeline takes at most (fewer on a narrow terminal)."""
+_EIGHTHS = " ▏▎▍▌▋▊▉"
+_FULL_BLOCK = "█"
+_SPARKS = " ▁▂▃▄▅▆▇█"
+_BUCKET_YEARS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
+
+
+def overview_line(facets: Facets | None, width: int = 80, *, color: bool = False) -> str | None:
+    """The overview of a whole result set on one line of at most width - 1 columns.
+
+    ``Sources: 南方日报 12 · 新华社 5 · others 3   Years: 2021 4 · 2022 16 · undated 2``.
+    When that is too long: fewer sources (the rest as ``others``), then the
+    periods as a sparkline from the first to the last (``2009 ▂▅█ ▃ 2022``, a
+    blank for a period without hits); None when there is nothing to say (no
+    sources, no dates).
+    """
+    if facets is None:
+        return None
+    room = max(20, width - 1)
+    names = [(sanitize(name), n) for name, n in facets.sources.items()]
+    full, spark = (_periods_full(facets), _periods_spark(facets)) if facets.periods else ("", "")
+    counts = list(range(len(names), 0, -1)) or [0]
+    candidates = [(k, full) for k in counts if k >= min(3, len(names))] + [(k, spark) for k in counts]
+    for count, periods in candidates:
+        line = _join_overview(_sources_part(names, count), periods)
+        if display_width(line) <= room:
+            return _dim(line, color) if line else None
+    return _dim(_cut(_join_overview(_sources_part(names, 1), spark), room), color)
+
+
+def _sources_part(names: list[tuple[str, int]], count: int) -> str:
+    """``Sources: A 12 · B 5 · others 3``: count sources named (all when one more would be left)."""
+    if not names:
+        return ""
+    if count >= len(names) - 1:
+        count = len(names)
+    parts = [f"{name} {n:,}" for name, n in names[:count]]
+    rest = sum(n for _, n in names[count:])
+    if rest:
+        parts.append(f"others {rest:,}")
+    return "Sources: " + " · ".join(parts)
+
+
+def _periods_full(facets: Facets) -> str:
+    parts = [f"{period} {n:,}" for period, n in facets.periods.items()]
+    return f"{facets.by.capitalize()}s: " + " · ".join(parts + _undated_part(facets))
+
+
+def _periods_spark(facets: Facets) -> str:
+    """``2009 ▂▅█ ▃ 2022 · undated 2``: a column a period (or span of years, see timeline_rows)."""
+    rows, _ = timeline_rows(facets)
+    most = max(n for _, n in rows)
+    spark = "".join(_SPARKS[-(-n * (len(_SPARKS) - 1) // most)] for _, n in rows)  # rounded up
+    periods = list(facets.periods)
+    return " · ".join([f"{periods[0]} {spark} {periods[-1]}", *_undated_part(facets)])
+
+
+def _undated_part(facets: Facets) -> list[str]:
+    return [f"undated {facets.undated:,}"] if facets.undated else []
+
+
+def _join_overview(sources: str, periods: str) -> str:
+    return OVERVIEW_GAP.join(part for part in (sources, periods) if part)
+
+
+def _dim(text: str, color: bool) -> str:
+    return f"{DIM}{text}{RESET}" if color else text
+
+
+def _cut(text: str, room: int) -> str:
+    """text cut to room columns, an ellipsis marking the cut."""
+    kept, used = [], 0
+    for char in text:
+        used += display_width(char)
+        if used > room - 1:
+            return "".join(kept) + "…"
+        kept.append(char)
+    return text
+
+
+def timeline_text(results: SearchResults, width: int = 80, *, color: bool = False) -> str:
+    """Hits per period of a whole result set as horizontal bars, one period a line.
+
+    Every period from the first hit's to the last's is drawn, those without
+    hits as 0, so the time axis is even; more than TIMELINE_ROWS years are
+    drawn in buckets of 2, 5, 10... years. Bars are cut in eighths of a
+    column (▏▎▍▌▋▊▉█), the longest filling the width; a period with hits
+    always shows at least ▏.
+    """
+    facets = results.facets
+    query = shorten_query(results.query)
+    if facets is None or results.total == 0:
+        return f"No results for {query}."
+    dated = sum(facets.periods.values())
+    if not dated:
+        # facets.undated is exact, also where the total is an estimate
+        return f"Nothing to draw: no known date on {plural(facets.undated, 'result', count=f'{facets.undated:,}')} for {query}."
+    rows, unit = timeline_rows(facets)
+    undated = f", {facets.undated:,} undated not drawn" if facets.undated else ""
+    title = f"{plural(dated, 'dated result')} for {query} {unit}{undated}"
+    label_width = max(display_width(label) for label, _ in rows)
+    count_width = max(len(f"{n:,}") for _, n in rows)
+    bar_room = max(8, min(TIMELINE_BAR, width - 1 - label_width - count_width - 4))
+    most = max(n for _, n in rows)
+    lines = [f"{BOLD}{title}{RESET}" if color else title, ""]
+    for label, n in rows:
+        lines.append(f"{pad(label, label_width)}  {n:>{count_width},}  {bar(n, most, bar_room)}".rstrip())
+    return "\n".join(lines)
+
+
+def bar(value: int, most: int, room: int) -> str:
+    """A horizontal bar of value against most filling room columns, in eighths of a column."""
+    if value <= 0 or most <= 0:
+        return ""
+    eighths = max(1, round(value * room * 8 / most))
+    full, part = divmod(eighths, 8)
+    return _FULL_BLOCK * full + (_EIGHTHS[part] if part else "")
+
+
+def timeline_rows(facets: Facets) -> tuple[list[tuple[str, int]], str]:
+    """(label, hits) of every period from the first to the last, and how they are counted.
+
+    Months: every month between (at most facets.MONTHS_WITHIN of them). Years:
+    every year, or buckets of several years (``2010–2014``) aligned on multiples
+    of their size, as few as keep the rows at most TIMELINE_ROWS.
+    """
+    if facets.by == "month":
+        counts = {_month_index(period): n for period, n in facets.periods.items()}
+        first, last = min(counts), max(counts)
+        return ([(f"{m // 12:04d}-{m % 12 + 1:02d}", counts.get(m, 0)) for m in range(first, last + 1)],
+                "by month")
+    counts = {int(period): n for period, n in facets.periods.items()}
+    first, last = min(counts), max(counts)
+    size = next((s for s in _BUCKET_YEARS if last // s - first // s < TIMELINE_ROWS), _BUCKET_YEARS[-1])
+    if size == 1:
+        return [(str(year), counts.get(year, 0)) for year in range(first, last + 1)], "by year"
+    rows = []
+    for start in range(first // size * size, last + 1, size):
+        total = sum(counts.get(year, 0) for year in range(start, start + size))
+        rows.append((f"{start}–{start + size - 1}", total))
+    return rows, f"in spans of {size} years"
+
+
+def _month_index(period: str) -> int:
+    year, month = period.split("-")
+    return int(year) * 12 + int(month) - 1

@@ -102,6 +102,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("prev", "", "the previous page of hits", aliases=("p",)),
     Command("open", "N", "read hit N in full, matches highlighted", aliases=("o",),
             choices="hits"),
+    Command("timeline", "", "every hit of the query per year (or month), as a bar chart",
+            aliases=("t",)),
     Command("sources", "", "the index's sources with document counts"),
     Command("stats", "", "size and make-up of the index"),
     Command("help", "[COMMAND]", "this help, or one command's", aliases=("h", "?"),
@@ -323,14 +325,14 @@ class Shell:
         self.query, self.offset = text, 0
         self.show_page()
 
-    def _search(self, offset: int, limit: int) -> SearchResults:
+    def _search(self, offset: int, limit: int, facets: bool = True) -> SearchResults:
         if self.index.refresh():  # another process committed: what the toolbar shows is stale
             self._known_sources = None
             if self.documents is not None:
                 self.count_documents()
         return self.index.search(
             self.query, sources=self.sources or None, since=self.since, until=self.until,
-            limit=limit, offset=offset, sort=self.sort, original=self.original,
+            limit=limit, offset=offset, sort=self.sort, original=self.original, facets=facets,
             snippet_chars=self.snippet or self._fitted_snippet_chars(),
         )
 
@@ -528,11 +530,17 @@ class Shell:
             self.write(render.document_text(document, color=self.color, spans=spans,
                                             original=self.original))
 
+    def cmd_timeline(self, arg: str) -> None:
+        if self.results is None:
+            return self.error("no results yet: type a query first")
+        rows, columns = self.size()
+        self.write(render.timeline_text(self.results, columns, color=self.color))
+
     def _hit(self, number: int) -> Hit | None:
         index = number - 1 - self.offset
         if 0 <= index < len(self.results.hits):
             return self.results.hits[index]
-        found = self._search(number - 1, 1)
+        found = self._search(number - 1, 1, facets=False)
         return found.hits[0] if found.hits else None
 
     def _highlight_terms(self) -> list[str]:

@@ -12,7 +12,7 @@ import textwrap
 
 import pytest
 
-from searchkit import SearchIndex
+from searchkit import SearchIndex, render
 
 S000 = "000_150bae6b94f5f664.txt"
 S001 = "001_cbd37f1b4b68be5e.txt"
@@ -21,7 +21,8 @@ S003 = "003_6a253fe0538d6617.txt"
 S004 = "004_adbd3bb83504ea18.txt"
 ALL = {S000, S001, S002, S003, S004}
 
-RESULT_KEYS = {"query", "total", "partial", "hits"}
+RESULT_KEYS = {"query", "total", "partial", "hits", "facets"}
+FACET_KEYS = ({"sources", "years", "undated"}, {"sources", "months", "undated"})
 HIT_KEYS = {"id", "path", "title", "date", "source", "url", "score", "snippet", "highlights"}
 
 
@@ -42,7 +43,7 @@ def search(index, *args, input=None) -> subprocess.CompletedProcess:
 
 def assert_contract(obj) -> None:
     """obj has exactly the keys and types of the --json output contract."""
-    assert set(obj) - {"complete", "total_exact"} == RESULT_KEYS
+    assert set(obj) - {"complete", "total_exact"} == (RESULT_KEYS if obj["total"] else RESULT_KEYS - {"facets"})
     assert obj.get("total_exact", False) is False
     if "complete" in obj:  # the first `complete` hits have every word, the rest most of them
         assert not obj["partial"] and 0 < obj["complete"] < obj["total"]
@@ -59,6 +60,13 @@ def assert_contract(obj) -> None:
             assert isinstance(span, list) and len(span) == 2
             start, end = span
             assert 0 <= start < end <= len(hit["snippet"])
+    facets = obj.get("facets", {"sources": {}, "years": {}, "undated": 0})
+    assert set(facets) in FACET_KEYS
+    periods = facets.get("years", facets.get("months"))
+    assert all(isinstance(n, int) and n > 0 for n in [*facets["sources"].values(), *periods.values()])
+    if obj.get("total_exact", True):
+        assert sum(periods.values()) + facets["undated"] == obj["total"]  # each hit once
+    assert sum(facets["sources"].values()) <= obj["total"]
 
 
 def one_json(result: subprocess.CompletedProcess) -> dict:
@@ -1027,3 +1035,73 @@ def test_snippet_option_takes_a_positive_number(seed_index_dir, value):
     result = search(seed_index_dir, "韶关", f"--snippet={value}")
     assert result.returncode == 2
     assert result.stderr.splitlines()[-1].startswith("searchkit search: error: argument --snippet")
+# -- issue 16 part 4: the overview of the results ------------------------------------------
+
+SEED_OVERVIEW = {"sources": {"羊城晚报": 2, "南方Plus": 1, "南方日报": 1, "澎湃新闻": 1},
+                 "months": {"2021-04": 1, "2022-02": 1, "2022-05": 1}, "undated": 2}
+
+
+def search_at(index, columns: int, *args) -> subprocess.CompletedProcess:
+    env = dict(os.environ, COLUMNS=str(columns))
+    result = run("search", *args, "--index", index, env=env)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def test_json_counts_every_hit_by_source_and_month(seed_index_dir):
+    obj = one_json(search(seed_index_dir, "韶关", "--json", "--limit", "1"))
+    assert len(obj["hits"]) == 1 and obj["facets"] == SEED_OVERVIEW  # the whole set, not the page
+    assert list(obj["facets"]["sources"])[0] == "羊城晚报"  # most first
+    filtered = one_json(search(seed_index_dir, "韶关", "--json", "--since", "2022"))
+    assert filtered["facets"] == {"sources": {"羊城晚报": 1, "南方Plus": 1},
+                                  "months": {"2022-02": 1, "2022-05": 1}, "undated": 0}
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+def test_the_overview_is_one_line_under_the_header(seed_index_dir, columns):
+    lines = search_at(seed_index_dir, columns, "韶关", "--limit", "2").stdout.splitlines()
+    assert lines[0].startswith("5 results for 韶关 (showing 1–2")
+    overview = lines[1]
+    assert overview.startswith("Sources: 羊城晚报 2 · ") and overview.endswith(" · undated 2")
+    assert render.display_width(overview) <= columns - 1
+    if columns == 120:  # room for everything
+        assert overview == ("Sources: 羊城晚报 2 · 南方Plus 1 · 南方日报 1 · 澎湃新闻 1   "
+                            "Months: 2021-04 1 · 2022-02 1 · 2022-05 1 · undated 2")
+    else:  # fewer sources, the months as a sparkline
+        assert overview == "Sources: 羊城晚报 2 · others 3   2021-04 █         █  █ 2022-05 · undated 2"
+
+
+def test_no_overview_line_without_hits(seed_index_dir):
+    assert search_at(seed_index_dir, 80, "足球比赛").stdout.strip() == "No results for 足球比赛."
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+def test_timeline_draws_every_month_between_the_first_hit_and_the_last(seed_index_dir, columns):
+    lines = search_at(seed_index_dir, columns, "韶关", "--timeline").stdout.splitlines()
+    assert lines[0] == "3 dated results for 韶关 by month, 2 undated not drawn"
+    rows = lines[2:]
+    assert [row.split()[0] for row in rows] == [f"2021-{m:02d}" for m in range(4, 13)] + \
+        [f"2022-{m:02d}" for m in range(1, 6)]
+    counts = {row.split()[0]: int(row.split()[1]) for row in rows}
+    assert counts == {**dict.fromkeys(counts, 0), "2021-04": 1, "2022-02": 1, "2022-05": 1}
+    assert rows[0] == "2021-04  1  " + "█" * render.TIMELINE_BAR
+    assert all(render.display_width(line) <= columns - 1 for line in lines)
+    assert all(not row.endswith(" ") for row in rows)
+
+
+def test_timeline_of_undated_hits_and_of_none(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("防火墙规则的配置方法。", encoding="utf-8")
+    assert run("index", corpus, "--index", tmp_path / "ix").returncode == 0
+    result = search_at(tmp_path / "ix", 80, "防火墙", "--timeline")
+    assert result.stdout.strip() == "Nothing to draw: no known date on 1 result for 防火墙."
+    assert search_at(tmp_path / "ix", 80, "韶关", "--timeline").stdout.strip() == "No results for 韶关."
+    plain = search_at(tmp_path / "ix", 80, "防火墙").stdout.splitlines()
+    assert plain[1] == ""  # no source, no date: no overview line
+
+
+def test_timeline_with_batch_is_a_usage_error(seed_index_dir):
+    result = search(seed_index_dir, "--batch", "-", "--timeline", input="韶关\n")
+    assert result.returncode == 2
+    assert "--timeline draws the chart of one query, not of a --batch" in result.stderr

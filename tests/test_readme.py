@@ -116,3 +116,32 @@ def test_shell_example_shows_the_hit_as_the_shell_prints_it(readme_dir):
     # The README shows the colours a terminal has as plain text: no 【】 marks.
     shown = "\n".join(printed).replace("【", "").replace("】", "").split("\n")
     assert [MS.sub("", line) for line in shown[1:]] == [MS.sub("", line) for line in lines[start:end]]
+def overview_examples() -> list[tuple[str, int, str]]:
+    """(command, columns, output) of the README's paragraph on the overview of the results."""
+    text = README.read_text(encoding="utf-8")
+    section = text.split("**An overview of the results.**", 1)[1].split("`--json` prints", 1)[0]
+    examples = []
+    for block in re.findall(r"((?:^    .*\n|^\n)+)", section, re.M):
+        lines = [line[4:] for line in block.strip("\n").split("\n")]
+        if lines and lines[0].startswith("$ searchkit "):
+            command, columns = re.match(r"\$ (searchkit .*?)\s+# at (\d+) columns", lines[0]).groups()
+            examples.append((command, int(columns), "\n".join(lines[1:]).strip("\n")))
+    return examples
+
+
+def test_readme_has_overview_examples():
+    assert len(overview_examples()) == 2
+
+
+@pytest.mark.parametrize("number", range(len(overview_examples())))
+def test_overview_example_is_what_the_command_prints(number, seed_index_dir):
+    command, columns, shown = overview_examples()[number]
+    env = dict(os.environ, COLUMNS=str(columns))
+    result = subprocess.run(
+        [sys.executable, "-m", "searchkit", *shlex.split(command)[1:], "--index", str(seed_index_dir)],
+        env=env, capture_output=True, text=True, encoding="utf-8", timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    printed = result.stdout.strip("\n").split("\n\n  1. ")[0]  # up to the hits
+    timing = re.compile(r", \d+ ms\)")
+    assert timing.sub(", N ms)", printed) == timing.sub(", N ms)", shown)

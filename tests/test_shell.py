@@ -442,3 +442,36 @@ def test_snippet_setting_alone_fit_clear_and_errors(seed_index, out):
     out.chunks.clear()
     shell.cmd_help("snippet")
     assert out.text.startswith(":snippet [N|fit]")
+# -- issue 16 part 4: the overview line and :timeline ------------------------------------------
+
+
+def test_the_overview_line_is_under_the_header_and_counts_every_hit(seed_index, out):
+    shell = sh.Shell(seed_index, write=out, size=lambda: (40, 120))
+    shell.limit = 2
+    shell.search("韶关")
+    lines = out.text.splitlines()
+    assert lines[0].startswith("5 results for 韶关 (showing 1–2")
+    assert lines[1] == ("Sources: 羊城晚报 2 · 南方Plus 1 · 南方日报 1 · 澎湃新闻 1   "
+                        "Months: 2021-04 1 · 2022-02 1 · 2022-05 1 · undated 2")
+
+
+def test_timeline_draws_the_current_query(seed_index, out):
+    shell = sh.Shell(seed_index, write=out, size=lambda: (40, 80))
+    shell.handle(":timeline")
+    assert out.text == "error: no results yet: type a query first"
+    out.chunks.clear()
+    shell.search("韶关")
+    shell.handle(":source 羊城晚报")  # the chart follows the filters
+    out.chunks.clear()
+    shell.handle(":t")
+    lines = out.text.splitlines()
+    assert lines[0] == "1 dated result for 韶关 by month, 1 undated not drawn"
+    assert lines[2] == "2022-02  1  " + "█" * 60
+    assert all(display_width(line) <= 79 for line in lines)
+
+
+def test_timeline_is_in_help_and_completion(shell, out):
+    shell.handle(":help")
+    assert ":timeline" in out.text
+    completions = sh.ShellCompleter(shell).get_completions(PromptDocument(":tim"), None)
+    assert [c.text for c in completions] == ["timeline"]

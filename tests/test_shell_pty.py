@@ -230,13 +230,14 @@ def test_ten_hits_and_the_header_fit_a_40_line_shell(crowded_index_dir, tmp_path
         terminal.wait_for("searchkit>")
         child.send("防火墙\r")
         terminal.wait_for("— 4 more: Enter or :next —")
-        terminal.wait_for("limit 10")  # the toolbar, drawn again under the new prompt
+        terminal.wait_for("(14 documents)")  # the toolbar, drawn again under the new prompt
         rows = terminal.rows
         echo = next(i for i, row in enumerate(rows) if row.startswith("searchkit> 防火墙"))
         last = max(i for i, row in enumerate(rows) if row)
-        # The query typed, the header, ten hits, the "more" line, the prompt and the toolbar,
-        # with a row to spare for the overview line under the header.
-        assert last - echo + 1 <= 39, "\n".join(rows)
+        # The query typed, the header, the overview line under it, ten hits, the "more"
+        # line, the prompt and the toolbar: all on the screen.
+        assert last - echo + 1 <= 40, "\n".join(rows)
+        assert rows[echo + 2].startswith("Sources: ")
         assert rows[echo + 1].startswith("14 results for 防火墙 (showing 1–10")
         numbered = [i for i, row in enumerate(rows) if re.match(r"\s*\d+\. ", row)]
         assert len(numbered) == 10 and rows[numbered[0]].startswith("  1. ")
@@ -244,6 +245,36 @@ def test_ten_hits_and_the_header_fit_a_40_line_shell(crowded_index_dir, tmp_path
         assert all("防火墙" in rows[i + 2] for i in numbered)
         assert all(display_width(row) < columns for row in rows[echo:last])
         quit_shell(child, Screen(child))
+    finally:
+        if child.isalive():
+            child.terminate(force=True)
+
+
+# -- issue 16 part 4: the overview line and :timeline -------------------------------------------
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+@pytest.mark.parametrize("columns", [80, 120])
+def test_overview_and_timeline_in_a_terminal(seed_index_dir, tmp_path, columns):
+    child, screen = spawn_shell(seed_index_dir, tmp_path, columns, "--color", "never")
+    try:
+        screen.wait_for("searchkit>")
+        child.send("韶关\r")
+        screen.wait_for("5 results for 韶关")
+        if columns == 120:
+            screen.wait_for("Sources: 羊城晚报 2 · 南方Plus 1 · 南方日报 1 · 澎湃新闻 1   "
+                            "Months: 2021-04 1 · 2022-02 1 · 2022-05 1 · undated 2")
+        else:
+            screen.wait_for("Sources: 羊城晚报 2 · others 3   2021-04 █")
+        screen.wait_for("searchkit>")
+        screen.mark()
+        child.send(":timeline\r")
+        screen.wait_for("3 dated results for 韶关 by month, 2 undated not drawn")
+        screen.wait_for("2022-05  1  " + "█" * 60)
+        screen.wait_for("searchkit>")
+        rows = [line for line in screen.text.splitlines() if re.match(r"20\d\d-\d\d  \d", line)]
+        assert [row.split()[0] for row in rows][:2] == ["2021-04", "2021-05"] and len(rows) == 14
+        quit_shell(child, screen)
     finally:
         if child.isalive():
             child.terminate(force=True)
