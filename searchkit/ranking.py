@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from operator import itemgetter
@@ -130,8 +129,8 @@ def best_partial(searcher, compiled: Compiled, filters, top: int, sort: str,
     """Best partial matches: documents with most of the query's words.
 
     Each document is ranked first by how many of the query's words it
-    contains, then by score (with sort='date', by date first); at least
-    half of the words must be there. Documents whose first passage is in
+    contains, then by score (with sort='date', by date first); one is
+    enough to be a candidate. Documents whose first passage is in
     exclude (those with every word, already ranked) are left out.
     Single characters never count on their own, so partial matching never
     degrades into character noise.
@@ -149,8 +148,11 @@ def best_partial(searcher, compiled: Compiled, filters, top: int, sort: str,
             passages.setdefault(head, []).append(docnum)
         for head in heads:
             coverage[head] = coverage.get(head, 0) + 1
-    needed = max(1, math.ceil(len(compiled.clauses) / 2))
-    candidates = {d for head, n in coverage.items() if n >= needed for d in passages[head]}
+    # Any one word makes a candidate: the candidates of most words rank first
+    # anyway, and the page about the subject may have few of a long query's
+    # words (debian-handbook titles across scripts: with at least half of
+    # them, Recall@100 0.925; with one, 0.959 and nDCG@10 0.779 -> 0.792).
+    candidates = {d for head in coverage for d in passages[head]}
     if not candidates:
         return Ranked(0, [], matches=())
     every = candidates

@@ -243,7 +243,7 @@ def results_text(results: SearchResults, *, color: bool, offset: int = 0,
         lines.append("No document contains every word; showing the best partial matches.")
     elif results.partial_from is not None:
         lines.append(f"{plural(results.complete, 'document')} {'has' if results.complete == 1 else 'have'} "
-                     f"every word; from {results.complete + 1} on, most of them.")
+                     f"every word; from {results.complete + 1} on, some of them.")
     if results.undated_excluded:
         n = results.undated_excluded
         lines.append(f"{plural(n, 'matching document')} without a known date "
