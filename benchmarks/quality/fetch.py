@@ -106,13 +106,15 @@ def debian_licence(root: Path, package: str) -> str:
 
 
 def debian_version(root: Path, package: str) -> str:
-    """The version from the first line of the package's Debian changelog."""
-    changelog = root / "usr/share/doc" / package / "changelog.Debian.gz"
-    if not changelog.is_file():
-        return "unknown"
-    with gzip.open(changelog, "rt", encoding="utf-8") as handle:
-        match = re.match(r"\S+ \(([^)]+)\)", handle.readline())
-    return match.group(1) if match else "unknown"
+    """The version from the first line of the package's Debian changelog (a native package has
+    only ``changelog.gz``)."""
+    for name in ("changelog.Debian.gz", "changelog.gz"):
+        changelog = root / "usr/share/doc" / package / name
+        if changelog.is_file():
+            with gzip.open(changelog, "rt", encoding="utf-8") as handle:
+                match = re.match(r"\S+ \(([^)]+)\)", handle.readline())
+            return match.group(1) if match else "unknown"
+    return "unknown"
 
 
 # --------------------------------------------------------------------------

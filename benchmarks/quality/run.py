@@ -15,7 +15,7 @@ Recall@100 of every system (computed by ir-measures, ``metrics.py``), and search
 nDCG@10 as a ratio to the best baseline's.
 
 Indexes are kept under ``--index-cache`` (default ``benchmarks/data/quality/indexes``,
-git-ignored), one directory per system, corpus and fingerprint: searchkit's is a hash of
+git-ignored), one directory per system, corpus (and its path) and fingerprint: searchkit's is a hash of
 its sources that shape an index (any module but the query-time ones listed in
 ``systems.QUERY_TIME``), a baseline's is its build function, library versions and
 searchkit's loaders. A changed fingerprint builds a new index and deletes the old one;
@@ -100,7 +100,7 @@ def load_sets(corpora: dict[str, str], cache: Path, keys: list[str]) -> list[que
 def ensure_index(system: sysmod.System, corpus: sysmod.Corpus, root: Path, rebuild: bool) -> tuple[Path, float | None]:
     """The system's index of the corpus, built if missing (returns it and the build seconds, if built)."""
     parent = root / system.index_kind / corpus.name
-    index_dir = parent / system.fingerprint()
+    index_dir = parent / sysmod.digest([], system.fingerprint(), str(corpus.source.resolve()))
     if (index_dir / COMPLETE).is_file() and not rebuild:
         return index_dir, None
     if parent.is_dir():

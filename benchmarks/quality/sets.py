@@ -28,7 +28,8 @@ The sets:
     anchor id, with the heading of the same id in the page of the same file name in the
     other script. The zh-CN heading, its number removed (``6.2.1.``, ``第 6 章``, ``章 6.``,
     ``附录 A.``), is the query; the zh-TW page is the relevant document, over an index of
-    every zh-TW page. A heading found in only one script is left out.
+    every zh-TW page. A heading found in only one script is left out, and so is one whose
+    counterpart has no Chinese character (a section the other script left untranslated).
 ``hb-t2s`` Traditional title → Simplified page
     The reverse: zh-TW headings as queries over the zh-CN pages.
 ``hb-s2t-wording``, ``hb-t2s-wording``
@@ -283,10 +284,25 @@ def heading_pairs(cn_root: Path, tw_root: Path) -> list[HeadingPair]:
 
 
 def heading_set(key: str, label: str, corpus: str, pairs: list[HeadingPair], query_side: str) -> QuerySet:
-    """Known-item queries: one script's heading for the page of the other script."""
+    """Known-item queries: one script's heading for the page of the other script.
+
+    A heading whose counterpart has no Chinese character is dropped: the other script's
+    page left that section untranslated (most of zh-TW's network-services.html is
+    English), so no system could match it but by chance. Ambiguity is judged first,
+    over every heading.
+    """
     dropped: Counter = Counter()
+    other_side = "traditional" if query_side == "simplified" else "simplified"
     candidates = [(pair.page, getattr(pair, query_side)) for pair in pairs]
-    return QuerySet(key, label, corpus, known_items(key, candidates, dropped), dict(dropped))
+    translated = {(pair.page, " ".join(getattr(pair, query_side).split()))
+                  for pair in pairs if has_han(getattr(pair, other_side))}
+    queries = []
+    for query in known_items(key, candidates, dropped):
+        if (query.relevant[0], query.text) in translated:
+            queries.append(query)
+        else:
+            dropped["untranslated in the other script"] += 1
+    return QuerySet(key, label, corpus, queries, dict(dropped))
 
 
 def wording_subset(key: str, label: str, parent: QuerySet, pairs: list[HeadingPair],

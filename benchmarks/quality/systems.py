@@ -105,7 +105,8 @@ class Corpus:
 
     def documents_file(self) -> Path:
         """JSON Lines of (id, title, text) as searchkit's loaders give them (written once per loader version)."""
-        path = self.cache / "docs" / f"{self.name}-{loader_fingerprint()}.jsonl"
+        key = digest([], loader_fingerprint(), str(self.source.resolve()))
+        path = self.cache / "docs" / f"{self.name}-{key}.jsonl"
         if not path.is_file():
             write_documents(self.source, path)
         return path
