@@ -210,3 +210,24 @@ def test_poem_queries_name_one_poem_each(tmp_path):
     assert index.poems_holding("疑是地上霜。") == 2
     assert index.poems_holding("疑是地上霜") == 2
     assert index.poems_holding("春眠不覺曉") == 1
+
+
+# --------------------------------------------------------------------------
+# The command line
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--systems", "lucene"], "unknown system lucene: choose from searchkit, whoosh-or, whoosh-and, bm25s, fts5"),
+    (["--sets", "man-x"], "unknown set man-x"),
+    (["--limit", "0"], "--limit must be at least 1"),
+    (["--systems", "searchkit", "--dump", "fts5"], "--dump fts5: not among --systems"),
+])
+def test_bad_options_get_one_line_and_exit_status_2(arguments, message):
+    import subprocess
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "quality" / "run.py"
+    done = subprocess.run([sys.executable, str(script), *arguments], capture_output=True, text=True)
+    assert done.returncode == 2
+    assert message in done.stderr.splitlines()[-1]
+    assert "Traceback" not in done.stderr

@@ -4,13 +4,15 @@ Usage::
 
     python benchmarks/quality/run.py [--systems searchkit,whoosh-or,...] [--sets man-s,...]
                                      [--limit N] [--seed 1] [--json OUT] [--dump SYSTEM]
-                                     [--markdown] [--rebuild] [--snippets] [--index-cache DIR]
+                                     [--markdown] [--rebuild] [--snippets] [--jobs N]
+                                     [--index-cache DIR]
                                      [--cache DIR] [--tree-root DIR] [--debs DIR] [--poetry PATH]
 
 Gets the data (``fetch.py``; the source options are passed on to it, and a previous fetch
 is reused), builds the query sets (``sets.py``: how each is made is told there), builds
 each system's index of each corpus (``systems.py``: every system and how it is set up),
-runs every query (100 hits asked) and prints one table: for each set, nDCG@10, MRR@10 and
+runs every query (100 hits asked; ``--jobs`` processes, one per core by default, each
+opening the index itself) and prints one table: for each set, nDCG@10, MRR@10 and
 Recall@100 of every system (computed by ir-measures, ``metrics.py``), and searchkit's
 nDCG@10 as a ratio to the best baseline's.
 
@@ -30,9 +32,9 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import hashlib
 import importlib.util
 import json
+import multiprocessing
 import os
 import shutil
 import sqlite3
@@ -97,10 +99,11 @@ def load_sets(corpora: dict[str, str], cache: Path, keys: list[str]) -> list[que
 # --------------------------------------------------------------------------
 
 
-def ensure_index(system: sysmod.System, corpus: sysmod.Corpus, root: Path, rebuild: bool) -> tuple[Path, float | None]:
+def ensure_index(system: sysmod.System, fingerprint: str, corpus: sysmod.Corpus, root: Path,
+                 rebuild: bool) -> tuple[Path, float | None]:
     """The system's index of the corpus, built if missing (returns it and the build seconds, if built)."""
     parent = root / system.index_kind / corpus.name
-    index_dir = parent / sysmod.digest([], system.fingerprint(), str(corpus.source.resolve()))
+    index_dir = parent / sysmod.digest([], fingerprint, str(corpus.source.resolve()))
     if (index_dir / COMPLETE).is_file() and not rebuild:
         return index_dir, None
     if parent.is_dir():
@@ -147,41 +150,80 @@ class SystemResult:
     per_query: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
+def search_part(job: tuple[str, str, bool, list[str]]) -> list[list[str] | None]:
+    """In a worker process: one system's answers to some queries over one index."""
+    key, index_dir, snippets, texts = job
+    sysmod.SNIPPETS = snippets
+    search = sysmod.SYSTEMS[key].open(Path(index_dir))
+    return [search(text) for text in texts]
+
+
 class Runner:
-    """Opens each system's index once per corpus and remembers answers (subsets share queries)."""
+    """Builds each system's index once per corpus and remembers answers (subsets share queries)."""
 
     def __init__(self, args: argparse.Namespace, corpora: dict[str, str]) -> None:
         self.args = args
         self.corpora = {name: sysmod.Corpus(name, Path(path), args.cache) for name, path in corpora.items()}
-        self.searchers: dict[tuple[str, str], sysmod.Searcher] = {}
+        self.index_dirs: dict[tuple[str, str], Path] = {}
+        # Taken once, at the start: a fingerprint reads sources from disk, which may be edited meanwhile.
+        self.fingerprints = {key: system.fingerprint() for key, system in sysmod.SYSTEMS.items()}
         self.answers: dict[tuple[str, str, str], list[str] | None] = {}
         self.builds: dict[str, dict[str, float]] = {}
         self.rebuilt: set[tuple[str, str]] = set()
+        self.seconds: dict[str, float] = {}  # per system, answering queries (wall)
 
-    def searcher(self, system: sysmod.System, corpus_name: str) -> sysmod.Searcher:
-        """The system's searcher over the corpus, its index built first if needed."""
+    def index_dir(self, system: sysmod.System, corpus_name: str) -> Path:
+        """The system's index of the corpus, built first if needed."""
         key = (system.key, corpus_name)
-        if key not in self.searchers:
+        if key not in self.index_dirs:
             shared = (system.index_kind, corpus_name)
             rebuild = self.args.rebuild and shared not in self.rebuilt
-            index_dir, seconds = ensure_index(system, self.corpora[corpus_name], self.args.index_cache, rebuild)
+            index_dir, seconds = ensure_index(system, self.fingerprints[system.key], self.corpora[corpus_name],
+                                              self.args.index_cache, rebuild)
             self.rebuilt.add(shared)
             if seconds is not None:
                 self.builds.setdefault(system.index_kind, {})[corpus_name] = round(seconds, 1)
-            self.searchers[key] = system.open(index_dir)
-        return self.searchers[key]
+            self.index_dirs[key] = index_dir
+        return self.index_dirs[key]
+
+    def search_all(self, system: sysmod.System, corpus_name: str, texts: list[str]) -> float:
+        """Answer the texts not answered yet, in ``--jobs`` processes; returns the wall seconds."""
+        todo = [t for t in dict.fromkeys(texts) if (system.key, corpus_name, t) not in self.answers]
+        if not todo:
+            return 0.0
+        index_dir = str(self.index_dir(system, corpus_name))
+        jobs = max(1, min(self.args.jobs, len(todo) // 20))  # a small set is not worth a process
+        parts = [todo[i::jobs] for i in range(jobs)]
+        started = time.perf_counter()
+        if jobs == 1:
+            answers = [search_part((system.key, index_dir, self.args.snippets, todo))]
+        else:
+            with multiprocessing.get_context("fork").Pool(jobs) as pool:
+                answers = pool.map(search_part, [(system.key, index_dir, self.args.snippets, part)
+                                                 for part in parts])
+        seconds = time.perf_counter() - started
+        self.seconds[system.key] = self.seconds.get(system.key, 0.0) + seconds
+        for part, found in zip(parts, answers):
+            for text, ranked in zip(part, found):
+                self.answers[(system.key, corpus_name, text)] = ranked
+        return seconds
+
+    def totals(self, systems: list[sysmod.System]) -> dict[str, dict[str, float]]:
+        """Per system, over the distinct queries it answered: how many, without hits, refused, seconds."""
+        made = {}
+        for system in systems:
+            answers = [ranked for (key, _, _), ranked in self.answers.items() if key == system.key]
+            made[system.key] = {"queries": len(answers), "no_hits": sum(1 for r in answers if not r),
+                                "refused": sum(1 for r in answers if r is None),
+                                "seconds": round(self.seconds.get(system.key, 0.0), 1)}
+        return made
 
     def run(self, system: sysmod.System, qset: query_sets.QuerySet) -> SystemResult:
         """Every query of the set; the measures, ranks and timings."""
-        search = self.searcher(system, qset.corpus)
-        rankings, ranks, top, errors, seconds = {}, {}, {}, 0, 0.0
+        seconds = self.search_all(system, qset.corpus, [q.text for q in qset.queries])
+        rankings, ranks, top, errors = {}, {}, {}, 0
         for query in qset.queries:
-            memo = (system.key, qset.corpus, query.text)
-            if memo not in self.answers:
-                started = time.perf_counter()
-                self.answers[memo] = search(query.text)
-                seconds += time.perf_counter() - started
-            ranked = self.answers[memo]
+            ranked = self.answers[(system.key, qset.corpus, query.text)]
             errors += ranked is None
             rankings[query.qid] = ranked or []
             ranks[query.qid] = metrics.first_relevant_rank(rankings[query.qid], query.relevant)
@@ -214,6 +256,7 @@ def run_all(args: argparse.Namespace) -> dict:
                 f"({len(qset.queries)} queries, {result.seconds:.1f} s)")
             entry["systems"][system.key] = asdict(result)
         report["sets"][qset.key] = entry
+    report["totals"] = runner.totals(chosen)
     return report
 
 
@@ -285,18 +328,15 @@ def render_markdown(report: dict) -> str:
 
 
 def footer(report: dict) -> str:
-    """Queries without hits and refused, per system, and the times."""
+    """Per system, over its distinct queries: without hits, refused, seconds; the commit."""
     parts = []
-    for key in report["systems"]:
-        results = [entry["systems"][key] for entry in report["sets"].values() if key in entry["systems"]]
-        no_hits = sum(r["no_hits"] for r in results)
-        errors = sum(r["errors"] for r in results)
-        seconds = sum(r["seconds"] for r in results)
-        refused = f", {errors} refused" if errors else ""
-        parts.append(f"{key} {no_hits} without hits{refused}, {seconds:.1f} s of queries")
+    for key, total in report["totals"].items():
+        refused = f", {total['refused']} refused" if total["refused"] else ""
+        parts.append(f"{key} {total['no_hits']} of {total['queries']} without hits{refused}, "
+                     f"{total['seconds']:.1f} s of queries")
     commit = report.get("commit") or "unknown"
     sample = f"; a sample of {report['limit']} queries per set" if report.get("limit") else ""
-    return f"At commit {commit}{sample}. " + "; ".join(parts) + "."
+    return f"At commit {commit}{sample}. Distinct queries: " + "; ".join(parts) + "."
 
 
 def dump(report: dict, system: str) -> str:
@@ -331,6 +371,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--dump", metavar="SYSTEM", help="print each query's rank and top 3 ids for SYSTEM")
     parser.add_argument("--markdown", action="store_true", help="print the table in Markdown")
     parser.add_argument("--rebuild", action="store_true", help="rebuild the chosen systems' indexes")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                        help="processes answering queries (default: one per core)")
     parser.add_argument("--snippets", action="store_true",
                         help="let searchkit cut a snippet per hit (slower; the order of hits is the same)")
     parser.add_argument("--index-cache", type=Path, default=DEFAULT_INDEX_CACHE,
@@ -346,6 +388,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
             parser.error(f"unknown {what} {', '.join(unknown) or '(none given)'}: choose from {', '.join(known)}")
     if args.limit is not None and args.limit < 1:
         parser.error("--limit must be at least 1")
+    if args.jobs < 1:
+        parser.error("--jobs must be at least 1")
     if args.dump and args.dump not in args.systems:
         parser.error(f"--dump {args.dump}: not among --systems")
     args.fetch_now = any(getattr(args, name) for name in ("tree_root", "debs", "poetry"))

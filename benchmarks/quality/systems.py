@@ -237,9 +237,11 @@ def whoosh_opener(grouping: str) -> Callable[[Path], Searcher]:
     """A MultifieldParser over title and content, with OrGroup or the default AndGroup."""
 
     def open_(index_dir: Path) -> Searcher:
+        import jieba
         from whoosh import index
         from whoosh.qparser import AndGroup, MultifieldParser, OrGroup
 
+        jieba.setLogLevel(60)  # the analyzer loads jieba's dictionary on the first query
         ix = index.open_dir(str(index_dir))
         group = OrGroup if grouping == "or" else AndGroup
         parser = MultifieldParser(["title", "content"], ix.schema, group=group)
@@ -344,11 +346,19 @@ def fts5_open(index_dir: Path) -> Searcher:
 # --------------------------------------------------------------------------
 
 
+def installed_version(name: str) -> str:
+    """A distribution's version, or 'absent'."""
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return "absent"
+
+
 def baseline_fingerprint(build: Callable, *modules: str) -> Callable[[], str]:
     """Rebuild a baseline when its build function, its libraries or searchkit's loaders change."""
 
     def fingerprint() -> str:
-        versions = [f"{name} {importlib.metadata.version(name)}" for name in modules]
+        versions = [f"{name} {installed_version(name)}" for name in modules]
         return digest([], inspect.getsource(build), *versions, loader_fingerprint())
 
     return fingerprint
