@@ -5,6 +5,7 @@ Usage::
     python benchmarks/quality/run.py [--systems searchkit,whoosh-or,...] [--sets man-s,...]
                                      [--limit N] [--seed 1] [--json OUT] [--dump SYSTEM]
                                      [--markdown] [--rebuild] [--snippets] [--jobs N]
+                                     [--baselines-from JSON]
                                      [--index-cache DIR]
                                      [--cache DIR] [--tree-root DIR] [--debs DIR] [--poetry PATH]
 
@@ -26,6 +27,9 @@ searchkit's loaders. A changed fingerprint builds a new index and deletes the ol
 run); ``--json OUT`` writes the results with each query's rank of its relevant document;
 ``--dump SYSTEM`` prints, per query, the rank of its relevant document (``-``: not in the
 100) and the top 3 ids; ``--markdown`` prints the table in Markdown (the README's).
+``--baselines-from JSON`` fills in the systems not run from an earlier ``--json`` report, so
+``--systems searchkit --baselines-from results/quality.json`` measures a ranking change
+against the baselines in the time searchkit alone takes.
 """
 
 from __future__ import annotations
@@ -257,7 +261,34 @@ def run_all(args: argparse.Namespace) -> dict:
             entry["systems"][system.key] = asdict(result)
         report["sets"][qset.key] = entry
     report["totals"] = runner.totals(chosen)
+    if args.baselines_from:
+        borrow_results(report, args.baselines_from)
     return report
+
+
+def borrow_results(report: dict, path: Path) -> None:
+    """Add the systems of an earlier ``--json`` report that this run did not run, set by set.
+
+    Only sets with exactly the same queries (the same ``--limit`` and ``--seed``) are taken;
+    so a searchkit-only run still shows the ratio to the baselines.
+    """
+    try:
+        earlier = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise SystemExit(f"run.py: --baselines-from {path}: {error}")
+    for key, label in earlier["systems"].items():
+        if key in report["systems"]:
+            continue
+        taken = 0
+        for set_key, entry in report["sets"].items():
+            old = earlier["sets"].get(set_key)
+            if old and old["texts"] == entry["texts"] and key in old["systems"]:
+                entry["systems"][key] = old["systems"][key]
+                taken += 1
+        if taken:
+            report["systems"][key] = f"{label} (earlier run)"
+            report["totals"][key] = earlier["totals"][key]
+
 
 
 def git_commit() -> str | None:
@@ -370,6 +401,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, dest="json_out", help="write the results and per-query ranks here")
     parser.add_argument("--dump", metavar="SYSTEM", help="print each query's rank and top 3 ids for SYSTEM")
     parser.add_argument("--markdown", action="store_true", help="print the table in Markdown")
+    parser.add_argument("--baselines-from", type=Path, metavar="JSON",
+                        help="add the other systems' results from an earlier --json report (same queries)")
     parser.add_argument("--rebuild", action="store_true", help="rebuild the chosen systems' indexes")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                         help="processes answering queries (default: one per core)")
