@@ -91,7 +91,8 @@ def test_seed_text_is_clean(seeds, seed):
     assert not any(is_site_chrome(line) for line in doc.text.splitlines())
     for chrome in ("下载客户端", "ICP备", "返回首页", "<http", "阅读原文", "© 2014"):
         assert chrome not in doc.text
-    assert "\n\n" not in doc.text and doc.text == doc.text.strip()
+    # Paragraphs are one blank line apart, never more; none at either end.
+    assert "\n\n\n" not in doc.text and doc.text == doc.text.strip()
 
 
 def test_seed_html_bodies_keep_paragraphs(seeds):
@@ -209,7 +210,9 @@ def test_html_page(tmp_path, warnings):
     assert doc.metadata == {"author": "张文", "description": "一段摘要"}
     assert doc.text.splitlines() == [
         "韶关打开改革新局面",
+        "",
         "第一段：增长&发展 并进 <重要>。",
+        "",
         "第二段",
         "换行内容。",
     ]
@@ -227,11 +230,11 @@ def test_html_detected_by_content(tmp_path, warnings):
     [
         # Found by test_fuzz_any_bytes_in_any_format: AssertionError from html.parser.
         # (Since issue 12 the control character goes at load time.)
-        ("<p>前文</p><![\x01", "前文\n<!["),
-        ("<p>前文</p><![foo bar]]>后文", "前文\n后文"),
-        ("<p>前文</p><![ 注释 ]>后文", "前文\n后文"),
-        ("<p>前文</p><![if !IE]>中文<![endif]>后文", "前文\n中文后文"),
-        ("<p>前文</p><![CDATA[x]]>后文", "前文\n后文"),
+        ("<p>前文</p><![\x01", "前文\n\n<!["),
+        ("<p>前文</p><![foo bar]]>后文", "前文\n\n后文"),
+        ("<p>前文</p><![ 注释 ]>后文", "前文\n\n后文"),
+        ("<p>前文</p><![if !IE]>中文<![endif]>后文", "前文\n\n中文后文"),
+        ("<p>前文</p><![CDATA[x]]>后文", "前文\n\n后文"),
     ],
 )
 def test_html_marked_sections_never_raise(tmp_path, warnings, html, text):
