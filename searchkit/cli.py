@@ -135,7 +135,7 @@ def build_parser() -> Parser:
     option("--page", type=_positive, default=1, metavar="N", help="page number (1)")
     option("--sort", choices=SORTS, default=SORTS[0])
     option("--json", action="store_true", help="print one JSON object")
-    option("--original", action="store_true", help="show snippets in the document's original script")
+    option("--original", action="store_true", help="show snippets and titles in the document's original script")
     option("--color", **_COLOR_OPTION)
     option("--batch", metavar="FILE",
            help="run one query per line of FILE ('-' for stdin), print JSON lines")

@@ -894,6 +894,8 @@ def document_fields(document: Document, file_key: str | None, checksum: str,
         fields[schema.SOURCE] = document.source
     if document.original != document.text:
         fields[schema.ORIGINAL] = document.original
+    if document.original_title != document.title:
+        fields[schema.ORIGINAL_TITLE] = document.original_title
     return fields
 
 

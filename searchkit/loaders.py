@@ -1136,12 +1136,14 @@ def _make_document(
     fields = sidecar.fill(body.fields)
     original = clean_text(body.text)
     title = fields.title or _heading_title(body.text) or _first_sentence_title(original)
+    original_title = collapse_spaces(clean_text(title))
     return Document(
         id=doc_id,
         text=normalize_text(original),
         original=original,
         path=path,
-        title=normalize_text(collapse_spaces(clean_text(title))),
+        title=normalize_text(original_title),
+        original_title=original_title,
         date=fields.date,
         source=_document_source(fields, lookup),
         url=fields.url,

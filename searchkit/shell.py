@@ -88,7 +88,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("until", "[DATE]", "only documents dated DATE or earlier; alone: no limit"),
     Command("limit", "N", "hits per page (default 10)"),
     Command("sort", "relevance|date", "rank by relevance, or newest first", choices="sorts"),
-    Command("original", "", "toggle snippets in the documents' own script (e.g. Traditional)"),
+    Command("original", "", "toggle snippets and titles in the documents' own script (e.g. Traditional)"),
     Command("clear", "", "reset source, dates, limit and sort"),
     Command("next", "", "the next page of hits (Enter on an empty line does it too)",
             aliases=("n",)),
@@ -432,8 +432,8 @@ class Shell:
 
     def cmd_original(self, arg: str) -> None:
         self.original = not self.original
-        self._changed("snippets in the original script" if self.original
-                      else "snippets in Simplified script")
+        self._changed("titles and snippets in the original script" if self.original
+                      else "titles and snippets in Simplified script")
 
     def cmd_clear(self, arg: str) -> None:
         self.sources, self.since, self.until = [], None, None

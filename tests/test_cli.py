@@ -186,6 +186,19 @@ def test_original_script(seed_index_dir):
     assert {hit["snippet"][s:e] for s, e in hit["highlights"]} <= {"韶關", "發展"}
 
 
+TITLE_003 = "韶关生态区位重要、生态基础好、生态资源丰富"
+TITLE_003_ORIGINAL = "韶關生態區位重要、生態基礎好、生態資源豐富"
+
+
+def test_titles_follow_original_like_snippets(seed_index_dir):
+    simplified = one_json(search(seed_index_dir, "韶关 发展", "--source", "南方日报", "--json"))
+    original = one_json(search(seed_index_dir, "韶关 发展", "--source", "南方日报", "--original", "--json"))
+    assert simplified["hits"][0]["title"] == TITLE_003
+    assert original["hits"][0]["title"] == TITLE_003_ORIGINAL
+    shown = search(seed_index_dir, "韶关 发展", "--source", "南方日报", "--original")
+    assert f"  1. {TITLE_003_ORIGINAL}" in shown.stdout.splitlines()
+
+
 # -- errors -----------------------------------------------------------------------
 
 
