@@ -400,7 +400,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(render.document_json(document))
     else:
         print(render.document_text(document, color=render.use_color(args.color, sys.stdout),
-                                   original=args.original))
+                                   original=args.original, width=render.reading_width(sys.stdout)))
     return EXIT_OK
 
 

@@ -483,16 +483,18 @@ class Shell:
         except KeyError:
             return self.error(f"document {hit.id} is no longer in the index")
         spans = find_spans(document.text, self._highlight_terms())
-        plain = render.document_text(document, color=False, spans=spans, original=self.original)
         rows, columns = self.size()
+        width = columns if columns < sys.maxsize else None  # no screen: lines as they are
+        plain = render.document_text(document, color=False, spans=spans, original=self.original,
+                                     width=width)
         lines = sum(max(1, -(-render.display_width(line) // max(1, columns)))
                     for line in plain.split("\n"))
         if self.pager is not None and lines > rows - 2:
             self.pager.show(render.document_text(document, color=self.pager.color, spans=spans,
-                                                 original=self.original))
+                                                 original=self.original, width=width))
         else:
             self.write(render.document_text(document, color=self.color, spans=spans,
-                                            original=self.original))
+                                            original=self.original, width=width))
 
     def _hit(self, number: int) -> Hit | None:
         index = number - 1 - self.offset
