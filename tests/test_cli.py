@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -1033,3 +1034,17 @@ def test_snippets_stay_on_one_line_across_paragraphs(shaped_index_dir):
     hits = one_json(search(shaped_index_dir, "static", "--json"))["hits"]
     assert hits and all("\n" not in hit["snippet"] for hit in hits)
     assert any("static" in hit["snippet"] and "dhcp" in hit["snippet"] for hit in hits)
+
+
+def test_the_readme_show_example_is_what_show_prints(seed_index_dir):
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"^    \$ (COLUMNS=(\d+) searchkit show \S+)\n((?:    .*\n|\n)+)", readme, re.M)
+    assert block, "the README shows an example of searchkit show"
+    command, columns, shown = block.group(1), block.group(2), block.group(3)
+    expected = [line[4:] for line in shown.rstrip("\n").split("\n")]
+    env = {**{k: v for k, v in os.environ.items() if k != "COLUMNS"}, "COLUMNS": columns}
+    result = run(*command.split()[2:], "--index", seed_index_dir, env=env)
+    got = result.stdout.split("\n")[:len(expected)]
+    path = next(i for i, line in enumerate(expected) if line.startswith("path: …"))
+    assert got[path].endswith(expected[path].removeprefix("path: …"))
+    assert got[:path] + got[path + 1:] == expected[:path] + expected[path + 1:]
