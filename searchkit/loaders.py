@@ -791,8 +791,21 @@ def _parse_body(text: str, *, html_page: bool = False) -> _Body:
     if html_page or _HTML_PAGE_RE.match(body) or _HTML_BODY_RE.search(body):
         body, title, meta = html_to_text(body)
         fields = fields.fill(_html_fields(title, meta))
+    elif "```" in body or "~~~" in body:
+        body = _FENCED_BLOCK_RE.sub(_verbatim_block, body)
     fields = fields.fill(_carried_fields(body)).fill(_Fields(url=urls[0] if urls else None))
     return _Body(body, fields)
+
+
+# A Markdown code block fenced by ``` or ~~~ lines (the opening one may name a language).
+_FENCED_BLOCK_RE = re.compile(r"^[ \t]{0,3}(?P<fence>`{3,}|~{3,})[^\n`]*\n(?P<code>.*?)^[ \t]{0,3}(?P=fence)[ \t]*$",
+                              re.M | re.S)
+
+
+def _verbatim_block(match: re.Match[str]) -> str:
+    """A fenced code block as a paragraph of preformatted lines, the fences left out."""
+    lines = match["code"].rstrip("\n").split("\n")
+    return "\n" + "\n".join(VERBATIM + line for line in lines) + "\n"
 
 
 def _read_text(path: Path, warn: Warn, data: bytes | None = None) -> str:
