@@ -172,7 +172,7 @@ def clean_text(text: str) -> str:
 
 # A preformatted line: the mark, the line, and its line end (taken, so that the
 # text on either side does not look as if it held a blank line).
-_VERBATIM_LINE_RE = re.compile(f"^{VERBATIM}([^\n]*)(?:\n|\Z)", re.M)
+_VERBATIM_LINE_RE = re.compile(rf"^{VERBATIM}([^\n]*)(?:\n|\Z)", re.M)
 
 
 def _plain_lines(text: str) -> list[str]:
