@@ -135,7 +135,7 @@ def build_parser() -> Parser:
     option("--page", type=_positive, default=1, metavar="N", help="page number (1)")
     option("--sort", choices=SORTS, default=SORTS[0])
     option("--json", action="store_true", help="print one JSON object")
-    option("--original", action="store_true", help="show snippets in the document's original script")
+    option("--original", action="store_true", help="show snippets and titles in the document's original script")
     option("--snippet", type=_positive, metavar="N",
            help="show up to N characters of each hit, wrapped (default: fitted to the terminal "
            f"in one or two lines; JSON: {DEFAULT_SNIPPET_CHARS})")
@@ -439,7 +439,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(render.document_json(document))
     else:
         print(render.document_text(document, color=render.use_color(args.color, sys.stdout),
-                                   original=args.original))
+                                   original=args.original, width=render.reading_width(sys.stdout)))
     return EXIT_OK
 
 

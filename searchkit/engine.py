@@ -222,7 +222,8 @@ class SearchIndex:
         'YYYY-MM-DD' strings and are inclusive; documents with no known date
         are left out by them and counted in ``undated_excluded``. ``sort`` is
         'relevance' (ties broken by date, newest first) or 'date'.
-        ``original`` cuts snippets from the document's own script.
+        ``original`` cuts snippets from the document's own script and gives
+        titles in it.
         ``snippet_chars`` bounds each hit's snippet: the best fragment for the
         query, at most that many characters of the document (see ``Hit.snippet``).
         ``facets`` counts every hit by source and by period (``results.facets``;
@@ -280,9 +281,12 @@ class SearchIndex:
         snippet_text = snippet.text
         if original and stored.get(schema.ORIGINAL):
             snippet_text = highlight.cut_like(snippet, stored[schema.ORIGINAL])
+        title = stored.get(schema.TITLE, "")
+        if original:
+            title = stored.get(schema.ORIGINAL_TITLE) or title
         date = stored.get(schema.DATE)
         return Hit(
-            id=stored[schema.ID], path=stored.get(schema.PATH), title=stored.get(schema.TITLE, ""),
+            id=stored[schema.ID], path=stored.get(schema.PATH), title=title,
             date=date.date() if date else None, source=stored.get(schema.SOURCE),
             url=stored.get(schema.URL), score=float(score), snippet=snippet_text,
             highlights=list(snippet.highlights),
@@ -377,6 +381,7 @@ class SearchIndex:
             path=stored.get(schema.PATH), title=stored.get(schema.TITLE, ""),
             date=date.date() if date else None, source=stored.get(schema.SOURCE),
             url=stored.get(schema.URL), metadata=stored.get(schema.META) or {},
+            original_title=stored.get(schema.ORIGINAL_TITLE) or "",
         )
 
     def sources(self) -> dict[str, int]:

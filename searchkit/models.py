@@ -28,6 +28,8 @@ class Document:
     document's own script; the two always have the same length and
     ``original[i]`` is the character that ``text[i]`` was normalized from,
     so any span of ``text`` maps back to ``original`` unchanged.
+    ``title`` is normalized like ``text``; ``original_title`` is the title in
+    the document's own script (the same as ``title`` when not given).
     """
 
     id: str
@@ -39,10 +41,13 @@ class Document:
     source: str | None = None
     url: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    original_title: str = ""
 
     def __post_init__(self) -> None:
         if not self.original:
             self.original = self.text
+        if not self.original_title:
+            self.original_title = self.title
         if len(self.original) != len(self.text):
             raise ValueError("original and normalized text must have the same length")
 

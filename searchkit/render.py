@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
 import re
+import sys
 import unicodedata
 from collections.abc import Sequence
 
@@ -269,24 +271,151 @@ def results_json(results: SearchResults) -> str:
 
 
 def document_text(document: Document, *, color: bool, spans: Sequence[tuple[int, int]] = (),
-                  original: bool = False) -> str:
-    """A whole document for reading: title, metadata, text."""
-    title = sanitize(document.title) or sanitize(document.id)
+                  original: bool = False, width: int | None = None) -> str:
+    """A whole document for reading: title, metadata, text.
+
+    The text keeps its lines and paragraphs; with a width (terminal columns) each
+    line is wrapped to it (see ``wrap_spans``). ``original`` shows the text and the
+    title in the document's own script.
+    """
+    title = sanitize(document.original_title if original else document.title) or sanitize(document.id)
     fields = [("id", document.id), ("path", document.path), ("source", document.source),
               ("date", document.date.isoformat() if document.date else "unknown"),
               ("url", document.url)]
-    lines = [f"{BOLD}{title}{RESET}" if color else title]
+    title_lines = [title[start:end] for start, end in wrap_spans(title, width)]
+    lines = [f"{BOLD}{line}{RESET}" if color else line for line in title_lines]
     lines += [f"{name}: {sanitize(value)}" for name, value in fields if value]
     lines.append("")
     body = document.original if original else document.text
-    lines.append(mark(body, spans, color=color) if spans else sanitize(body, keep_newlines=True))
+    lines.append(document_body(body, spans, color=color, width=width))
     return "\n".join(lines)
+
+
+def document_body(text: str, spans: Sequence[tuple[int, int]] = (), *, color: bool,
+                  width: int | None = None) -> str:
+    """A document's text as lines for a terminal, matches (spans of text) marked.
+
+    Its lines stay lines and its blank lines (paragraph breaks) stay; with a width,
+    each line is wrapped to it. A match cut by a wrap is marked on both lines.
+    """
+    spans = sorted(spans)
+    out = []
+    for start, end in wrap_spans(text, width):
+        first = bisect.bisect_left(spans, (start, start)) - 1
+        inside = [(max(s, start) - start, min(e, end) - start)
+                  for s, e in spans[max(0, first):] if s < end and e > start]
+        piece = text[start:end]
+        out.append(mark(piece, inside, color=color) if inside else sanitize(piece))
+        # spans are few next to lines: the bisect keeps this linear in the text
+    return "\n".join(out)
+
+
+# -- wrapping text to the terminal's width ---------------------------------------------------
+
+# Characters a terminal shows two columns wide (Chinese, Japanese, Korean, full-width
+# forms); display_width decides the width itself, this class only where a line may break.
+_WIDE = ("\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf"
+         "\uac00-\ud7a3\uf900-\ufaff\ufe10-\ufe19\ufe30-\ufe6f\uff00-\uff60\uffe0-\uffe6"
+         "\U0001f300-\U0001f64f\U0001f900-\U0001f9ff\U00020000-\U0003fffd")
+# Punctuation that never starts a line, and that never ends one.
+_CLOSING = re.escape("，。、；：！？）》」』】〉〕］｝”’…·％,.;:!?)]}%")
+_OPENING = re.escape("（《「『【〈〔［｛“‘([{")
+# What a line breaks between: a run of spaces; one wide character; a run of other
+# characters (a Latin word, a number, a path, never cut); each with the opening
+# punctuation before it and the closing punctuation after it.
+_PIECE_RE = re.compile(
+    rf"\s+|[{_OPENING}]*(?:[{_WIDE}]|[^\s{_WIDE}]+?(?=[{_CLOSING}]*(?:\s|[{_WIDE}]|$)))[{_CLOSING}]*"
+)
+
+
+def wrap_spans(text: str, width: int | None) -> list[tuple[int, int]]:
+    """The ``[start, end)`` spans of text that make its lines on a terminal width columns wide.
+
+    Every line of text (``\\n``) is one or more terminal lines; a long one breaks at
+    spaces (dropped at the break) and around wide characters, never inside a run of
+    other characters (``network`` is never ``netwo`` + ``rk``) unless the run alone is
+    wider than the terminal, and never before closing punctuation (，。」) or after
+    opening punctuation (「（). Leading spaces stay on a line's first terminal line.
+    Without a width, each line of text is one terminal line.
+    """
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for line in text.split("\n"):
+        end = start + len(line)
+        if width is None or len(line) * 2 <= width or display_width(line) <= width:
+            spans.append((start, end))
+        else:
+            spans.extend(_wrap_line(text, start, end, max(1, width)))
+        start = end + 1
+    return spans
+
+
+def _wrap_line(text: str, start: int, end: int, width: int) -> list[tuple[int, int]]:
+    """The terminal lines of text[start:end], one line of text wider than width."""
+    spans: list[tuple[int, int]] = []
+    line_start, line_end, used = start, start, 0
+    for match in _PIECE_RE.finditer(text, start, end):
+        piece_start, piece_end = match.span()
+        piece = match.group()
+        if piece[0].isspace():
+            if line_end == line_start and spans:  # no spaces at the start of a wrapped line
+                line_start = line_end = piece_end
+            else:
+                used += display_width(piece)
+            continue
+        columns = display_width(piece)
+        if used + columns <= width:
+            used += columns
+            line_end = piece_end
+            continue
+        if line_end > line_start:
+            spans.append((line_start, line_end))
+        line_start = piece_start
+        while columns > width:  # a word wider than the terminal: cut where it must be
+            cut = _fitting(text, line_start, piece_end, width)
+            spans.append((line_start, cut))
+            line_start = cut
+            columns = display_width(text[cut:piece_end])
+        line_end, used = piece_end, columns
+    if line_end > line_start or not spans:
+        spans.append((line_start, max(line_start, line_end)))
+    return spans
+
+
+def reading_width(stream) -> int | None:
+    """The columns to wrap a document to for output to stream, or None: do not wrap.
+
+    ``COLUMNS`` when set to a number; else the width of the terminal that stream, or
+    else standard error, is (``searchkit show ID | less`` wraps to the terminal, as
+    ``man`` does); else (output to a file or a pipe, no terminal at all) None.
+    """
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    for candidate in (stream, sys.stderr):
+        try:
+            if candidate.isatty():
+                return os.get_terminal_size(candidate.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            continue
+    return None
+
+
+def _fitting(text: str, start: int, end: int, width: int) -> int:
+    """The end of the longest text[start:x] (at least one character) fitting in width columns."""
+    used = 0
+    for index in range(start, end):
+        used += display_width(text[index])
+        if used > width:
+            return max(start + 1, index)
+    return end
 
 
 def document_json(document: Document) -> str:
     """A whole document as JSON."""
     return to_json({
         "id": document.id, "path": document.path, "title": document.title,
+        "original_title": document.original_title,
         "date": document.date.isoformat() if document.date else None,
         "source": document.source, "url": document.url, "text": document.text,
         "original": document.original, "metadata": document.metadata,

@@ -19,9 +19,12 @@ TITLE_BOOST = 3.0
 # HTML <meta name="keywords"> and "description": searchable, never shown. Weighted
 # as the body text, below the title: see the commit that added the field.
 KEYWORDS_BOOST = 1.0
-SCHEMA_VERSION = "6"  # 6: the sourcekey column
+SCHEMA_VERSION = "7"  # 6: the sourcekey column; 7: original_title
 
 # Field names, used by the indexer and the searcher alike.
+# The title in the document's own script, stored only when it differs from the
+# (normalized) title: titles follow --original as snippets do.
+ORIGINAL_TITLE = "original_title"
 ID, PATH, TITLE, CONTENT, CHARS, DATE, DATED, SOURCE, URL, ORIGINAL, META = (
     "id", "path", "title", "content", "chars", "date", "dated", "source", "url",
     "original", "meta",
@@ -91,7 +94,7 @@ def build_schema(profile: str = "default") -> fields.Schema:
 
     ``content`` stores the normalized text (snippets are cut from it);
     ``original`` stores the text in the document's own script only when it
-    differs. ``chars`` holds the title's and the text's characters and
+    differs, ``original_title`` likewise for the title. ``chars`` holds the title's and the text's characters and
     ``bigrams`` their pairs of adjacent Chinese characters, with positions;
     they store nothing.
     """
@@ -112,6 +115,7 @@ def build_schema(profile: str = "default") -> fields.Schema:
             FILEKEY: fields.ID(),
             URL: fields.STORED(),
             ORIGINAL: fields.STORED(),
+            ORIGINAL_TITLE: fields.STORED(),
             META: fields.STORED(),
             PASSAGE: fields.NUMERIC(int, bits=32, signed=False, stored=True, sortable=True, default=0),
             OFFSET: fields.STORED(),

@@ -95,7 +95,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("snippet", "[N|fit]", "show up to N characters of each hit, wrapped; fit: one or two "
             "lines fitted to the terminal (the default); alone: the setting"),
     Command("sort", "relevance|date", "rank by relevance, or newest first", choices="sorts"),
-    Command("original", "", "toggle snippets in the documents' own script (e.g. Traditional)"),
+    Command("original", "", "toggle snippets and titles in the documents' own script (e.g. Traditional)"),
     Command("clear", "", "reset source, dates, limit, sort and snippet"),
     Command("next", "", "the next page of hits (Enter on an empty line does it too)",
             aliases=("n",)),
@@ -468,8 +468,8 @@ class Shell:
 
     def cmd_original(self, arg: str) -> None:
         self.original = not self.original
-        self._changed("snippets in the original script" if self.original
-                      else "snippets in Simplified script")
+        self._changed("titles and snippets in the original script" if self.original
+                      else "titles and snippets in Simplified script")
 
     def cmd_clear(self, arg: str) -> None:
         self.sources, self.since, self.until = [], None, None
@@ -519,16 +519,18 @@ class Shell:
         except KeyError:
             return self.error(f"document {hit.id} is no longer in the index")
         spans = find_spans(document.text, self._highlight_terms())
-        plain = render.document_text(document, color=False, spans=spans, original=self.original)
         rows, columns = self.size()
+        width = columns if columns < sys.maxsize else None  # no screen: lines as they are
+        plain = render.document_text(document, color=False, spans=spans, original=self.original,
+                                     width=width)
         lines = sum(max(1, -(-render.display_width(line) // max(1, columns)))
                     for line in plain.split("\n"))
         if self.pager is not None and lines > rows - 2:
             self.pager.show(render.document_text(document, color=self.pager.color, spans=spans,
-                                                 original=self.original))
+                                                 original=self.original, width=width))
         else:
             self.write(render.document_text(document, color=self.color, spans=spans,
-                                            original=self.original))
+                                            original=self.original, width=width))
 
     def cmd_timeline(self, arg: str) -> None:
         if self.results is None:

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -195,6 +196,27 @@ def test_original_script(seed_index_dir):
     assert hit["id"] == S003
     assert "韶關" in hit["snippet"] or "發展" in hit["snippet"]
     assert {hit["snippet"][s:e] for s, e in hit["highlights"]} <= {"韶關", "發展"}
+
+
+TITLE_003 = "韶关生态区位重要、生态基础好、生态资源丰富"
+TITLE_003_ORIGINAL = "韶關生態區位重要、生態基礎好、生態資源豐富"
+
+
+def test_titles_follow_original_like_snippets(seed_index_dir):
+    simplified = one_json(search(seed_index_dir, "韶关 发展", "--source", "南方日报", "--json"))
+    original = one_json(search(seed_index_dir, "韶关 发展", "--source", "南方日报", "--original", "--json"))
+    assert simplified["hits"][0]["title"] == TITLE_003
+    assert original["hits"][0]["title"] == TITLE_003_ORIGINAL
+    shown = search(seed_index_dir, "韶关 发展", "--source", "南方日报", "--original")
+    assert f"  1. {TITLE_003_ORIGINAL}" in shown.stdout.splitlines()
+
+
+def test_show_gives_the_title_in_the_script_asked_for(seed_index_dir):
+    assert run("show", S003, "--index", seed_index_dir).stdout.splitlines()[0] == TITLE_003
+    shown = run("show", S003, "--original", "--index", seed_index_dir)
+    assert shown.stdout.splitlines()[0] == TITLE_003_ORIGINAL
+    document = json.loads(run("show", S003, "--json", "--index", seed_index_dir).stdout)
+    assert (document["title"], document["original_title"]) == (TITLE_003, TITLE_003_ORIGINAL)
 
 
 # -- errors -----------------------------------------------------------------------
@@ -956,6 +978,63 @@ def marked(line: str, word: str) -> bool:
     return f"【{word}】" in line or f"{HIGHLIGHT}{word}" in line
 
 
+# -- documents keep their shape: show at the terminal's width ---------------------------------
+
+SHAPED_PARAGRAPH = (
+    "在 Debian 系統裡，network interface 的設定寫在 /etc/network/interfaces 檔案中：每個介面一段，"
+    "auto 一行表示開機時啟用，iface 一行寫出介面名稱、位址族 inet 與 static 或 dhcp 方法，之後的縮排行"
+    "是 address、gateway 等參數。修改之後執行 systemctl restart networking，新的設定就會生效。")
+SHAPED_BLOCK = ["auto enp0s31f6", "iface enp0s31f6 inet static", "  address 192.168.0.3/24",
+                "  gateway 192.168.0.1"]
+SHAPED_LAST = "若使用 DHCP，只要把 static 換成 dhcp，並刪去 address 與 gateway 兩行即可。"
+SHAPED_PAGE = f"""<!DOCTYPE html><html><head><title>網路介面設定</title></head><body>
+<h1>網路介面設定</h1>
+<p>{SHAPED_PARAGRAPH}</p>
+<pre class="programlisting">
+{chr(10).join(SHAPED_BLOCK)}
+</pre>
+<p>{SHAPED_LAST}</p>
+</body></html>"""
+LATIN_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9./_-]*")
+ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
+
+
+@pytest.fixture(scope="module")
+def shaped_index_dir(tmp_path_factory):
+    """An index of one HTML page with a long paragraph and a preformatted block."""
+    corpus = tmp_path_factory.mktemp("shaped")
+    (corpus / "page.html").write_text(SHAPED_PAGE, encoding="utf-8")
+    (corpus / "gap.txt").write_text("網路設定\n\n介面名稱 static\n\ndhcp", encoding="utf-8")
+    (corpus / "space.txt").write_text("網路設定 介面名稱 static dhcp", encoding="utf-8")
+    index = tmp_path_factory.mktemp("shaped-index")
+    SearchIndex.build(index, [corpus])
+    return index
+
+
+def columns_of(line: str) -> int:
+    from searchkit.render import display_width
+    return display_width(line)
+
+
+def assert_shaped(lines: list[str], width: int | None) -> None:
+    """The page as a reader should see it: its paragraphs, its block's lines, whole words."""
+    assert lines[0] == "網路介面設定"
+    body = lines[lines.index("") + 1:]
+    at = body.index(SHAPED_BLOCK[0])
+    assert body[at:at + len(SHAPED_BLOCK)] == SHAPED_BLOCK  # the block's lines, indented
+    assert body[at - 1] == body[at + len(SHAPED_BLOCK)] == ""  # a paragraph of its own
+    paragraph = body[body.index("網路介面設定") + 2:at - 1]
+    assert "".join(paragraph).replace(" ", "") == SHAPED_PARAGRAPH.replace(" ", "")
+    if width is None:
+        assert paragraph == [SHAPED_PARAGRAPH]
+    else:
+        assert len(paragraph) >= 3 if width == 80 else len(paragraph) >= 2
+        assert all(columns_of(line) <= width for line in lines if not line.startswith("path: "))
+        assert not any(line[:1] in "，。：、" for line in paragraph)
+    words = {word for line in body for word in LATIN_WORD.findall(line)}
+    assert words == set(LATIN_WORD.findall(SHAPED_PARAGRAPH + "\n".join(SHAPED_BLOCK) + SHAPED_LAST))
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
 @pytest.mark.parametrize("columns", [80, 120])
 @pytest.mark.parametrize("env_changes", [{}, {"NO_COLOR": "1"}])
@@ -1105,3 +1184,55 @@ def test_timeline_with_batch_is_a_usage_error(seed_index_dir):
     result = search(seed_index_dir, "--batch", "-", "--timeline", input="韶关\n")
     assert result.returncode == 2
     assert "--timeline draws the chart of one query, not of a --batch" in result.stderr
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+@pytest.mark.parametrize("columns", [80, 120])
+def test_show_on_a_terminal_keeps_paragraphs_and_wraps_between_words(shaped_index_dir, columns):
+    output = in_a_terminal(["show", "page.html", "--original", "--index", shaped_index_dir],
+                           columns=columns, env_changes={})
+    lines = ESCAPES.sub("", output).replace("\r\n", "\n").rstrip("\n").split("\n")
+    assert_shaped(lines, columns)
+
+
+def test_show_to_a_pipe_keeps_lines_whole_unless_columns_is_set(shaped_index_dir):
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    piped = run("show", "page.html", "--original", "--index", shaped_index_dir, env=env)
+    assert_shaped(piped.stdout.rstrip("\n").split("\n"), None)
+    narrow = run("show", "page.html", "--original", "--index", shaped_index_dir,
+                 env={**env, "COLUMNS": "80"})
+    assert_shaped(narrow.stdout.rstrip("\n").split("\n"), 80)
+
+
+def test_a_paragraph_break_separates_words_as_a_space_does(shaped_index_dir):
+    # gap.txt and space.txt hold the same words, apart by blank lines in one, spaces in the other.
+    def found(query):
+        ids = {hit["id"] for hit in one_json(search(shaped_index_dir, query, "--json"))["hits"]}
+        return "gap.txt" in ids, "space.txt" in ids
+
+    for query in ("設定 介面", "設定介面", '"設定介面"', "定介", '"定介"', "static dhcp",
+                  '"static dhcp"', "staticdhcp", "名稱static"):
+        in_gap, in_space = found(query)
+        assert in_gap == in_space, query
+    assert found("static dhcp") == (True, True)
+    assert found("staticdhcp") == (False, False)  # never glued into one word
+
+
+def test_snippets_stay_on_one_line_across_paragraphs(shaped_index_dir):
+    hits = one_json(search(shaped_index_dir, "static", "--json"))["hits"]
+    assert hits and all("\n" not in hit["snippet"] for hit in hits)
+    assert any("static" in hit["snippet"] and "dhcp" in hit["snippet"] for hit in hits)
+
+
+def test_the_readme_show_example_is_what_show_prints(seed_index_dir):
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"^    \$ (COLUMNS=(\d+) searchkit show \S+)\n((?:    .*\n|\n)+)", readme, re.M)
+    assert block, "the README shows an example of searchkit show"
+    command, columns, shown = block.group(1), block.group(2), block.group(3)
+    expected = [line[4:] for line in shown.rstrip("\n").split("\n")]
+    env = {**{k: v for k, v in os.environ.items() if k != "COLUMNS"}, "COLUMNS": columns}
+    result = run(*command.split()[2:], "--index", seed_index_dir, env=env)
+    got = result.stdout.split("\n")[:len(expected)]
+    path = next(i for i, line in enumerate(expected) if line.startswith("path: …"))
+    assert got[path].endswith(expected[path].removeprefix("path: …"))
+    assert got[:path] + got[path + 1:] == expected[:path] + expected[path + 1:]
