@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import analysis, integrity, parallel, schema
+from . import analysis, fingerprints, integrity, parallel, schema
 from .internals import storage
 from .internals.writer import FastSegmentWriter, StagedCommit, cancel_quietly
 from .errors import (IndexDamagedError, IndexLockedError, IndexMismatchError, IndexNotFoundError,
@@ -887,6 +887,7 @@ def document_fields(document: Document, file_key: str | None, checksum: str,
         schema.DAYNUMBER: document.date.toordinal() if document.date else 0,
         schema.URL: document.url,
         schema.META: document.metadata or None,
+        schema.FINGERPRINT: fingerprints.fingerprint_bytes(document.text),
     }
     if document.date is not None:
         fields[schema.DATE] = dt.datetime.combine(document.date, dt.time())

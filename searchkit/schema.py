@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from whoosh import fields
 from whoosh.analysis import IDTokenizer, LowercaseFilter
+from whoosh.columns import VarBytesColumn
 
 from .analysis import (
     BigramTokenizer,
@@ -17,7 +18,7 @@ TITLE_BOOST = 3.0
 # HTML <meta name="keywords"> and "description": searchable, never shown. Weighted
 # as the body text, below the title: see the commit that added the field.
 KEYWORDS_BOOST = 1.0
-SCHEMA_VERSION = "5"
+SCHEMA_VERSION = "6"  # 6: the fingerprint column (duplicates.py)
 
 # Field names, used by the indexer and the searcher alike.
 ID, PATH, TITLE, CONTENT, CHARS, DATE, DATED, SOURCE, URL, ORIGINAL, META = (
@@ -38,6 +39,9 @@ DAYNUMBER = "daynumber"
 # passage's number (0 for the first passage and for a whole document) and its
 # start offset in the document's text.
 PASSAGE, OFFSET = "passage", "offset"
+# The document's (or passage's) sampled shingle hashes, for folding copies of
+# one text (see fingerprints.py): a column, read without the stored documents.
+FINGERPRINT = "fingerprint"
 
 
 class TokenText(fields.TEXT):
@@ -100,5 +104,6 @@ def build_schema(profile: str = "default") -> fields.Schema:
             META: fields.STORED(),
             PASSAGE: fields.NUMERIC(int, bits=32, signed=False, stored=True, sortable=True, default=0),
             OFFSET: fields.STORED(),
+            FINGERPRINT: fields.COLUMN(VarBytesColumn()),
         }
     )

@@ -89,6 +89,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("limit", "N", "hits per page (default 10)"),
     Command("sort", "relevance|date", "rank by relevance, or newest first", choices="sorts"),
     Command("original", "", "toggle snippets in the documents' own script (e.g. Traditional)"),
+    Command("all", "", "toggle showing every hit: copies of a better hit unfolded (+N similar)"),
     Command("clear", "", "reset source, dates, limit and sort"),
     Command("next", "", "the next page of hits (Enter on an empty line does it too)",
             aliases=("n",)),
@@ -191,6 +192,7 @@ class Shell:
         self.limit = DEFAULT_LIMIT
         self.sort = SORTS[0]
         self.original = False
+        self.unfolded = False  # :all
         self.query: str | None = None
         self.results: SearchResults | None = None
         self.offset = 0
@@ -236,6 +238,8 @@ class Shell:
         parts.append(("class:bottom-toolbar", f" │ limit {self.limit} │ sort {self.sort}"))
         if self.original:
             parts += [("class:bottom-toolbar", " │ "), (active, "original script")]
+        if self.unfolded:
+            parts += [("class:bottom-toolbar", " │ "), (active, "all hits")]
         if self.results and self.results.total:
             last = self.offset + len(self.results.hits)
             parts.append(("class:bottom-toolbar",
@@ -321,6 +325,7 @@ class Shell:
         return self.index.search(
             self.query, sources=self.sources or None, since=self.since, until=self.until,
             limit=limit, offset=offset, sort=self.sort, original=self.original,
+            fold=not self.unfolded,
         )
 
     def show_page(self) -> None:
@@ -354,7 +359,7 @@ class Shell:
         rows, columns = self.size()
         text = render.results_text(results, color=self.color, offset=self.offset)
         self.write(wrap_text(text, max(20, columns - 1)))
-        last = self.offset + len(results.hits)
+        last = self._examined(results)
         if last < results.total:
             more = results.total - last if results.total_exact else f"about {results.total - last:,}"
             self.write(self.dim(f"— {more} more: Enter or :next —"))
@@ -435,6 +440,11 @@ class Shell:
         self._changed("snippets in the original script" if self.original
                       else "snippets in Simplified script")
 
+    def cmd_all(self, arg: str) -> None:
+        self.unfolded = not self.unfolded
+        self._changed("every hit shown, copies too" if self.unfolded
+                      else "copies of a better hit folded under it")
+
     def cmd_clear(self, arg: str) -> None:
         self.sources, self.since, self.until = [], None, None
         self.limit, self.sort = DEFAULT_LIMIT, SORTS[0]
@@ -445,10 +455,14 @@ class Shell:
     def cmd_next(self, arg: str) -> None:
         if self.results is None:
             return self.error("no results yet: type a query first")
-        if self.offset + len(self.results.hits) >= self.results.total:
+        if self._examined(self.results) >= self.results.total:
             return self.say(self.dim(self._no_more_hits()))
         self.offset += self.limit
         self.show_page()
+
+    def _examined(self, results: SearchResults) -> int:
+        """How many of the ranked hits this page and the ones before it account for, folded ones too."""
+        return self.offset + len(results.hits) + (results.folded or 0)
 
     def _no_more_hits(self) -> str:
         """What Enter or :next says on the last page."""

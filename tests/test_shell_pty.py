@@ -159,6 +159,8 @@ def test_last_page_long_query_and_plurals_in_a_terminal(seed_index_dir, tmp_path
     try:
         screen.wait_for("4 sources")  # the banner
         screen.wait_for("searchkit>")
+        child.send(":all\r")  # the five hits, 001 not folded under 000
+        screen.wait_for("every hit shown")
         child.send(":limit 3\r")
         screen.wait_for("limit: 3")
         child.send("韶关\r")
