@@ -29,7 +29,15 @@ from .errors import (  # noqa: E402
     SearchkitError,
     UnknownSourceError,
 )
-from .models import Document, Hit, IndexReport, IndexStats, SearchResults  # noqa: E402
+from .models import (  # noqa: E402
+    Document,
+    DuplicateCluster,
+    DuplicateDocument,
+    Hit,
+    IndexReport,
+    IndexStats,
+    SearchResults,
+)
 
 __version__ = "0.1.0"
 
@@ -40,6 +48,8 @@ __all__ = [
     "SearchResults",
     "IndexStats",
     "IndexReport",
+    "DuplicateCluster",
+    "DuplicateDocument",
     "SearchkitError",
     "IndexNotFoundError",
     "IndexMismatchError",

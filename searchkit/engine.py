@@ -277,6 +277,7 @@ class SearchIndex:
         """
         column = searcher.reader().column_reader(schema.FINGERPRINT) \
             if searcher.reader().has_column(schema.FINGERPRINT) else None
+        find_spans = _remembered(find_spans)  # each text's spans are found once, for folding and its hit
         folder = duplicates.Folder()
         leaders: list[tuple[int, float, list[tuple[int, float]]]] = []
         want = requested = offset + limit
@@ -484,3 +485,16 @@ class SearchIndex:
             latest=dt.date.fromordinal(max(days)) if days else None,
             undated=total - len(days), size_bytes=size, analyzer=dict(self._manifest.config),
         )
+
+
+def _remembered(find_spans: Callable[[str], list[tuple[int, int]]]) -> Callable[[str], list[tuple[int, int]]]:
+    """find_spans, answering a text it has seen from memory."""
+    seen: dict[str, list[tuple[int, int]]] = {}
+
+    def remembered(text: str) -> list[tuple[int, int]]:
+        found = seen.get(text)
+        if found is None:
+            found = seen[text] = find_spans(text)
+        return found
+
+    return remembered

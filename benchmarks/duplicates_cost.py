@@ -1,0 +1,189 @@
+"""What finding copies costs: fingerprints at index time, folding per query, clustering as the index grows.
+
+Usage::
+
+    python benchmarks/duplicates_cost.py cost [--poems 10000] [--rounds 3] [--work /tmp/dups-bench]
+    python benchmarks/duplicates_cost.py growth [--sizes 10000,100000,0] [--work /tmp/dups-bench]
+    python benchmarks/duplicates_cost.py fold [--work /tmp/dups-bench]
+    python benchmarks/duplicates_cost.py variants
+
+``cost`` indexes the first POEMS poems of ``data/poetry.jsonl`` (JSON Lines,
+one process) with fingerprints and without (``fingerprint_bytes`` stubbed
+out), alternately, ROUNDS times each, and prints the medians side by side,
+with the time of fingerprinting alone per MB of text; then times every
+query of ``data/queries.txt`` at limit 10 folded and unfolded, alternately,
+and prints the median difference (``fold`` does that part alone, on the index
+``cost`` left). ``growth`` builds an index of each size (0:
+every poem), times ``SearchIndex.duplicates()`` on it (reading the
+fingerprints, bucketing, comparing candidates) and prints the clusters found,
+with a few examples, then deletes the index. ``variants`` prints the precision
+and recall of pair detection on the generated variants
+(duplicates_variants.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from searchkit import SearchIndex, duplicates, fingerprints, indexer  # noqa: E402
+from searchkit.normalize import normalize_text  # noqa: E402
+
+DATA = HERE / "data"
+SEEDS = HERE.parent / "seeds"
+
+
+def write_poems(path: Path, count: int) -> int:
+    """The first count poems (0: all) as one JSON Lines file; returns its size in bytes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(DATA / "poetry.jsonl", encoding="utf-8") as source, open(path, "w", encoding="utf-8") as out:
+        for line in itertools.islice(source, count or None):
+            out.write(line)
+    return path.stat().st_size
+
+
+def build(index: Path, corpus: Path, *, fingerprinted: bool) -> float:
+    """Seconds to build index from corpus in one process, with or without fingerprints."""
+    shutil.rmtree(index, ignore_errors=True)
+    real = fingerprints.fingerprint_bytes
+    if not fingerprinted:
+        indexer.fingerprints.fingerprint_bytes = lambda text: b""
+    try:
+        started = time.perf_counter()
+        SearchIndex.build(index, [corpus], workers=1)
+        return time.perf_counter() - started
+    finally:
+        indexer.fingerprints.fingerprint_bytes = real
+
+
+def fingerprint_seconds(corpus: Path) -> tuple[float, float]:
+    """(seconds to fingerprint every poem's normalized text, MB of that text in UTF-8)."""
+    texts = [normalize_text(json.loads(line)["text"]) for line in corpus.open(encoding="utf-8")]
+    started = time.perf_counter()
+    for text in texts:
+        fingerprints.fingerprint_bytes(text)
+    return time.perf_counter() - started, sum(len(t.encode()) for t in texts) / 1e6
+
+
+def cost(args) -> None:
+    corpus = args.work / "corpus" / "poems.jsonl"
+    size = write_poems(corpus, args.poems)
+    print(f"{args.poems} poems, {size / 1e6:.2f} MB of JSON Lines; indexing in one process, "
+          f"{args.rounds} rounds each, alternately")
+    with_, without = [], []
+    for _ in range(args.rounds):
+        without.append(build(args.work / "plain", corpus, fingerprinted=False))
+        with_.append(build(args.work / "index", corpus, fingerprinted=True))
+    a, b = statistics.median(without), statistics.median(with_)
+    print(f"  index without fingerprints: median {a:.2f} s  ({', '.join(f'{x:.2f}' for x in without)})")
+    print(f"  index with fingerprints:    median {b:.2f} s  ({', '.join(f'{x:.2f}' for x in with_)})")
+    print(f"  difference: {b - a:+.2f} s = {(b - a) / a:+.1%} of indexing time")
+    seconds, megabytes = fingerprint_seconds(corpus)
+    print(f"  fingerprinting alone: {seconds:.2f} s for {megabytes:.2f} MB of text = "
+          f"{seconds / megabytes * 1000:.0f} ms/MB ({seconds / a:.1%} of indexing time)")
+    sizes = {name: sum(f.stat().st_size for f in (args.work / name).iterdir() if f.is_file())
+             for name in ("plain", "index")}
+    column = sum(f.stat().st_size for f in (args.work / "index").glob("*.fingerprint.col"))
+    print(f"  index size: {sizes['plain'] / 1e6:.2f} MB without, {sizes['index'] / 1e6:.2f} MB with "
+          f"(fingerprint column {column / 1e6:.2f} MB)")
+    fold_cost(args.work / "index", args.queries)
+    shutil.rmtree(args.work / "plain", ignore_errors=True)
+
+
+def fold_cost(index_dir: Path, queries_file: Path) -> None:
+    """Median time of a search at limit 10, folded and not, over the queries (alternately)."""
+    queries = [q.strip() for q in queries_file.read_text(encoding="utf-8").splitlines() if q.strip()]
+    folded_times, plain_times, folded_hits = [], [], 0
+    with SearchIndex.open(index_dir) as index:
+        index.warm_up()
+        for query in queries:
+            for fold, times in ((False, plain_times), (True, folded_times)):
+                started = time.perf_counter()
+                results = index.search(query, limit=10, fold=fold)
+                times.append(time.perf_counter() - started)
+                if fold:
+                    folded_hits += results.folded or 0
+    differences = [f - p for f, p in zip(folded_times, plain_times)]
+    print(f"{len(queries)} queries at limit 10: median {statistics.median(plain_times) * 1000:.2f} ms "
+          f"unfolded, {statistics.median(folded_times) * 1000:.2f} ms folded; folding adds a median "
+          f"{statistics.median(differences) * 1000:.2f} ms (90th percentile "
+          f"{statistics.quantiles(differences, n=10)[-1] * 1000:.2f} ms); {folded_hits} hits folded")
+
+
+def growth(args) -> None:
+    for count in args.sizes:
+        corpus = args.work / "corpus" / "poems.jsonl"
+        size = write_poems(corpus, count)
+        index_dir = args.work / f"growth-{count or 'all'}"
+        shutil.rmtree(index_dir, ignore_errors=True)
+        started = time.perf_counter()
+        SearchIndex.build(index_dir, [corpus])
+        built = time.perf_counter() - started
+        with SearchIndex.open(index_dir) as index:
+            documents = index.document_count()
+            started = time.perf_counter()
+            with index._lock:
+                ids, found = index._document_fingerprints(index._get_searcher())
+            read = time.perf_counter() - started
+            started = time.perf_counter()
+            candidates = len(duplicates.candidate_pairs(found))
+            bucketing = time.perf_counter() - started
+            started = time.perf_counter()
+            clusters = index.duplicates()
+            total = time.perf_counter() - started
+        copies = sum(len(c.documents) for c in clusters)
+        print(f"{documents} poems ({size / 1e6:.1f} MB, indexed in {built:.0f} s): duplicates() "
+              f"{total:.2f} s = {total / documents * 1e6:.1f} us a poem (reading fingerprints "
+              f"{read:.2f} s, bucketing {bucketing:.2f} s, {candidates} candidate pairs, "
+              f"{candidates / documents:.2f} a poem); {len(clusters)} clusters of {copies} poems")
+        for cluster in clusters[: args.examples]:
+            print("   " + " | ".join(f"{d.id} {d.title} ({d.source}, {d.similarity:.2f})"
+                                     for d in cluster.documents[:3]))
+        shutil.rmtree(index_dir, ignore_errors=True)
+    shutil.rmtree(args.work / "corpus", ignore_errors=True)
+
+
+def variants(args) -> None:
+    import duplicates_variants
+
+    index_dir = args.work / "seeds"
+    SearchIndex.build(index_dir, [SEEDS])
+    with SearchIndex.open(index_dir) as index:
+        texts = [index.document(doc).text for doc in ("000_150bae6b94f5f664.txt", "002_3a19d138acb7fb5e.txt")]
+        filler = [line for line in index.document("004_adbd3bb83504ea18.txt").text.split("\n")
+                  if len(line) >= 20]
+    documents = duplicates_variants.variants(duplicates_variants.base_articles(texts), filler)
+    for threshold in (0.5, 0.6, 0.7, 0.8, 0.9):
+        f = duplicates_variants.measure(documents, threshold)
+        print(f"threshold {threshold}: {f.documents} documents, {f.true_pairs} true pairs, "
+              f"{f.found_pairs} found, {f.correct} correct: precision {f.precision:.3f}, recall "
+              f"{f.recall:.3f} (base-variant {f.base_recall:.3f}); missed by kind {f.missed_by_kind}; "
+              f"worst negative {f.worst_negative:.2f}")
+    shutil.rmtree(index_dir, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("what", choices=("cost", "fold", "growth", "variants"))
+    parser.add_argument("--poems", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], default=[10_000, 100_000])
+    parser.add_argument("--examples", type=int, default=5)
+    parser.add_argument("--queries", type=Path, default=DATA / "queries.txt")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/dups-bench"))
+    args = parser.parse_args(argv)
+    {"cost": cost, "fold": lambda args: fold_cost(args.work / "index", args.queries), "growth": growth,
+     "variants": variants}[args.what](args)
+
+
+if __name__ == "__main__":
+    main()
