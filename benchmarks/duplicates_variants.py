@@ -48,9 +48,13 @@ def base_articles(texts: list[str], paragraphs: int = 4, min_chars: int = 300) -
 
 
 def variants(articles: list[list[str]], filler: list[str], seed: int = 14) -> list[Variant]:
-    """Each article and one variant of every kind (filler: paragraphs of other material)."""
+    """Each article and one variant of every kind (filler: paragraphs of other material,
+    cut into sentences; three for each page, none used twice while there are some left)."""
     rng = random.Random(seed)
     to_traditional = opencc.OpenCC("s2t")
+    # Each page gets sentences of its own, so that two pages share no material.
+    filler = [f"{sentence}。" for line in filler for sentence in line.split("。") if len(sentence) >= 10]
+    rng.shuffle(filler)
     made = []
     for family, article in enumerate(articles):
         made.append(Variant(family, "base", "\n".join(article)))
@@ -81,8 +85,8 @@ def _variant(kind: str, article: list[str], filler: list[str], rng: random.Rando
     elif kind == "traditional":
         return normalize_text(converter.convert("\n".join(lines)))
     elif kind == "inside a page":
-        extra = rng.sample(filler, min(len(filler), len(lines)))
-        lines = extra[: len(extra) // 2] + lines + extra[len(extra) // 2:]
+        extra = [filler.pop() for _ in range(min(3, len(filler)))]
+        lines = extra[:1] + lines + extra[1:]
     return "\n".join(lines)
 
 

@@ -30,8 +30,8 @@ from .fingerprints import Fingerprint, at_rate, containment
 
 FOLD_THRESHOLD = 0.7
 """Share of a hit's matching passages found in a better hit for it to be folded.
-On the generated variants (tests/test_duplicates.py) copies score 0.85-1.0 and
-different articles on one topic at most 0.25."""
+On generated variants (benchmarks/duplicates_variants.py) different articles
+on one topic score at most 0.19; an article and each of its variants 0.7 or more."""
 DEFAULT_THRESHOLD = 0.7
 """Similarity from which ``searchkit duplicates`` joins two documents."""
 MIN_JUDGED = 6

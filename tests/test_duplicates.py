@@ -159,9 +159,10 @@ def test_updates_change_the_clusters(corpus_copy, tmp_path):
 def test_pair_detection_on_generated_variants(seed_index):
     """Variants (edits, reordering, excerpts, script, a page around it) of articles on one topic.
 
-    Measured at the default threshold (benchmarks/duplicates_cost.py prints the
-    figures): precision 1.0, recall 0.97 over every two documents of a family and
-    1.0 over a base and its variants.
+    Measured at the default threshold (benchmarks/duplicates_cost.py variants prints
+    the figures): precision 1.000, recall 0.984 over every two documents of a family
+    (an excerpt and a copy missing one of its lines are less alike) and 1.000 over a
+    base and its variants; documents of different families score at most 0.19.
     """
     texts = [seed_index.document(doc).text for doc in (S000, S002)]
     filler = [line for line in seed_index.document(S004).text.split("\n") if len(line) >= 20]
@@ -169,6 +170,6 @@ def test_pair_detection_on_generated_variants(seed_index):
     figures = duplicates_variants.measure(documents)
     assert figures.true_pairs > 200
     assert figures.precision >= 0.98
-    assert figures.base_recall >= 0.97
-    assert figures.recall >= 0.93
-    assert figures.worst_negative < duplicates.DEFAULT_THRESHOLD
+    assert figures.base_recall >= 0.98
+    assert figures.recall >= 0.95
+    assert figures.worst_negative < 0.5
