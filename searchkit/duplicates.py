@@ -25,8 +25,10 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from .errors import SearchkitError
-from .fingerprints import Fingerprint, at_rate, containment
+from .fingerprints import Fingerprint, at_rate
 
 FOLD_THRESHOLD = 0.7
 """Share of a hit's matching passages found in a better hit for it to be folded.
@@ -82,6 +84,7 @@ class Folder:
     def __init__(self, threshold: float = FOLD_THRESHOLD) -> None:
         self.threshold = threshold
         self._leaders: list[Fingerprint | None] = []
+        self._samples: dict[tuple[int, int], set[int]] = {}  # (leader, rate): its samples at that rate
 
     def place(self, fingerprint: Fingerprint | None, text: str,
               spans: Sequence[tuple[int, int]]) -> int | None:
@@ -89,14 +92,27 @@ class Folder:
         if fingerprint is not None and self._leaders:
             sample = [h for low, high in matched_passages(text, spans)
                       for h in fingerprint.between(low, high)]
+            mine: dict[int, set[int]] = {}
             for number, leader in enumerate(self._leaders):
                 if leader is None:
                     continue
-                share = containment(sample, fingerprint.rate, leader, MIN_JUDGED)
-                if share is not None and share >= self.threshold:
+                rate = max(fingerprint.rate, leader.rate)
+                if rate not in mine:
+                    mine[rate] = at_rate(sample, rate)
+                if len(mine[rate]) < MIN_JUDGED:
+                    continue
+                shared = len(mine[rate] & self._leader_samples(number, rate))
+                if shared >= self.threshold * len(mine[rate]):
                     return number
         self._leaders.append(fingerprint)
         return None
+
+    def _leader_samples(self, number: int, rate: int) -> set[int]:
+        """A leader's samples at a rate, computed once (a page compares each leader up to 9 times)."""
+        found = self._samples.get((number, rate))
+        if found is None:
+            found = self._samples[number, rate] = at_rate(self._leaders[number].hashes, rate)
+        return found
 
 
 # -- clusters of a whole index -------------------------------------------------------
@@ -129,17 +145,28 @@ def similarity(a: Fingerprint, b: Fingerprint) -> float | None:
 
 
 def candidate_pairs(fingerprints: Sequence[Fingerprint | None]) -> set[tuple[int, int]]:
-    """Pairs of documents (by number) that share a bucket: no other pair is compared."""
-    buckets: dict[int, list[int]] = defaultdict(list)
+    """Pairs of documents (by number) that share a bucket: no other pair is compared.
+
+    The (key, document) pairs are sorted as two integer arrays, so that the
+    buckets take 8 bytes a key (a dict of lists took about 150 bytes a key:
+    350 MB for all the poems of the benchmark).
+    """
+    keys, owners = array("I"), array("i")
     for number, fingerprint in enumerate(fingerprints):
         if fingerprint is not None:
-            for key in fingerprint.keys():
-                buckets[key].append(number)
+            found = fingerprint.keys()
+            keys.extend(found)
+            owners.extend([number] * len(found))
+    key_array = np.frombuffer(keys, dtype=np.uint32) if keys else np.zeros(0, np.uint32)
+    owner_array = np.frombuffer(owners, dtype=np.int32) if owners else np.zeros(0, np.int32)
+    order = np.lexsort((owner_array, key_array))
+    key_array, owner_array = key_array[order], owner_array[order]
+    starts = np.flatnonzero(np.r_[True, key_array[1:] != key_array[:-1]])
+    sizes = np.diff(np.r_[starts, len(key_array)])
     pairs = set()
-    for members in buckets.values():
-        if len(members) < 2:
-            continue
-        if len(members) <= BUCKET_ALL_PAIRS:
+    for start, size in zip(starts[sizes > 1].tolist(), sizes[sizes > 1].tolist()):
+        members = owner_array[start:start + size].tolist()
+        if size <= BUCKET_ALL_PAIRS:
             pairs.update((a, b) for i, a in enumerate(members) for b in members[i + 1:])
         else:
             anchors = members[:BUCKET_ANCHORS]
