@@ -69,3 +69,15 @@ def test_an_excerpt_is_contained_in_its_source(start, size):
     part, whole = fingerprint(excerpt), fingerprint(ARTICLE)
     share = fp.containment(part.hashes, part.rate, whole, 1)
     assert share is None or share == 1.0
+
+
+@settings(max_examples=30, deadline=None, derandomize=True)
+@given(st.lists(st.text(alphabet="韶关數据中心集群算力AbZz09 ，。\n", max_size=120), max_size=12))
+def test_fingerprints_of_many_texts_are_each_texts_own(texts):
+    """The batched fast path gives exactly what one text at a time gives."""
+    assert fp.fingerprints_of(texts) == [fp.fingerprint_bytes(text) for text in texts]
+
+
+def test_fingerprints_of_texts_with_wide_gaps_and_long_ones():
+    texts = ["数据中心集群" + "。" * 70_000 + "算力网络枢纽", ARTICLE * 30, "韶", ""]
+    assert fp.fingerprints_of(texts) == [fp.fingerprint_bytes(text) for text in texts]
