@@ -81,3 +81,10 @@ def test_fingerprints_of_many_texts_are_each_texts_own(texts):
 def test_fingerprints_of_texts_with_wide_gaps_and_long_ones():
     texts = ["数据中心集群" + "。" * 70_000 + "算力网络枢纽", ARTICLE * 30, "韶", ""]
     assert fp.fingerprints_of(texts) == [fp.fingerprint_bytes(text) for text in texts]
+
+
+def test_latin_letters_do_not_count():
+    """Four letters are a piece of an English word: a short English page is no copy of a long one."""
+    assert fingerprint("Kali Linux is a Debian-based distribution").hashes.tolist() == []
+    mixed = fingerprint("5G网络 in 韶关数据中心 cluster")
+    assert list(mixed.hashes) == list(fingerprint("5G网络，韶关数据中心。").hashes)
