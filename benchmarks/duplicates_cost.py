@@ -5,6 +5,7 @@ Usage::
     python benchmarks/duplicates_cost.py cost [--poems 10000] [--rounds 3] [--work /tmp/dups-bench]
     python benchmarks/duplicates_cost.py growth [--sizes 10000,100000,0] [--work /tmp/dups-bench]
     python benchmarks/duplicates_cost.py fold [--work /tmp/dups-bench]
+    python benchmarks/duplicates_cost.py clusters [--sizes 10000,100000,0]
     python benchmarks/duplicates_cost.py variants
 
 ``cost`` indexes the first POEMS poems of ``data/poetry.jsonl`` (JSON Lines,
@@ -16,7 +17,10 @@ and prints the median difference (``fold`` does that part alone, on the index
 ``cost`` left). ``growth`` builds an index of each size (0:
 every poem), times ``SearchIndex.duplicates()`` on it (reading the
 fingerprints, bucketing, comparing candidates) and prints the clusters found,
-with a few examples, then deletes the index. ``variants`` prints the precision
+with a few examples, then deletes the index. ``clusters`` does the
+clustering alone on fingerprints computed from the JSON Lines directly (no
+index: building one of every poem takes most of an hour on a busy 2-core
+machine). ``variants`` prints the precision
 and recall of pair detection on the generated variants
 (duplicates_variants.py).
 """
@@ -172,6 +176,34 @@ def growth(args) -> None:
     shutil.rmtree(args.work / "corpus", ignore_errors=True)
 
 
+def clusters(args) -> None:
+    with open(DATA / "poetry.jsonl", encoding="utf-8") as source:
+        poems = [json.loads(line) for line in source]
+    for count in args.sizes:
+        chosen = poems[: count or None]
+        texts = [normalize_text(poem["text"]) for poem in chosen]
+        started = time.process_time()
+        found = []
+        for start in range(0, len(texts), indexer.FINGERPRINT_BATCH):
+            found += [fingerprints.decode(data)
+                      for data in fingerprints.fingerprints_of(texts[start:start + indexer.FINGERPRINT_BATCH])]
+        printed = time.process_time() - started
+        started = time.process_time()
+        candidates = len(duplicates.candidate_pairs(found))
+        bucketing = time.process_time() - started
+        started = time.process_time()
+        groups = duplicates.clusters(found, duplicates.DEFAULT_THRESHOLD)
+        clustering = time.process_time() - started
+        copies = sum(len(group) for group in groups)
+        print(f"{len(chosen)} poems: fingerprints {printed:.2f} s CPU; clusters() {clustering:.2f} s CPU = "
+              f"{clustering / len(chosen) * 1e6:.1f} us a poem (bucketing alone {bucketing:.2f} s, "
+              f"{candidates} candidate pairs, {candidates / len(chosen):.2f} a poem); "
+              f"{len(groups)} clusters of {copies} poems", flush=True)
+        for group in groups[: args.examples]:
+            print("   " + " | ".join(f"{chosen[n]['id']} {chosen[n]['title']} ({chosen[n]['source']}, {share:.2f})"
+                                     for n, share in group[:3]))
+
+
 def variants(args) -> None:
     import duplicates_variants
 
@@ -193,7 +225,7 @@ def variants(args) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("what", choices=("cost", "fold", "growth", "variants"))
+    parser.add_argument("what", choices=("cost", "fold", "growth", "clusters", "variants"))
     parser.add_argument("--poems", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], default=[10_000, 100_000])
@@ -202,7 +234,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/dups-bench"))
     args = parser.parse_args(argv)
     {"cost": cost, "fold": lambda args: fold_cost(args.work / "index", args.queries), "growth": growth,
-     "variants": variants}[args.what](args)
+     "clusters": clusters, "variants": variants}[args.what](args)
 
 
 if __name__ == "__main__":
