@@ -12,10 +12,12 @@ from typing import Any
 
 from whoosh import query as wq
 
-from . import analysis, compiler, duplicates, fingerprints, highlight, indexer, integrity, ranking, schema
+from . import analysis, compiler, duplicates, facets as overview, fingerprints, highlight, indexer, integrity
+from . import ranking, schema
 from . import query as q
 from .errors import IndexNotFoundError, SearchkitError
-from .models import (DEFAULT_LIMIT, SORTS, Document, DuplicateCluster, DuplicateDocument, Hit, IndexReport,
+from .models import (DEFAULT_LIMIT, DEFAULT_SNIPPET_CHARS, SORTS, Document, DuplicateCluster, DuplicateDocument,
+                     Facets, Hit, IndexReport,
                      IndexStats, SearchResults)
 from .normalize import normalize_query
 from .internals.queries import LiveBM25F
@@ -40,6 +42,7 @@ class SearchIndex:
         self._segmenter = analysis.segmenter_for(_ix.schema[schema.CONTENT].analyzer.profile)
         self._state = indexer.index_state(self.path, _ix)
         self._source_table_cache: tuple[Any, SourceTable] | None = None  # per searcher
+        self._facet_columns: overview.FacetColumns | None = None  # per searcher
 
     # -- opening and building -------------------------------------------------
 
@@ -132,6 +135,7 @@ class SearchIndex:
                 self._searcher = None
                 self._order = None
                 self._source_table_cache = None
+                self._facet_columns = None
 
     def __enter__(self) -> "SearchIndex":
         return self
@@ -210,6 +214,8 @@ class SearchIndex:
         offset: int = 0,
         sort: str = "relevance",
         original: bool = False,
+        snippet_chars: int = DEFAULT_SNIPPET_CHARS,
+        facets: bool = True,
         fold: bool = False,
     ) -> SearchResults:
         """Ranked hits for query, with highlighted snippets.
@@ -219,7 +225,13 @@ class SearchIndex:
         'YYYY-MM-DD' strings and are inclusive; documents with no known date
         are left out by them and counted in ``undated_excluded``. ``sort`` is
         'relevance' (ties broken by date, newest first) or 'date'.
-        ``original`` cuts snippets from the document's own script.
+        ``original`` cuts snippets from the document's own script and gives
+        titles in it.
+        ``snippet_chars`` bounds each hit's snippet: the best fragment for the
+        query, at most that many characters of the document (see ``Hit.snippet``).
+        ``facets`` counts every hit by source and by period (``results.facets``;
+        see facets.py): a few percent of a search, but up to three times a
+        search whose total is an estimate (its every match is then read).
         ``fold`` puts a hit whose matching passages repeat a better-ranked
         hit under that hit (``Hit.duplicates``) instead of in the list; the
         page is filled from the next hits (see duplicates.py). The CLI and
@@ -231,6 +243,8 @@ class SearchIndex:
             raise SearchkitError(f"unknown sort '{sort}': use {' or '.join(SORTS)}")
         if limit < 1 or offset < 0:
             raise SearchkitError("limit must be at least 1 and offset at least 0")
+        if snippet_chars < 1:
+            raise SearchkitError("snippet_chars must be at least 1")
         q.check_length(query)  # before normalizing: refusing a huge query costs nothing
         self.refresh()
         text = normalize_query(query)
@@ -240,35 +254,32 @@ class SearchIndex:
         dated = compiled.dated or since is not None or until is not None
         with self._lock, self._guard():
             searcher = self._get_searcher()
-            results = ranking.best(searcher, compiled, filters, limit + offset, sort, self._tie_break())
-            partial = False
-            if results.total == 0 and len(compiled.clauses) > 1:
-                partial_results = ranking.best_partial(searcher, compiled, filters, limit + offset, sort,
-                                                       self._tie_break())
-                if partial_results.total:
-                    results, partial = partial_results, True
+            results = ranking.ranked_hits(searcher, compiled, filters, limit + offset, sort, self._tie_break())
             find_spans = highlight.span_finder(compiled.terms)
             folded = None
             if fold:
-                rank = ranking.best_partial if partial else ranking.best
                 hits, folded = self._folded_page(
-                    searcher, results.ranked, lambda top: rank(searcher, compiled, filters, top, sort,
-                                                               self._tie_break()).ranked,
-                    find_spans, limit, offset, original)
+                    searcher, results.ranked,
+                    lambda top: ranking.ranked_hits(searcher, compiled, filters, top, sort,
+                                                    self._tie_break()).ranked,
+                    find_spans, limit, offset, original, snippet_chars)
             else:
-                hits = [self._hit(searcher, docnum, score, find_spans, original)
+                hits = [self._hit(searcher, docnum, score, find_spans, original, snippet_chars)
                         for docnum, score in results.ranked[offset : offset + limit]]
             undated = ranking.count_undated(searcher, compiled, filters, self._tie_break()) if dated else 0
+            counted = self._facets(searcher, results, compiled, filters) if facets else None
         return SearchResults(
-            query=query, total=results.total, hits=hits, partial=partial,
+            query=query, total=results.total, hits=hits, partial=results.partial,
             elapsed=time.perf_counter() - started, undated_excluded=undated,
-            terms=list(compiled.terms), total_exact=results.exact, folded=folded,
+            terms=list(compiled.terms), total_exact=results.exact,
+            complete=results.complete, facets=counted, folded=folded,
         )
 
     def _folded_page(self, searcher, ranked: list[tuple[int, float]],
                      rank_more: Callable[[int], list[tuple[int, float]]],
                      find_spans: Callable[[str], list[tuple[int, int]]],
-                     limit: int, offset: int, original: bool) -> tuple[list[Hit], int]:
+                     limit: int, offset: int, original: bool,
+                     snippet_chars: int) -> tuple[list[Hit], int]:
         """The page of hits left after folding copies, and how many were folded up to its end.
 
         Hits are folded from the first one on, whatever the page, so a hit is
@@ -300,24 +311,39 @@ class SearchIndex:
             ranked = rank_more(requested)
         hits = []
         for docnum, score, copies in leaders[offset:offset + limit]:
-            hit = self._hit(searcher, docnum, score, find_spans, original)
-            hit.duplicates = [self._hit(searcher, d, s, find_spans, original) for d, s in copies]
+            hit = self._hit(searcher, docnum, score, find_spans, original, snippet_chars)
+            hit.duplicates = [self._hit(searcher, d, s, find_spans, original, snippet_chars) for d, s in copies]
             hits.append(hit)
         return hits, seen - len(leaders)
 
+    def _facets(self, searcher, results: "ranking.Ranked", compiled, filters) -> Facets:
+        """Every match of results counted by source and period, also where ranking read only the best."""
+        columns = self._facet_columns
+        if columns is None or columns.searcher is not searcher:
+            columns = self._facet_columns = overview.FacetColumns(searcher)
+        matches = results.matches
+        if matches is None:
+            matches = overview.matching_docnums(searcher, compiler.and_([compiled.query, *filters]))
+        order = self._tie_break()
+        return overview.count(columns, matches, order.head if order.tails else None)
+
 
     def _hit(self, searcher, docnum: int, score: float,
-             find_spans: Callable[[str], list[tuple[int, int]]], original: bool) -> Hit:
+             find_spans: Callable[[str], list[tuple[int, int]]], original: bool,
+             snippet_chars: int) -> Hit:
         stored = searcher.stored_fields(docnum)
         text = stored.get(schema.CONTENT, "")
         spans = find_spans(text)
-        snippet = highlight.make_snippet(text, spans)
+        snippet = highlight.best_fragment(text, spans, snippet_chars)
         snippet_text = snippet.text
         if original and stored.get(schema.ORIGINAL):
             snippet_text = highlight.cut_like(snippet, stored[schema.ORIGINAL])
+        title = stored.get(schema.TITLE, "")
+        if original:
+            title = stored.get(schema.ORIGINAL_TITLE) or title
         date = stored.get(schema.DATE)
         return Hit(
-            id=stored[schema.ID], path=stored.get(schema.PATH), title=stored.get(schema.TITLE, ""),
+            id=stored[schema.ID], path=stored.get(schema.PATH), title=title,
             date=date.date() if date else None, source=stored.get(schema.SOURCE),
             url=stored.get(schema.URL), score=float(score), snippet=snippet_text,
             highlights=list(snippet.highlights),
@@ -458,6 +484,7 @@ class SearchIndex:
             path=stored.get(schema.PATH), title=stored.get(schema.TITLE, ""),
             date=date.date() if date else None, source=stored.get(schema.SOURCE),
             url=stored.get(schema.URL), metadata=stored.get(schema.META) or {},
+            original_title=stored.get(schema.ORIGINAL_TITLE) or "",
         )
 
     def sources(self) -> dict[str, int]:
