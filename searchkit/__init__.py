@@ -29,7 +29,16 @@ from .errors import (  # noqa: E402
     SearchkitError,
     UnknownSourceError,
 )
-from .models import Document, Facets, Hit, IndexReport, IndexStats, SearchResults  # noqa: E402
+from .models import (  # noqa: E402
+    Document,
+    DuplicateCluster,
+    DuplicateDocument,
+    Facets,
+    Hit,
+    IndexReport,
+    IndexStats,
+    SearchResults,
+)
 
 __version__ = "0.1.0"
 
@@ -41,6 +50,8 @@ __all__ = [
     "Facets",
     "IndexStats",
     "IndexReport",
+    "DuplicateCluster",
+    "DuplicateDocument",
     "SearchkitError",
     "IndexNotFoundError",
     "IndexMismatchError",
