@@ -1055,7 +1055,7 @@ def assert_shaped(lines: list[str], width: int | None) -> None:
 def test_ten_hits_and_the_header_fit_a_40_line_terminal(crowded_index_dir, columns, env_changes):
     from searchkit.render import display_width
 
-    output = in_a_terminal(["search", "防火墙", "--index", crowded_index_dir],
+    output = in_a_terminal(["search", "防火墙", "--all", "--index", crowded_index_dir],
                            columns=columns, env_changes=env_changes)
     assert all(marked(line, "防火墙") for line in hits_of(output.split("\r\n"))[0][2:3])
     lines = screen_lines(output)
@@ -1077,7 +1077,7 @@ def test_seed_hits_take_two_snippet_lines_when_the_page_has_room(seed_index_dir,
                                                                  env_changes):
     from searchkit.render import display_width
 
-    output = in_a_terminal(["search", "数据中心", "--index", seed_index_dir],
+    output = in_a_terminal(["search", "数据中心", "--all", "--index", seed_index_dir],
                            columns=columns, env_changes=env_changes)
     assert all(marked("".join(hit[2:]), "数据中心") for hit in hits_of(output.split("\r\n")))
     lines = screen_lines(output)
@@ -1092,14 +1092,14 @@ def test_output_to_a_pipe_is_fitted_to_columns(crowded_index_dir, columns):
     from searchkit.render import display_width
 
     env = dict(os.environ, COLUMNS=columns)
-    result = run("search", "防火墙", "--index", crowded_index_dir, "--limit", "14", env=env)
+    result = run("search", "防火墙", "--all", "--index", crowded_index_dir, "--limit", "14", env=env)
     lines = result.stdout.splitlines()
     assert all(display_width(line) < int(columns) for line in lines)
     assert all(len(hit) <= 4 for hit in hits_of(lines))
 
 
 def test_json_snippet_is_the_best_fragment_of_at_most_160_characters(crowded_index_dir):
-    obj = one_json(search(crowded_index_dir, "防火墙", "--limit", "14", "--json"))
+    obj = one_json(search(crowded_index_dir, "防火墙", "--all", "--limit", "14", "--json"))
     assert len(obj["hits"]) == 14  # three of them long documents, with matches all over
     for hit in obj["hits"]:
         assert len(hit["snippet"].strip("…")) <= 160

@@ -412,7 +412,7 @@ def hit_blocks(text: str) -> list[list[str]]:
 @pytest.mark.parametrize("columns", [80, 120])
 def test_hits_are_fitted_to_the_screen(seed_index, out, rows, snippet_lines, columns):
     shell = sh.Shell(seed_index, write=out, size=lambda: (rows, columns))
-    drive(shell, "韶关\r" + CTRL_D)
+    drive(shell, ":all\r韶关\r" + CTRL_D)  # every hit, copies too
     blocks = hit_blocks(out.text)
     assert len(blocks) == 5
     assert all(len(block) == 2 + snippet_lines for block in blocks)  # title, meta, snippet

@@ -272,6 +272,8 @@ def test_ten_hits_and_the_header_fit_a_40_line_shell(crowded_index_dir, tmp_path
     terminal = Terminal(child, 40, columns)
     try:
         terminal.wait_for("searchkit>")
+        child.send(":all\r")  # every hit, copies too
+        terminal.wait_for("every hit shown")
         child.send("防火墙\r")
         terminal.wait_for("— 4 more: Enter or :next —")
         terminal.wait_for("(14 documents)")  # the toolbar, drawn again under the new prompt
