@@ -1266,3 +1266,19 @@ def test_file_vanished_between_walk_and_read_is_reported_and_the_rest_indexed(
     report = SearchIndex.build(tmp_path / "index", [corpus_copy], warn=warnings.append, workers=1)
     assert (report.added, report.skipped) == (5, 1)
     assert warnings == [f"{victim}: skipped, cannot read (No such file or directory)"]
+
+
+# --- metadata that is searched but never shown ---------------------------------------------
+
+
+def test_an_author_is_searchable_not_shown(tmp_path):
+    corpus = tmp_path / "poems.jsonl"
+    records = [{"id": "p1", "title": "靜夜思", "text": "床前明月光，疑是地上霜。", "author": "李白"},
+               {"id": "p2", "title": "春曉", "text": "春眠不覺曉，處處聞啼鳥。", "author": "孟浩然"}]
+    corpus.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    SearchIndex.build(tmp_path / "index", [corpus], workers=1)
+    with SearchIndex.open(tmp_path / "index") as index:
+        results = index.search("静夜思 李白")
+        assert [hit.id for hit in results.hits] == ["p1"] and results.complete is None
+        assert [hit.id for hit in index.search("孟浩然").hits] == ["p2"]
+        assert "孟浩然" not in index.search("孟浩然").hits[0].snippet
