@@ -39,6 +39,7 @@ class SearchIndex:
         self._segmenter = analysis.segmenter_for(_ix.schema[schema.CONTENT].analyzer.profile)
         self._state = indexer.index_state(self.path, _ix)
         self._source_table_cache: tuple[Any, SourceTable] | None = None  # per searcher
+        self._statistics = None  # collection statistics given by a sharded index (see shards.py)
 
     # -- opening and building -------------------------------------------------
 
@@ -49,6 +50,7 @@ class SearchIndex:
         *,
         build_from: str | os.PathLike | None = None,
         notice: Callable[[str], None] | None = None,
+        allow_partial: bool = False,
     ) -> "SearchIndex":
         """Open the index at path (IndexNotFoundError, IndexMismatchError, IndexDamagedError).
 
@@ -56,7 +58,14 @@ class SearchIndex:
         (``notice`` is told so, since it takes a few seconds); a damaged one
         is reported, not built over. Opening checks the index's files cheaply
         (see ``verify`` for a full check).
+
+        A sharded index (see shards.py) opens as a ``ShardedIndex``, which
+        answers like one index; ``allow_partial`` lets it answer from the
+        shards it can read, naming the others in ``partial_shards``.
         """
+        sharded = _sharded_index(path, allow_partial)
+        if sharded is not None:
+            return sharded
         try:
             ix, manifest = indexer.open_whoosh_index(path)
         except IndexNotFoundError:
@@ -83,6 +92,8 @@ class SearchIndex:
         remove: Iterable[str | os.PathLike] = (),
         include: Iterable[str] | None = None,
         exclude: Iterable[str] | None = None,
+        shards: int | None = None,
+        cluster: str | None = None,
     ) -> IndexReport:
         """Index (or update the index of) the files under corpus into path.
 
@@ -92,7 +103,16 @@ class SearchIndex:
         the recorded ones) select the files. ``progress(done, total)`` hears
         the bytes indexed so far; ``warn`` hears one line per file skipped;
         ``workers`` processes share the work (default: one per core).
+
+        ``shards`` builds a sharded index of that many shards (see shards.py),
+        on the Dask cluster at ``cluster`` ('local': one started for the run;
+        None: in this process); a sharded index is updated shard by shard.
         """
+        if shards is not None or cluster is not None or _is_sharded(path):
+            from . import shards as sharding
+            return sharding.update(path, corpus, shards=shards, cluster=cluster, rebuild=rebuild,
+                                   userdict=userdict, progress=progress, warn=warn, workers=workers,
+                                   remove=remove, include=include, exclude=exclude)
         return indexer.update_index(path, corpus, rebuild=rebuild, userdict=userdict,
                                     progress=progress, warn=warn, workers=workers,
                                     remove=remove, include=include, exclude=exclude)
@@ -184,9 +204,15 @@ class SearchIndex:
         with self._lock, self._guard():
             return self._get_searcher().doc_count() - len(self._tie_break().tails)
 
+    def _use_statistics(self, statistics) -> None:
+        """Score with these collection statistics (all shards', see shards.py) from now on."""
+        with self._lock:
+            self.close()
+            self._statistics = statistics
+
     def _get_searcher(self):
         if self._searcher is None:
-            self._searcher = self._ix.searcher(weighting=LiveBM25F())
+            self._searcher = self._ix.searcher(weighting=LiveBM25F(self._statistics))
             self._order = None
         return self._searcher
 
@@ -384,3 +410,17 @@ class SearchIndex:
             latest=dt.date.fromordinal(max(days)) if days else None,
             undated=total - len(days), size_bytes=size, analyzer=dict(self._manifest.config),
         )
+
+
+def _is_sharded(path: str | os.PathLike) -> bool:
+    """Whether path holds a sharded index (its layout file; see shards.py)."""
+    from .shards import LAYOUT  # noqa: PLC0415  (shards imports this module)
+    return (Path(path) / LAYOUT).is_file()
+
+
+def _sharded_index(path: str | os.PathLike, allow_partial: bool):
+    """The sharded index at path, or None if path holds none."""
+    if not _is_sharded(path):
+        return None
+    from .shards import ShardedIndex
+    return ShardedIndex.open(path, allow_partial=allow_partial)

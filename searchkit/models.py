@@ -87,6 +87,9 @@ class SearchResults:
     total_exact: bool = True
     """False when ``total`` is an estimate (at least that many): a query matching
     thousands of documents is ranked without reading them all."""
+    partial_shards: list[str] = field(default_factory=list)
+    """The shards of a sharded index that could not be read, so whose documents are
+    missing from these results (only when the index was opened with allow_partial)."""
 
     def to_json(self) -> dict[str, Any]:
         """The results as the JSON object of the ``--json`` output contract.
@@ -99,6 +102,8 @@ class SearchResults:
             data["total_exact"] = False
         data["partial"] = self.partial
         data["hits"] = [hit.to_json() for hit in self.hits]
+        if self.partial_shards:
+            data["partial_shards"] = list(self.partial_shards)
         return data
 
     def total_text(self) -> str:
@@ -118,6 +123,8 @@ class IndexStats:
     undated: int
     size_bytes: int
     analyzer: dict[str, Any]
+    shards: list[dict[str, Any]] = field(default_factory=list)
+    """Of a sharded index, each shard's name, documents and size_bytes (in routing order)."""
 
 
 @dataclass
