@@ -70,7 +70,9 @@ def queries(count: int, seed: int = 5) -> list[tuple[str, dict]]:
     for _ in range(count):
         shape = rng.random()
         words = [rng.choice(WORDS) for _ in range(rng.randrange(1, 5))]
-        if shape < 0.35:
+        if shape < 0.1:  # one of the most frequent words: ranked by bounds
+            text = rng.choice(WORDS[:3])
+        elif shape < 0.35:
             text = " ".join(words)
         elif shape < 0.5:
             text = " OR ".join(words[:2]) + (f" -{words[2]}" if len(words) > 2 else "")

@@ -18,7 +18,7 @@ from searchkit.shards import LAYOUT, ShardedIndex, shard_of
 from shard_corpus import queries, write_corpus
 
 SHARD_COUNTS = (2, 3, 5)
-QUERIES = queries(300)
+QUERIES = queries(200)
 
 
 def answer(index, query: str, options: dict) -> dict:
@@ -35,9 +35,12 @@ def answer(index, query: str, options: dict) -> dict:
     }
 
 
-def assert_same_answers(one, sharded, cases) -> None:
-    for query, options in cases:
-        expected, got = answer(one, query, options), answer(sharded, query, options)
+def assert_same_answers(one, sharded, cases, expected_answers: list[dict] | None = None) -> None:
+    """sharded gives one's hits, in one's order, with one's scores (to float precision)."""
+    if expected_answers is None:
+        expected_answers = [answer(one, query, options) for query, options in cases]
+    for (query, options), expected in zip(cases, expected_answers):
+        got = answer(sharded, query, options)
         context = f"{query!r} {options}"
         assert got.keys() == expected.keys(), context
         if "error" in expected:
@@ -58,7 +61,7 @@ def assert_same_answers(one, sharded, cases) -> None:
 def built(tmp_path_factory):
     """The generated corpus as one index and as 2, 3 and 5 shards."""
     root = tmp_path_factory.mktemp("shards")
-    corpus = write_corpus(root / "corpus")
+    corpus = write_corpus(root / "corpus", documents=800)
     SearchIndex.build(root / "one", [corpus], workers=1)
     for count in SHARD_COUNTS:
         SearchIndex.build(root / f"shards-{count}", [corpus], shards=count, workers=1)
@@ -77,30 +80,37 @@ def with_passages(tmp_path_factory):
     return root
 
 
+@pytest.fixture(scope="module")
+def one_answers(built) -> list[dict]:
+    """The one index's answers to QUERIES, computed once for every comparison."""
+    with SearchIndex.open(built / "one") as one:
+        return [answer(one, query, options) for query, options in QUERIES]
+
+
 def test_the_generated_queries_reach_every_path_of_ranking(built):
     """The comparison is worth something: ranked by bounds, partial matches, dates and pages occur."""
     with SearchIndex.open(built / "one") as one:
-        seen = [one.search(query, **options) for query, options in QUERIES[:300]]
+        seen = [one.search(query, **options) for query, options in QUERIES]
     assert sum(not r.total_exact for r in seen) >= 5  # ranked by bounds (ranking.best_bounded)
     assert sum(r.partial for r in seen) >= 5
     assert sum(r.undated_excluded > 0 for r in seen) >= 5
-    assert sum(len(r.hits) >= 5 for r in seen) >= 100
+    assert sum(len(r.hits) >= 5 for r in seen) >= 60
 
 
 @pytest.mark.parametrize("count", SHARD_COUNTS)
-def test_shards_answer_exactly_as_one_index(built, count):
+def test_shards_answer_exactly_as_one_index(built, one_answers, count):
     with SearchIndex.open(built / "one") as one, SearchIndex.open(built / f"shards-{count}") as sharded:
         assert isinstance(sharded, ShardedIndex)
         assert sharded.document_count() == one.document_count()
         assert sharded.sources() == one.sources()
-        assert_same_answers(one, sharded, QUERIES)
+        assert_same_answers(one, sharded, QUERIES, one_answers)
 
 
 def test_shards_with_passages_answer_exactly_as_one_index(with_passages):
     with SearchIndex.open(with_passages / "one") as one, \
             SearchIndex.open(with_passages / "shards-3") as sharded:
         assert one._tie_break().tails  # some documents are passages
-        assert_same_answers(one, sharded, QUERIES[:150])
+        assert_same_answers(one, sharded, QUERIES[:80])
         long = next(d for d in (one.document(f"doc-{n:05d}") for n in range(400)) if len(d.text) > 600)
         assert sharded.document(long.id) == long  # its passages joined back, from one shard
 
@@ -109,11 +119,11 @@ def test_documents_are_spread_over_the_shards_by_id(built):
     with SearchIndex.open(built / "shards-5") as sharded, SearchIndex.open(built / "one") as one:
         stats = sharded.stats()
         assert [s["name"] for s in stats.shards] == [f"shard-00{n}" for n in range(5)]
-        assert all(150 < s["documents"] < 330 for s in stats.shards)  # 1,200 documents
+        assert all(100 < s["documents"] < 220 for s in stats.shards)  # 800 documents
         assert stats.documents == one.document_count()
         assert (stats.earliest, stats.latest, stats.undated) == \
             (one.stats().earliest, one.stats().latest, one.stats().undated)
-        for doc_id in ("doc-00000", "doc-00007", "doc-01199"):
+        for doc_id in ("doc-00000", "doc-00007", "doc-00799"):
             assert sharded.document(doc_id) == one.document(doc_id)
             with SearchIndex.open(built / "shards-5" / f"shard-00{shard_of(doc_id, 5)}") as holder:
                 assert holder.document(doc_id).id == doc_id
@@ -139,7 +149,7 @@ def test_an_update_sends_changed_documents_to_their_shards(built, tmp_path):
     assert (sharded_report.added, sharded_report.updated, sharded_report.removed) == \
         (single.added, single.updated, single.removed)
     with SearchIndex.open(tmp_path / "one") as one, SearchIndex.open(tmp_path / "sharded") as sharded:
-        assert_same_answers(one, sharded, QUERIES[:150])
+        assert_same_answers(one, sharded, QUERIES[:60])
 
 
 def test_a_shard_of_another_analyzer_configuration_is_refused(built, tmp_path):
