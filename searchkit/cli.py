@@ -13,7 +13,6 @@ from pathlib import Path
 from . import __version__, render
 from .engine import SearchIndex
 from .errors import IndexNotFoundError, SearchkitError
-from .shards import is_sharded
 from .models import DEFAULT_LIMIT, SORTS
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
@@ -283,6 +282,8 @@ def open_index(args: argparse.Namespace) -> SearchIndex:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
+    from .shards import is_sharded  # only here: a search of one index does not load it
+
     index_dir = args.index or default_index_dir()
     progress = ProgressBar() if sys.stderr.isatty() else None
     options = dict(rebuild=args.rebuild, userdict=args.userdict, progress=progress, warn=_notice,

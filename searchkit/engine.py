@@ -412,10 +412,13 @@ class SearchIndex:
         )
 
 
+SHARD_LAYOUT = "searchkit-shards.json"
+"""The file that makes a directory a sharded index (see shards.py, imported only for one)."""
+
+
 def _is_sharded(path: str | os.PathLike) -> bool:
-    """Whether path holds a sharded index (its layout file; see shards.py)."""
-    from .shards import LAYOUT  # noqa: PLC0415  (shards imports this module)
-    return (Path(path) / LAYOUT).is_file()
+    """Whether path holds a sharded index."""
+    return (Path(path) / SHARD_LAYOUT).is_file()
 
 
 def _sharded_index(path: str | os.PathLike, allow_partial: bool):

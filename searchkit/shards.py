@@ -35,7 +35,7 @@ from whoosh import query as wq
 
 from . import compiler, highlight, indexer, integrity, ranking, schema
 from . import query as q
-from .engine import SearchIndex
+from .engine import SHARD_LAYOUT, SearchIndex
 from .errors import (IndexDamagedError, IndexMismatchError, IndexNotFoundError, SearchkitError,
                      ShardUnavailableError)
 from .internals.queries import SummedStatistics, live_statistics, matching_docs
@@ -43,7 +43,7 @@ from .models import DEFAULT_LIMIT, SORTS, Document, IndexReport, IndexStats, Sea
 from .normalize import normalize_query
 from .sources import SourceTable, combine_aliases
 
-LAYOUT = "searchkit-shards.json"
+LAYOUT = SHARD_LAYOUT
 """The file that makes a directory a sharded index: its shards and how documents are routed."""
 LAYOUT_FORMAT = 1
 ROUTING = "id-blake2b64"
