@@ -752,16 +752,24 @@ def index_unit(unit: parallel.Unit, writer, segmenter: analysis.Segmenter,
         result.warnings.append(too_large(unit.part.path, size))
         return result
     prefix = id_prefix(unit.checksum)  # the label of its root, in an index of several
-    for document in load_file(unit.part, warn=result.warnings.append):
+    wanted = None if route is None else _counting_route(route, prefix, result)
+    for document in load_file(unit.part, warn=result.warnings.append, wanted=wanted):
         if prefix:
             document = dataclasses.replace(document, id=prefix + document.id)
-        if route is not None and not route(document.id):
-            result.routed += 1  # another shard's
-            continue
         for fields in document_entries(document, unit.key, unit.checksum, segmenter):
             writer.add_document(**fields)
         result.documents += 1
     return result
+
+
+def _counting_route(route: Callable[[str], bool], prefix: str,
+                    result: parallel.UnitResult) -> Callable[[str], bool]:
+    """route for the loader (ids before their root's prefix), counting the documents it leaves out."""
+    def wanted(doc_id: str) -> bool:
+        kept = route(prefix + doc_id)
+        result.routed += not kept
+        return kept
+    return wanted
 
 
 def too_large(path: Path, size: int) -> str:
