@@ -69,7 +69,7 @@ def build_sharded(path: Path, corpus: Path, shards: int, workers: int) -> tuple[
 
     from searchkit import SearchIndex
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+                      dashboard_address=":0") as cluster, Client(cluster) as client:
         client.run(lambda: __import__("searchkit"))  # imported before the clock runs, as a warm cluster has it
         started = time.perf_counter()
         SearchIndex.build(path, [corpus], shards=shards, cluster=cluster.scheduler_address)

@@ -40,9 +40,14 @@ def run_jobs(jobs: list[ShardJob], address: str) -> list[tuple[IndexReport, list
     single = [dataclasses.replace(job, options=_one_process(job.options)) for job in jobs]
     run = uuid.uuid4().hex[:8]  # a fresh key per run: Dask would reuse a finished task's result
     with _client(address, len(jobs)) as client:
+        from distributed import KilledWorker
         futures = [client.submit(ShardJob.run, job, key=f"searchkit-shard-{job.shard:03d}-{run}",
                                  pure=False) for job in single]
-        return client.gather(futures)
+        try:
+            return client.gather(futures)
+        except KilledWorker as exc:  # the shards built so far are kept: a new run finishes the rest
+            raise SearchkitError(f"workers kept dying while building a shard ({exc}); "
+                                 "the shards built so far are kept: run the same command again") from None
 
 
 def _one_process(options: tuple) -> tuple:
@@ -59,7 +64,7 @@ def _client(address: str, shards: int) -> Iterator:
     if address == LOCAL:
         workers = max(1, min(shards, indexer.default_workers()))
         with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                          dashboard_address=None) as cluster, Client(cluster) as client:
+                          dashboard_address=":0") as cluster, Client(cluster) as client:
             yield client
         return
     try:

@@ -422,7 +422,8 @@ class ShardedIndex:
     def _search(self, query, text, sources, since, until, limit, offset, sort, original) -> SearchResults:
         names = list(self._shards)
         if not names:
-            raise ShardUnavailableError(f"every shard of {self.path}", "none can be read")
+            raise SearchkitError(f"no shard of {self.path} can be read: " + "; ".join(
+                f"{name}: {reason}" for name, reason in sorted(self._failed.items())))
         with self._reading(names[0]) as first:  # segmenting reads the (shared) query lexicon
             compiled = compiler.Compiler(first._segmenter, self._source_query).compile(q.parse(text))
         filters = self._filters(sources, since, until)

@@ -22,7 +22,7 @@ from test_shards import assert_same_answers  # noqa: E402
 def cluster():
     """A local Dask cluster of two worker processes, for the whole module."""
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as local:
+                                  dashboard_address=":0") as local:
         yield local
 
 

@@ -152,6 +152,12 @@ def test_an_update_sends_changed_documents_to_their_shards(built, tmp_path):
         assert_same_answers(one, sharded, QUERIES[:60])
 
 
+def test_routing_is_stable_across_processes_and_versions():
+    """Indexes on disk depend on it: a changed hash would look for documents in the wrong shards."""
+    assert [shard_of(f"doc-{n}", 5) for n in range(10)] == [3, 4, 3, 1, 2, 2, 2, 4, 3, 0]
+    assert shard_of("韶关", 7) == 6
+
+
 def test_a_shard_of_another_analyzer_configuration_is_refused(built, tmp_path):
     shutil.copytree(built / "shards-2", tmp_path / "sharded")
     layout = json.loads((tmp_path / "sharded" / LAYOUT).read_text(encoding="utf-8"))
