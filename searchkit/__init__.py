@@ -27,6 +27,7 @@ from .errors import (  # noqa: E402
     QuerySyntaxError,
     QueryTooLongError,
     SearchkitError,
+    ShardUnavailableError,
     UnknownSourceError,
 )
 from .models import Document, Hit, IndexReport, IndexStats, SearchResults  # noqa: E402
@@ -50,4 +51,5 @@ __all__ = [
     "BadDateError",
     "LoadError",
     "UnknownSourceError",
+    "ShardUnavailableError",
 ]
