@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import functools
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -129,8 +132,14 @@ class SearchIndex:
         remove: Iterable[str | os.PathLike] = (),
         include: Iterable[str] | None = None,
         exclude: Iterable[str] | None = None,
+        shards: int | None = None,
+        cluster: str | None = None,
     ) -> IndexReport:
         """Bring this index up to date with the files under corpus (see ``build``)."""
+        if shards is not None or cluster is not None:
+            from . import shards as sharding
+            # This index is not sharded: that is refused with one clear error.
+            sharding.plan_jobs(self.path, corpus, shards)
         report = indexer.update_index(self.path, corpus, rebuild=rebuild, userdict=userdict,
                                       progress=progress, warn=warn, workers=workers,
                                       remove=remove, include=include, exclude=exclude)
@@ -204,11 +213,23 @@ class SearchIndex:
         with self._lock, self._guard():
             return self._get_searcher().doc_count() - len(self._tie_break().tails)
 
-    def _use_statistics(self, statistics) -> None:
-        """Score with these collection statistics (all shards', see shards.py) from now on."""
+    def score_with(self, statistics) -> None:
+        """Score with these collection statistics from now on: the summed statistics of
+        every shard of a sharded index this index is a shard of (see shards.py)."""
         with self._lock:
             self.close()
             self._statistics = statistics
+
+    @contextlib.contextmanager
+    def shard_reader(self) -> Iterator["ShardReader"]:
+        """This index read as one shard of a sharded index (see shards.py): locked, and
+        damage found meanwhile raised as IndexDamagedError."""
+        with self._lock, self._guard():
+            searcher = self._get_searcher()
+            yield ShardReader(searcher, self._tie_break(), self._state, self._manifest.config,
+                              self._manifest.aliases, self._segmenter,
+                              functools.partial(self._hit, searcher),
+                              functools.partial(self._count_sources, searcher))
 
     def _get_searcher(self):
         if self._searcher is None:
@@ -410,6 +431,21 @@ class SearchIndex:
             latest=dt.date.fromordinal(max(days)) if days else None,
             undated=total - len(days), size_bytes=size, analyzer=dict(self._manifest.config),
         )
+
+
+@dataclass(frozen=True)
+class ShardReader:
+    """What a sharded index reads of one shard, while the shard is locked (see SearchIndex.shard_reader)."""
+
+    searcher: Any
+    order: ranking.TieBreak
+    state: tuple
+    config: dict[str, Any]
+    aliases: dict[str, list[str]]
+    segmenter: analysis.Segmenter
+    hit: Callable[[int, float, Callable[[str], list[tuple[int, int]]], bool], Hit]
+    """hit(docnum, score, find_spans, original): the Hit of one of the shard's documents."""
+    count_sources: Callable[[], dict[str, int]]
 
 
 SHARD_LAYOUT = "searchkit-shards.json"

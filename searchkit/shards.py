@@ -35,7 +35,7 @@ from whoosh import query as wq
 
 from . import compiler, highlight, indexer, integrity, ranking, schema
 from . import query as q
-from .engine import SHARD_LAYOUT, SearchIndex
+from .engine import SHARD_LAYOUT, SearchIndex, ShardReader
 from .errors import (IndexDamagedError, IndexMismatchError, IndexNotFoundError, SearchkitError,
                      ShardUnavailableError)
 from .internals.queries import SummedStatistics, live_statistics, matching_docs
@@ -290,9 +290,17 @@ class ShardedIndex:
         for name in layout.shards:
             try:
                 self._shards[name] = SearchIndex.open(path / name)
+                config = self._config(name)
+            except _ShardFailed as failed:
+                self._fail(name, failed.cause)
+                continue
             except _SHARD_FAULTS as exc:
                 self._fail(name, exc)
-        self._check_configs()
+                continue
+            if config != layout.config:  # refused even with allow_partial: no fault to skip
+                raise IndexMismatchError(path, f"shard {name} of {path} was built with another "
+                                         "analyzer configuration than the sharded index records; "
+                                         "rebuild it")
 
     @classmethod
     def open(cls, path: str | os.PathLike, *, allow_partial: bool = False) -> "ShardedIndex":
@@ -317,12 +325,10 @@ class ShardedIndex:
         self._failed[name] = _reason(cause)
         self._bound = False
 
-    def _check_configs(self) -> None:
-        for name, shard in self._shards.items():
-            if shard._manifest.config != self.layout.config:
-                raise IndexMismatchError(self.path, f"shard {name} of {self.path} was built with another "
-                                         "analyzer configuration than the sharded index records; "
-                                         "rebuild it")
+    def _config(self, name: str) -> dict[str, Any]:
+        """The analyzer configuration shard name was built with."""
+        with self._reading(name) as reader:
+            return reader.config
 
     # -- context, refresh and statistics ----------------------------------------------
 
@@ -340,12 +346,11 @@ class ShardedIndex:
             self._bound = False
 
     @contextlib.contextmanager
-    def _reading(self, name: str) -> Iterator[SearchIndex]:
+    def _reading(self, name: str) -> Iterator[ShardReader]:
         """Shard name, locked and guarded; its failure to read is a _ShardFailed."""
-        shard = self._shards[name]
         try:
-            with shard._lock, shard._guard():
-                yield shard
+            with self._shards[name].shard_reader() as reader:
+                yield reader
         except _SHARD_FAULTS as exc:
             raise _ShardFailed(name, exc) from exc
 
@@ -376,15 +381,19 @@ class ShardedIndex:
                 shard.refresh()
             except _SHARD_FAULTS as exc:
                 raise _ShardFailed(name, exc) from exc
-        states = {name: shard._state for name, shard in self._shards.items()}
+        states = {}
+        for name in self._shards:
+            with self._reading(name) as reader:
+                states[name] = reader.state
         if self._bound and states == self._states:
             return
         statistics = SummedStatistics()
+        for shard in self._shards.values():
+            shard.score_with(statistics)
         parts = []
         for name in self._shards:
-            with self._reading(name) as shard:
-                shard._use_statistics(statistics)
-                parts.append(live_statistics(shard._get_searcher().reader()))
+            with self._reading(name) as reader:
+                parts.append(live_statistics(reader.searcher.reader()))
         statistics.bind(parts)
         self._states, self._bound = states, True
         self._source_table_cache = None
@@ -425,7 +434,7 @@ class ShardedIndex:
             raise SearchkitError(f"no shard of {self.path} can be read: " + "; ".join(
                 f"{name}: {reason}" for name, reason in sorted(self._failed.items())))
         with self._reading(names[0]) as first:  # segmenting reads the (shared) query lexicon
-            compiled = compiler.Compiler(first._segmenter, self._source_query).compile(q.parse(text))
+            compiled = compiler.Compiler(first.segmenter, self._source_query).compile(q.parse(text))
         filters = self._filters(sources, since, until)
         top = limit + offset
         candidates, total, exact = self._best(names, compiled, filters, top, sort)
@@ -437,15 +446,13 @@ class ShardedIndex:
         find_spans = highlight.span_finder(compiled.terms)
         hits = []
         for candidate in candidates[offset:top]:
-            with self._reading(candidate.shard) as shard:
-                hits.append(shard._hit(shard._get_searcher(), candidate.docnum, candidate.score,
-                                       find_spans, original))
+            with self._reading(candidate.shard) as reader:
+                hits.append(reader.hit(candidate.docnum, candidate.score, find_spans, original))
         undated = 0
         if compiled.dated or since is not None or until is not None:
             for name in names:
-                with self._reading(name) as shard:
-                    undated += ranking.count_undated(shard._get_searcher(), compiled, filters,
-                                                     shard._tie_break())
+                with self._reading(name) as reader:
+                    undated += ranking.count_undated(reader.searcher, compiled, filters, reader.order)
         return SearchResults(
             query=query, total=total, hits=hits, partial=partial, elapsed=0.0,
             undated_excluded=undated, terms=list(compiled.terms), total_exact=exact,
@@ -464,9 +471,9 @@ class ShardedIndex:
         totals, exact_sum, exact = [], 0, True
         prune = not self._has_passages(names)
         for name in names:
-            with self._reading(name) as shard:
-                order = shard._tie_break()
-                ranked = ranking.best(shard._get_searcher(), compiled, filters, top, sort, order, prune)
+            with self._reading(name) as reader:
+                order = reader.order
+                ranked = ranking.best(reader.searcher, compiled, filters, top, sort, order, prune)
                 key = _date_key(order) if sort == "date" else _relevance_key(order)
                 candidates.extend(_Candidate(key(docnum, score), name, docnum, score)
                                   for docnum, score in ranked.ranked)
@@ -486,8 +493,8 @@ class ShardedIndex:
         """
         found = False
         for name in names:
-            with self._reading(name) as shard:
-                found = found or bool(shard._tie_break().tails)
+            with self._reading(name) as reader:
+                found = found or bool(reader.order.tails)
         return found
 
     def _best_partial(self, names: list[str], compiled, filters, top: int,
@@ -496,8 +503,8 @@ class ShardedIndex:
         candidates: list[_Candidate] = []
         total = 0
         for name in names:
-            with self._reading(name) as shard:
-                searcher, order = shard._get_searcher(), shard._tie_break()
+            with self._reading(name) as reader:
+                searcher, order = reader.searcher, reader.order
                 ranked = ranking.best_partial(searcher, compiled, filters, top, sort, order)
                 if ranked.ranked:
                     coverage = _coverage(searcher, compiled, filters, order)
@@ -536,9 +543,9 @@ class ShardedIndex:
             spelling: dict[str, str] = {}
             aliases = []
             for name in self._shards:
-                with self._reading(name) as shard:
-                    aliases.append(shard._manifest.aliases)
-                    for source, count in SearchIndex._count_sources(shard._get_searcher()).items():
+                with self._reading(name) as reader:
+                    aliases.append(reader.aliases)
+                    for source, count in reader.count_sources().items():
                         spelled = spelling.setdefault(source.lower(), source)
                         counts[spelled] = counts.get(spelled, 0) + count
             ordered = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
@@ -614,10 +621,10 @@ class ShardedIndex:
 
     # -- changing -------------------------------------------------------------------------
 
-    def update(self, corpus: Iterable[str | os.PathLike], *, cluster: str | None = None,
-               **options) -> IndexReport:
+    def update(self, corpus: Iterable[str | os.PathLike], *, shards: int | None = None,
+               cluster: str | None = None, **options) -> IndexReport:
         """Bring every shard up to date with the files under corpus (see SearchIndex.update)."""
-        report = update(self.path, corpus, cluster=cluster, **options)
+        report = update(self.path, corpus, shards=shards, cluster=cluster, **options)
         self.refresh()
         return report
 
