@@ -30,7 +30,7 @@ from .errors import (  # noqa: E402
     ShardUnavailableError,
     UnknownSourceError,
 )
-from .models import Document, Hit, IndexReport, IndexStats, SearchResults  # noqa: E402
+from .models import Document, Facets, Hit, IndexReport, IndexStats, SearchResults  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -39,6 +39,7 @@ __all__ = [
     "Document",
     "Hit",
     "SearchResults",
+    "Facets",
     "IndexStats",
     "IndexReport",
     "SearchkitError",

@@ -98,6 +98,28 @@ class Segmenter:
             return list(_iter_words(text, tokenizer, subwords=False))
         return list(_iter_words(text, self.jieba, subwords=False))
 
+    def parts(self, word: str) -> list[str]:
+        """The dictionary words of two or more characters that make up a long word, left to right.
+
+        即将来临 is 即将 + 来临, 开发阶段 开发 + 阶段: words the index holds
+        too (see ``_subwords``). [] unless they cover the word but for single
+        characters, and are at least two.
+        """
+        if len(word) < 4 or not is_cjk(word):
+            return []
+        if self._jieba is None and self.lexicon is not None:
+            freq = self.lexicon.tokenizer_for(word).FREQ
+        else:
+            freq = self.jieba.FREQ
+        parts, i = [], 0
+        while i < len(word):
+            size = next((n for n in (3, 2) if i + n <= len(word) and word[i:i + n] != word
+                         and freq.get(word[i:i + n])), 1)
+            if size > 1:
+                parts.append(word[i:i + size])
+            i += size
+        return parts if len(parts) >= 2 else []
+
     def index_words(self, text: str) -> list[TokenTuple]:
         """Index-mode word tokens: precise words plus dictionary sub-words."""
         return list(_iter_words(text, self._index_cutter or self.jieba, subwords=True))

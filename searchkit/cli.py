@@ -13,7 +13,7 @@ from pathlib import Path
 from . import __version__, render
 from .engine import SearchIndex
 from .errors import IndexNotFoundError, SearchkitError
-from .models import DEFAULT_LIMIT, SORTS
+from .models import DEFAULT_LIMIT, DEFAULT_SNIPPET_CHARS, SORTS
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
@@ -141,7 +141,12 @@ def build_parser() -> Parser:
     option("--page", type=_positive, default=1, metavar="N", help="page number (1)")
     option("--sort", choices=SORTS, default=SORTS[0])
     option("--json", action="store_true", help="print one JSON object")
-    option("--original", action="store_true", help="show snippets in the document's original script")
+    option("--original", action="store_true", help="show snippets and titles in the document's original script")
+    option("--snippet", type=_positive, metavar="N",
+           help="show up to N characters of each hit, wrapped (default: fitted to the terminal "
+           f"in one or two lines; JSON: {DEFAULT_SNIPPET_CHARS})")
+    option("--timeline", action="store_true",
+           help="draw the hits per year (or month) as a bar chart instead of listing them")
     option("--color", **_COLOR_OPTION)
     option("--batch", metavar="FILE",
            help="run one query per line of FILE ('-' for stdin), print JSON lines")
@@ -348,8 +353,15 @@ def cmd_search(args: argparse.Namespace) -> int:
                        "(words are ANDed; OR, NOT, \"phrase\", title:, source:, date: work too)")
     if args.batch is not None and args.query:
         raise UsageError("give either a query or --batch, not both")
+    columns, rows = terminal_size(sys.stdout)
+    if args.batch is not None and args.timeline:
+        raise UsageError("--timeline draws the chart of one query, not of a --batch")
     options = dict(sources=args.source, since=args.since, until=args.until, limit=args.limit,
-                   offset=(args.page - 1) * args.limit, sort=args.sort, original=args.original)
+                   offset=(args.page - 1) * args.limit, sort=args.sort, original=args.original,
+                   snippet_chars=args.snippet or DEFAULT_SNIPPET_CHARS)
+    if not (args.json or args.batch is not None or args.snippet):
+        # Two lines' worth of characters at most: the display cuts them to its columns.
+        options["snippet_chars"] = 2 * max(10, columns - 1 - render.HIT_INDENT)
     with open_index(args) as index:
         if args.source:  # an unknown name is one error, not one per query of a batch
             options["sources"] = [index.resolve_source(name) for name in args.source]
@@ -358,10 +370,37 @@ def cmd_search(args: argparse.Namespace) -> int:
         results = index.search(args.query, **options)
     if args.json:
         print(render.results_json(results))
+        return EXIT_OK
+    color = render.use_color(args.color, sys.stdout)
+    if args.timeline:
+        print(render.timeline_text(results, columns, color=color))
     else:
-        color = render.use_color(args.color, sys.stdout)
-        print(render.results_text(results, color=color, offset=options["offset"]))
+        # The command line and the next prompt take a line each.
+        print(render.results_text(results, color=color, offset=options["offset"], width=columns - 1,
+                                  rows=None if rows is None else rows - 2,
+                                  whole_snippets=bool(args.snippet)))
     return EXIT_OK
+
+
+def terminal_size(stream) -> tuple[int, int | None]:
+    """(columns, rows) of the terminal stream writes to: $COLUMNS and $LINES first, as
+    shutil has it; 80 columns and no rows (None) for a pipe or a file without them."""
+    try:
+        size = os.get_terminal_size(stream.fileno())
+        columns, rows = size.columns, size.lines
+    except (AttributeError, ValueError, OSError):
+        columns, rows = 80, None
+    columns = _env_number("COLUMNS") or columns or 80
+    rows = _env_number("LINES") or rows or None
+    return max(20, columns), rows
+
+
+def _env_number(name: str) -> int | None:
+    try:
+        value = int(os.environ.get(name, ""))
+    except ValueError:
+        return None
+    return value if value > 0 else None
 
 
 def _run_batch(index: SearchIndex, source: str, options: dict) -> int:
@@ -415,7 +454,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(render.document_json(document))
     else:
         print(render.document_text(document, color=render.use_color(args.color, sys.stdout),
-                                   original=args.original))
+                                   original=args.original, width=render.reading_width(sys.stdout)))
     return EXIT_OK
 
 

@@ -10,15 +10,26 @@ from dataclasses import dataclass, field
 
 from whoosh import query as wq
 
-from . import analysis, schema
+from . import analysis, regional, schema
 from . import query as q
-from .internals.queries import AndNot, Phrase, Term
+from .internals.queries import AndNot, Near, Phrase, Term
 
 
 CHAR_WEIGHT = 0.3  # a character-level match counts, but ranks below a word match
 
 
 LITERAL_BONUS = 0.5  # the query's own characters in a row, when it was segmented
+
+
+VARIANT_WEIGHT = 0.7  # the other region's wording (regional.py) of a query word
+
+
+PARTS_WEIGHT = 0.5  # a long word's parts, apart (即将来临: 即将 ... 来临)
+
+
+PROXIMITY_BONUS = 0.5  # the query's words close together in the text
+PROXIMITY_SLOP = 8  # ... within this many words of each other
+MAX_NEAR_WORDS = 8  # a longer query (a pasted sentence) has its literal-string bonus instead
 
 
 @dataclass
@@ -53,11 +64,13 @@ class Compiler:
         """
         self._segment_together(list(_texts(node)))
         q.check_words(self._word_count(node))
-        compiled = Compiled(self.node(node))
+        compiled = Compiled(self._with_proximity(self.node(node), node))
         compiled.terms = sorted(set(self._highlight_terms(node)), key=len, reverse=True)
         items = node.items if isinstance(node, q.And) else (node,)
         for item in items:
-            if isinstance(item, q.Term):
+            if isinstance(item, q.Term) and self._only_characters(item.text):
+                compiled.clauses.append(self._term_query(item.text, item.field))
+            elif isinstance(item, q.Term):
                 compiled.clauses.extend(
                     self._word_query(w, item.field) for w in self._query_words(item.text)
                     if not (len(w) == 1 and analysis.is_cjk(w))
@@ -71,6 +84,20 @@ class Compiler:
         if len(compiled.clauses) <= 1:
             compiled.clauses = []
         return compiled
+
+    def _with_proximity(self, query: wq.Query, node) -> wq.Query:
+        """query, scoring higher where the query's words are near one another in the text.
+
+        The words are those the query requires anywhere (its bare words, not
+        phrases, negated or title-only ones); with fewer than two, query as it is.
+        """
+        items = node.items if isinstance(node, q.And) else (node,)
+        words = [w for item in items if isinstance(item, q.Term) and item.field is None
+                 for w in self._query_words(item.text)]
+        words = list(dict.fromkeys(words))
+        if len(words) < 2 or len(words) > MAX_NEAR_WORDS:
+            return query
+        return wq.AndMaybe(query, Near(schema.CONTENT, words, PROXIMITY_SLOP, boost=PROXIMITY_BONUS))
 
     def node(self, node) -> wq.Query:
         """The Whoosh query for one node of the syntax tree."""
@@ -142,10 +169,22 @@ class Compiler:
         content = [w for w in words if w not in analysis.STOP_WORDS]
         return content or words
 
+    def _only_characters(self, text: str) -> bool:
+        """Whether text is a Chinese word the segmenter cut into single characters (时区: 时/区)."""
+        words = self._query_words(text)
+        return len(words) > 1 and all(len(w) == 1 and analysis.is_cjk(w) for w in words)
+
     def _term_query(self, text: str, field_name: str | None) -> wq.Query:
         words = self._query_words(text)
         if not words:
             return wq.NullQuery
+        if self._only_characters(text) and field_name is None:
+            # The characters apart are no word: 时 and 区 are in 同时 and
+            # 社区. What the user typed is the word, found as typed; its
+            # characters still score it (debian-handbook: 时区 matched 77
+            # pages, 9 of them with 时区).
+            literal = char_phrase(text)  # as typed: stop words too (接的长)
+            return wq.AndMaybe(literal, and_([self._word_query(w, None) for w in words]))
         query = and_([self._word_query(w, field_name) for w in words])
         if len(words) > 1 and field_name is None:
             literal = char_phrase(text, boost=LITERAL_BONUS)
@@ -162,12 +201,33 @@ class Compiler:
         return self._word_queries[key]
 
     def _new_word_query(self, word: str, field_name: str | None) -> wq.Query:
+        # A variant is a word of jieba's dictionary (软体, 伺服器): its whole
+        # word suffices, without the costlier look-up of its characters.
+        others = [self._as_word(variant, field_name, VARIANT_WEIGHT, literal=False)
+                  for variant in regional.variants(word)]
+        query = self._as_word(word, field_name)
+        return wq.Or([query, *others]) if others else query
+
+    def _as_word(self, word: str, field_name: str | None, boost: float = 1.0, literal: bool = True) -> wq.Query:
+        """The query for one word of the query (in the title only, or anywhere).
+
+        With literal, its characters in a row also match, at CHAR_WEIGHT, and
+        a long word's parts all present match at PARTS_WEIGHT (see
+        ``Segmenter.parts``: 开发阶段 is found where 开发 and 阶段 are apart).
+        """
         if field_name == "title":
-            return Term(schema.TITLE, word)
-        whole = wq.Or([Term(schema.CONTENT, word), Term(schema.TITLE, word),
-                       Term(schema.KEYWORDS, word)])
-        chars = char_phrase(word, boost=CHAR_WEIGHT)
-        return wq.Or([whole, chars]) if chars is not None else whole
+            return Term(schema.TITLE, word, boost=boost)
+        whole = _anywhere(word, boost)
+        if not literal:
+            return whole
+        alternatives = [whole]
+        chars = char_phrase(word, boost=CHAR_WEIGHT * boost)
+        if chars is not None:
+            alternatives.append(chars)
+        parts = self._segmenter.parts(word)
+        if parts:
+            alternatives.append(wq.And([_anywhere(part) for part in parts], boost=PARTS_WEIGHT * boost))
+        return wq.Or(alternatives) if len(alternatives) > 1 else whole
 
     def _phrase_query(self, text: str, field_name: str | None) -> wq.Query:
         words = self._words(text)
@@ -189,8 +249,14 @@ class Compiler:
             elif isinstance(item, q.Term):
                 words = self._query_words(item.text)
                 keep = [w for w in words if not (len(w) == 1 and analysis.is_cjk(w))] or words
-                terms.extend([item.text, *keep])
+                terms.extend([item.text, *keep, *(v for w in keep for v in regional.variants(w))])
         return terms
+
+
+def _anywhere(word: str, boost: float = 1.0) -> wq.Query:
+    """A word as a word in the text, the title or the keywords."""
+    return wq.Or([Term(schema.CONTENT, word), Term(schema.TITLE, word), Term(schema.KEYWORDS, word)],
+                 boost=boost)
 
 
 def and_(queries: list[wq.Query]) -> wq.Query:

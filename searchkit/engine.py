@@ -15,10 +15,11 @@ from typing import Any
 
 from whoosh import query as wq
 
-from . import analysis, compiler, highlight, indexer, integrity, ranking, schema
+from . import analysis, compiler, facets as overview, highlight, indexer, integrity, ranking, schema
 from . import query as q
 from .errors import IndexNotFoundError, SearchkitError
-from .models import DEFAULT_LIMIT, SORTS, Document, Hit, IndexReport, IndexStats, SearchResults
+from .models import (DEFAULT_LIMIT, DEFAULT_SNIPPET_CHARS, SORTS, Document, Facets, Hit, IndexReport,
+                     IndexStats, SearchResults)
 from .normalize import normalize_query
 from .internals.queries import LiveBM25F
 from .sources import SourceTable
@@ -43,6 +44,7 @@ class SearchIndex:
         self._state = indexer.index_state(self.path, _ix)
         self._source_table_cache: tuple[Any, SourceTable] | None = None  # per searcher
         self._statistics = None  # collection statistics given by a sharded index (see shards.py)
+        self._facet_columns: overview.FacetColumns | None = None  # per searcher
 
     # -- opening and building -------------------------------------------------
 
@@ -160,6 +162,7 @@ class SearchIndex:
                 self._searcher = None
                 self._order = None
                 self._source_table_cache = None
+                self._facet_columns = None
 
     def __enter__(self) -> "SearchIndex":
         return self
@@ -256,6 +259,8 @@ class SearchIndex:
         offset: int = 0,
         sort: str = "relevance",
         original: bool = False,
+        snippet_chars: int = DEFAULT_SNIPPET_CHARS,
+        facets: bool = True,
     ) -> SearchResults:
         """Ranked hits for query, with highlighted snippets.
 
@@ -264,13 +269,21 @@ class SearchIndex:
         'YYYY-MM-DD' strings and are inclusive; documents with no known date
         are left out by them and counted in ``undated_excluded``. ``sort`` is
         'relevance' (ties broken by date, newest first) or 'date'.
-        ``original`` cuts snippets from the document's own script.
+        ``original`` cuts snippets from the document's own script and gives
+        titles in it.
+        ``snippet_chars`` bounds each hit's snippet: the best fragment for the
+        query, at most that many characters of the document (see ``Hit.snippet``).
+        ``facets`` counts every hit by source and by period (``results.facets``;
+        see facets.py): a few percent of a search, but up to three times a
+        search whose total is an estimate (its every match is then read).
         """
         started = time.perf_counter()
         if sort not in SORTS:
             raise SearchkitError(f"unknown sort '{sort}': use {' or '.join(SORTS)}")
         if limit < 1 or offset < 0:
             raise SearchkitError("limit must be at least 1 and offset at least 0")
+        if snippet_chars < 1:
+            raise SearchkitError("snippet_chars must be at least 1")
         q.check_length(query)  # before normalizing: refusing a huge query costs nothing
         self.refresh()
         text = normalize_query(query)
@@ -280,36 +293,47 @@ class SearchIndex:
         dated = compiled.dated or since is not None or until is not None
         with self._lock, self._guard():
             searcher = self._get_searcher()
-            results = ranking.best(searcher, compiled, filters, limit + offset, sort, self._tie_break())
-            partial = False
-            if results.total == 0 and len(compiled.clauses) > 1:
-                partial_results = ranking.best_partial(searcher, compiled, filters, limit + offset, sort,
-                                                       self._tie_break())
-                if partial_results.total:
-                    results, partial = partial_results, True
+            results = ranking.ranked_hits(searcher, compiled, filters, limit + offset, sort, self._tie_break())
             find_spans = highlight.span_finder(compiled.terms)
-            hits = [self._hit(searcher, docnum, score, find_spans, original)
+            hits = [self._hit(searcher, docnum, score, find_spans, original, snippet_chars)
                     for docnum, score in results.ranked[offset : offset + limit]]
             undated = ranking.count_undated(searcher, compiled, filters, self._tie_break()) if dated else 0
+            counted = self._facets(searcher, results, compiled, filters) if facets else None
         return SearchResults(
-            query=query, total=results.total, hits=hits, partial=partial,
+            query=query, total=results.total, hits=hits, partial=results.partial,
             elapsed=time.perf_counter() - started, undated_excluded=undated,
             terms=list(compiled.terms), total_exact=results.exact,
+            complete=results.complete, facets=counted,
         )
+
+    def _facets(self, searcher, results: "ranking.Ranked", compiled, filters) -> Facets:
+        """Every match of results counted by source and period, also where ranking read only the best."""
+        columns = self._facet_columns
+        if columns is None or columns.searcher is not searcher:
+            columns = self._facet_columns = overview.FacetColumns(searcher)
+        matches = results.matches
+        if matches is None:
+            matches = overview.matching_docnums(searcher, compiler.and_([compiled.query, *filters]))
+        order = self._tie_break()
+        return overview.count(columns, matches, order.head if order.tails else None)
 
 
     def _hit(self, searcher, docnum: int, score: float,
-             find_spans: Callable[[str], list[tuple[int, int]]], original: bool) -> Hit:
+             find_spans: Callable[[str], list[tuple[int, int]]], original: bool,
+             snippet_chars: int) -> Hit:
         stored = searcher.stored_fields(docnum)
         text = stored.get(schema.CONTENT, "")
         spans = find_spans(text)
-        snippet = highlight.make_snippet(text, spans)
+        snippet = highlight.best_fragment(text, spans, snippet_chars)
         snippet_text = snippet.text
         if original and stored.get(schema.ORIGINAL):
             snippet_text = highlight.cut_like(snippet, stored[schema.ORIGINAL])
+        title = stored.get(schema.TITLE, "")
+        if original:
+            title = stored.get(schema.ORIGINAL_TITLE) or title
         date = stored.get(schema.DATE)
         return Hit(
-            id=stored[schema.ID], path=stored.get(schema.PATH), title=stored.get(schema.TITLE, ""),
+            id=stored[schema.ID], path=stored.get(schema.PATH), title=title,
             date=date.date() if date else None, source=stored.get(schema.SOURCE),
             url=stored.get(schema.URL), score=float(score), snippet=snippet_text,
             highlights=list(snippet.highlights),
@@ -404,6 +428,7 @@ class SearchIndex:
             path=stored.get(schema.PATH), title=stored.get(schema.TITLE, ""),
             date=date.date() if date else None, source=stored.get(schema.SOURCE),
             url=stored.get(schema.URL), metadata=stored.get(schema.META) or {},
+            original_title=stored.get(schema.ORIGINAL_TITLE) or "",
         )
 
     def sources(self) -> dict[str, int]:

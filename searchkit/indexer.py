@@ -923,8 +923,11 @@ def document_fields(document: Document, file_key: str | None, checksum: str,
         fields[schema.DATE] = dt.datetime.combine(document.date, dt.time())
     if document.source:
         fields[schema.SOURCE] = document.source
+        fields[schema.SOURCEKEY] = schema.source_key(document.source)
     if document.original != document.text:
         fields[schema.ORIGINAL] = document.original
+    if document.original_title != document.title:
+        fields[schema.ORIGINAL_TITLE] = document.original_title
     return fields
 
 

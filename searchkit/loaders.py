@@ -105,6 +105,7 @@ from searchkit.errors import LoadError
 from searchkit.models import Document, not_text_line
 from searchkit.normalize import (
     NORMALIZER_VERSION,
+    VERBATIM,
     clean_text,
     collapse_spaces,
     is_site_chrome,
@@ -352,11 +353,18 @@ _SKIPPED_TAGS = {
     "script", "style", "nav", "header", "footer", "aside", "noscript", "template", "svg",
     "iframe", "form",
 }
+# Elements that stand as paragraphs of their own (a blank line before and after them)
+# and elements that only start a new line.
 _BLOCK_TAGS = {
-    "p", "div", "br", "li", "ul", "ol", "dl", "dt", "dd", "h1", "h2", "h3", "h4", "h5", "h6",
-    "tr", "table", "section", "article", "main", "center", "blockquote", "pre", "figure",
-    "figcaption", "hr", "title", "address",
+    "p", "div", "ul", "ol", "dl", "h1", "h2", "h3", "h4", "h5", "h6", "table", "section",
+    "article", "main", "center", "blockquote", "pre", "figure", "figcaption", "hr", "address",
 }
+_LINE_TAGS = {"br", "li", "dt", "dd", "tr", "title"}
+# While a page is parsed, a paragraph break is this character (no text holds it:
+# handle_data turns whitespace into spaces, and the page's control characters are
+# gone before parsing); see _HTMLText.text.
+_PARAGRAPH = "\x1e"
+_BREAKS_RE = re.compile(f"[ \t\n{_PARAGRAPH}]*[\n{_PARAGRAPH}][ \t\n{_PARAGRAPH}]*")
 _HTML_PAGE_RE = re.compile(r"\A\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head)\b", re.I | re.S)
 _HTML_BODY_RE = re.compile(r"<(?:p|br|div|img|center|strong|span|h[1-6]|table|li|a)\b[^>]*>", re.I)
 
@@ -420,6 +428,7 @@ class _HTMLText(HTMLParser):
         self._chrome_depth = 0
         self._in_title = False
         self._in_pre = 0
+        self._pre_parts: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _SKIPPED_TAGS:
@@ -433,8 +442,7 @@ class _HTMLText(HTMLParser):
         elif tag == "pre":
             self._in_pre += 1
         self._enter_chrome(tag, attrs)
-        if tag in _BLOCK_TAGS:
-            self._append("\n")
+        self._block_edge(tag)
 
     def handle_endtag(self, tag: str) -> None:
         if tag in _SKIPPED_TAGS and self._skip_depth:
@@ -443,8 +451,9 @@ class _HTMLText(HTMLParser):
             self._in_title = False
         elif tag == "pre" and self._in_pre:
             self._in_pre -= 1
-        if tag in _BLOCK_TAGS:
-            self._append("\n")
+            if not self._in_pre:
+                self._end_preformatted()
+        self._block_edge(tag)
         if tag == self._chrome_tag:
             self._chrome_depth -= 1
             if not self._chrome_depth:
@@ -454,7 +463,38 @@ class _HTMLText(HTMLParser):
         if self._in_title:
             self.title_parts.append(data)
         elif not self._skip_depth:
-            self._append(data if self._in_pre else re.sub(r"\s+", " ", data))
+            if self._in_pre:
+                self._pre_parts.append(data)
+            else:
+                self._append(re.sub(r"\s+", " ", data))
+
+    def _block_edge(self, tag: str) -> None:
+        """The break a block's start or end makes (none inside a preformatted block)."""
+        if self._in_pre and tag != "pre":
+            if tag == "br":
+                self._pre_parts.append("\n")
+        elif tag in _BLOCK_TAGS:
+            self._append(_PARAGRAPH)
+        elif tag in _LINE_TAGS:
+            self._append("\n")
+
+    def _end_preformatted(self) -> None:
+        """The preformatted block just read, as a paragraph of lines marked VERBATIM."""
+        lines = "".join(self._pre_parts).splitlines()
+        self._pre_parts = []
+        while lines and not lines[0].strip():  # HTML drops the newline after <pre>
+            lines.pop(0)
+        while lines and not lines[-1].strip():
+            lines.pop()
+        if lines:
+            block = "\n".join(VERBATIM + line for line in lines)
+            self._append(f"{_PARAGRAPH}{block}{_PARAGRAPH}")
+
+    def close(self) -> None:
+        super().close()
+        if self._in_pre:  # a <pre> never closed runs to the end of the page
+            self._in_pre = 0
+            self._end_preformatted()
 
     def _enter_chrome(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         """Counts nested elements of the chrome span's tag, or starts a chrome span."""
@@ -491,12 +531,21 @@ class _HTMLText(HTMLParser):
 
     @property
     def text(self) -> str:
+        """The page's text: lines, a blank line between paragraphs, preformatted
+        lines marked VERBATIM."""
         text = "".join(self.parts)
-        return text if text.strip() else "".join(self.chrome_parts)
+        if not text.strip(f" \n{_PARAGRAPH}"):
+            text = "".join(self.chrome_parts)
+        return _BREAKS_RE.sub(_one_break, text)
 
     @property
     def title(self) -> str:
         return collapse_spaces("".join(self.title_parts))
+
+
+def _one_break(match: re.Match[str]) -> str:
+    """A run of breaks and spaces as one line break, or one paragraph break if it holds one."""
+    return "\n\n" if _PARAGRAPH in match.group() else "\n"
 
 
 def html_to_text(html: str) -> tuple[str, str, dict[str, str]]:
@@ -742,8 +791,21 @@ def _parse_body(text: str, *, html_page: bool = False) -> _Body:
     if html_page or _HTML_PAGE_RE.match(body) or _HTML_BODY_RE.search(body):
         body, title, meta = html_to_text(body)
         fields = fields.fill(_html_fields(title, meta))
+    elif "```" in body or "~~~" in body:
+        body = _FENCED_BLOCK_RE.sub(_verbatim_block, body)
     fields = fields.fill(_carried_fields(body)).fill(_Fields(url=urls[0] if urls else None))
     return _Body(body, fields)
+
+
+# A Markdown code block fenced by ``` or ~~~ lines (the opening one may name a language).
+_FENCED_BLOCK_RE = re.compile(r"^[ \t]{0,3}(?P<fence>`{3,}|~{3,})[^\n`]*\n(?P<code>.*?)^[ \t]{0,3}(?P=fence)[ \t]*$",
+                              re.M | re.S)
+
+
+def _verbatim_block(match: re.Match[str]) -> str:
+    """A fenced code block as a paragraph of preformatted lines, the fences left out."""
+    lines = match["code"].rstrip("\n").split("\n")
+    return "\n" + "\n".join(VERBATIM + line for line in lines) + "\n"
 
 
 def _read_text(path: Path, warn: Warn, data: bytes | None = None) -> str:
@@ -1101,12 +1163,14 @@ def _make_document(
     fields = sidecar.fill(body.fields)
     original = clean_text(body.text)
     title = fields.title or _heading_title(body.text) or _first_sentence_title(original)
+    original_title = collapse_spaces(clean_text(title))
     return Document(
         id=doc_id,
         text=normalize_text(original),
         original=original,
         path=path,
-        title=normalize_text(collapse_spaces(clean_text(title))),
+        title=normalize_text(original_title),
+        original_title=original_title,
         date=fields.date,
         source=_document_source(fields, lookup),
         url=fields.url,

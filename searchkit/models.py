@@ -10,6 +10,11 @@ from typing import Any
 
 DEFAULT_LIMIT = 10
 """Hits per page when none is asked for (the library, the CLI and the shell alike)."""
+DEFAULT_SNIPPET_CHARS = 160
+"""Characters of a document a hit's snippet shows at most when none are asked for: about
+two lines of a wide terminal, room for a sentence or two around the matches. The
+terminal display cuts it to its width; ``--snippet N`` and the shell's ``:snippet N``
+ask for another length."""
 SORTS = ("relevance", "date")
 """The orders of hits: best match first, or newest first."""
 
@@ -23,6 +28,8 @@ class Document:
     document's own script; the two always have the same length and
     ``original[i]`` is the character that ``text[i]`` was normalized from,
     so any span of ``text`` maps back to ``original`` unchanged.
+    ``title`` is normalized like ``text``; ``original_title`` is the title in
+    the document's own script (the same as ``title`` when not given).
     """
 
     id: str
@@ -34,17 +41,29 @@ class Document:
     source: str | None = None
     url: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    original_title: str = ""
 
     def __post_init__(self) -> None:
         if not self.original:
             self.original = self.text
+        if not self.original_title:
+            self.original_title = self.title
         if len(self.original) != len(self.text):
             raise ValueError("original and normalized text must have the same length")
 
 
 @dataclass
 class Hit:
-    """One ranked search result."""
+    """One ranked search result.
+
+    ``snippet`` is the fragment of the document that shows the query best (the
+    most distinct query terms, then the most matches, then the earliest), cut at
+    sentence or clause ends: at most ``snippet_chars`` characters of the document
+    (160 unless the search asked for another number), one line, with ``…`` where
+    text before or after it is left out. ``highlights`` are ``[start, end)``
+    offsets of the matches in ``snippet``. A search with ``original=True`` cuts the
+    same fragment from the document's own script (same length, same offsets).
+    """
 
     id: str
     path: str | None
@@ -72,6 +91,31 @@ class Hit:
 
 
 @dataclass
+class Facets:
+    """How a whole result set (every hit, not only a page) spreads over sources and time.
+
+    A document counts once, however many of its passages match.
+    """
+
+    sources: dict[str, int]
+    """Source name (as documents spell it) -> hits, most first. Hits without a source
+    are not counted here."""
+    periods: dict[str, int]
+    """Period -> hits, in time order, only periods with hits: ``"2021"`` by year,
+    ``"2021-03"`` by month."""
+    by: str = "year"
+    """``"month"`` when the dated hits all fall within facets.MONTHS_WITHIN calendar
+    months, else ``"year"``."""
+    undated: int = 0
+    """Hits without a known date (not counted in periods)."""
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"sources": {...}, "years" or "months": {...}, "undated": n}``."""
+        return {"sources": dict(self.sources), f"{self.by}s": dict(self.periods),
+                "undated": self.undated}
+
+
+@dataclass
 class SearchResults:
     """A page of hits for one query, with what the user needs to read it."""
 
@@ -87,6 +131,12 @@ class SearchResults:
     total_exact: bool = True
     """False when ``total`` is an estimate (at least that many): a query matching
     thousands of documents is ranked without reading them all."""
+    complete: int | None = None
+    """How many of ``total`` have every word of the query: they rank first, and
+    documents with most of the words follow them when they are fewer than the
+    page (None: all of them, as when no partial matches were added)."""
+    facets: Facets | None = None
+    """The whole result set by source and by period (None when not asked for)."""
     partial_shards: list[str] = field(default_factory=list)
     """The shards of a sharded index that could not be read, so whose documents are
     missing from these results (only when the index was opened with allow_partial)."""
@@ -94,17 +144,32 @@ class SearchResults:
     def to_json(self) -> dict[str, Any]:
         """The results as the JSON object of the ``--json`` output contract.
 
-        ``"total_exact": false`` is added when the total is an estimate; an
-        exact total keeps the object as it always was.
+        ``"total_exact": false`` is added when the total is an estimate, and
+        ``"complete": N`` when only the first N of the total have every word
+        (documents with most of the words follow them); otherwise the object
+        is as it always was.
         """
         data: dict[str, Any] = {"query": self.query, "total": self.total}
         if not self.total_exact:
             data["total_exact"] = False
         data["partial"] = self.partial
+        if self.partial_from and not self.partial:
+            data["complete"] = self.partial_from
         data["hits"] = [hit.to_json() for hit in self.hits]
+        if self.facets is not None and self.total:  # no hits: the object stays as it was
+            data["facets"] = self.facets.to_json()
         if self.partial_shards:
             data["partial_shards"] = list(self.partial_shards)
         return data
+
+    @property
+    def partial_from(self) -> int | None:
+        """The rank (0-based, over all pages) of the first hit lacking a word, None if none does."""
+        if self.partial:
+            return 0
+        if self.complete is not None and self.complete < self.total:
+            return self.complete
+        return None
 
     def total_text(self) -> str:
         """The total for people: '123', or 'about 12,345' when it is an estimate."""

@@ -4,8 +4,10 @@ Two layers:
 
 * ``clean_text`` repairs the *structure* of a document's text: it drops
   terminal escape sequences and control characters, site chrome lines, inline
-  pinyin annotations and redundant whitespace. Its output
-  is what a reader sees (``Document.original``).
+  pinyin annotations and redundant whitespace, and keeps the text's shape:
+  its lines, its paragraphs (one blank line between two) and the lines of
+  preformatted blocks as they were. Its output is what a reader sees
+  (``Document.original``).
 * ``normalize_text`` maps that text, character for character, to the form that
   is indexed and searched: half-width letters and digits, Simplified script.
   Because it never changes the length, any span found in the normalized text
@@ -27,7 +29,13 @@ CJK Unified Ideographs, Extension A, the compatibility ideographs and the
 supplementary planes' Extensions B to H. The one definition, used by cleanup,
 analysis and query compilation alike."""
 
-NORMALIZER_VERSION = "2"  # 2: escape sequences and control characters removed
+NORMALIZER_VERSION = "3"  # 2: escape sequences and control characters removed; 3: paragraphs kept
+
+VERBATIM = "\x1f"
+"""Marks a line of a preformatted block (HTML ``<pre>``, roff ``.nf``/``.EX``): a text
+extractor puts it at the start of each such line, and ``clean_text`` then keeps the
+line's spaces (indentation, alignment) instead of collapsing them. It is a control
+character, so no document brings one this far (loaders remove them first)."""
 
 # --- site chrome ---------------------------------------------------------
 
@@ -146,13 +154,54 @@ def clean_text(text: str) -> str:
     """Clean the structure of decoded plain text (markup already stripped).
 
     Drops escape sequences and control characters, site chrome lines and
-    inline pinyin annotations, collapses spaces inside lines, and joins the
-    non-empty lines with single newlines.
+    inline pinyin annotations, and collapses spaces inside lines. The lines
+    stay lines; one or more blank (or blank-looking) lines between two lines
+    become one blank line, a paragraph break, and none is kept at either end.
+    A line marked ``VERBATIM`` keeps its spaces (tabs expanded, trailing ones
+    dropped) and is never taken for site chrome.
     """
+    pieces = _VERBATIM_LINE_RE.split(text) if VERBATIM in text else [text]
+    lines: list[str] = []
+    for number, piece in enumerate(pieces):
+        if number % 2:  # the split's captured group: a preformatted line
+            lines.append(_verbatim_line(piece))
+        elif piece:
+            lines.extend(_plain_lines(piece))
+    return _join_paragraphs(lines)
+
+
+# A preformatted line: the mark, the line, and its line end (taken, so that the
+# text on either side does not look as if it held a blank line).
+_VERBATIM_LINE_RE = re.compile(rf"^{VERBATIM}([^\n]*)(?:\n|\Z)", re.M)
+
+
+def _plain_lines(text: str) -> list[str]:
+    """The cleaned lines of text: "" for a blank line; site chrome left out."""
     text = remove_control_sequences(text)
     text = remove_pinyin_annotations(_INVISIBLE_RE.sub("", text))
     lines = (collapse_spaces(line) for line in text.splitlines())
-    return "\n".join(line for line in lines if line and not is_site_chrome(line))
+    return [line for line in lines if not line or not is_site_chrome(line)]
+
+
+def _verbatim_line(line: str) -> str:
+    """A preformatted line with its spaces kept: "" when it is blank."""
+    line = _INVISIBLE_RE.sub("", remove_control_sequences(line.expandtabs(8)))
+    return line.rstrip() if line.strip() else ""
+
+
+def _join_paragraphs(lines: list[str]) -> str:
+    """Lines joined by newlines, each run of blank lines between two as one blank line."""
+    out: list[str] = []
+    blank = False
+    for line in lines:
+        if not line:
+            blank = bool(out)
+            continue
+        if blank:
+            out.append("")
+            blank = False
+        out.append(line)
+    return "\n".join(out)
 
 
 # --- character-for-character normalization ------------------------------

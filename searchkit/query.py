@@ -144,10 +144,12 @@ def tokenize(text: str) -> list[_Token]:
         if kind == "field":
             name = match.group("field").lower()
             if name not in FIELDS:
-                raise QuerySyntaxError(
-                    f"unknown field '{match.group('field')}:' at column {column} "
-                    f"(fields: {', '.join(f + ':' for f in FIELDS)})"
-                )
+                _refuse_misspelt_field(match.group("field"), column)
+                # Not a field: http://..., std::string, localhost:8080 are words.
+                word = re.match(r"[^\s()（）\"“”「」『』]+", text[i:]).group()
+                tokens.append(_Token("WORD", word, column))
+                i += len(word)
+                continue
             tokens.append(_Token("FIELD", name, column))
         elif kind == "word":
             word = match.group()
@@ -155,7 +157,56 @@ def tokenize(text: str) -> list[_Token]:
         elif kind != "space":
             tokens.append(_Token(kind.upper(), match.group(), column))
         i = match.end()
-    return tokens
+    return _operators_as_words(tokens)
+
+
+def _refuse_misspelt_field(name: str, column: int) -> None:
+    """Raise QuerySyntaxError for a name one typo away from a field (titel:, data:).
+
+    Any other name before a colon is part of a word (see tokenize).
+    """
+    for known in FIELDS:
+        if _one_typo_apart(name.lower(), known):
+            raise QuerySyntaxError(
+                f"unknown field '{name}:' at column {column}: did you mean {known}:? "
+                f"(fields: {', '.join(f + ':' for f in FIELDS)})"
+            )
+
+
+def _one_typo_apart(a: str, b: str) -> bool:
+    """Whether a becomes b by one inserted, deleted, replaced or swapped neighbouring letter."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    start = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+    rest_a, rest_b = a[start:], b[start:]
+    return (rest_a[1:] == rest_b[1:] or rest_a[1:] == rest_b or rest_a == rest_b[1:]
+            or (len(rest_a) >= 2 and rest_a[:2] == rest_b[1::-1] and rest_a[2:] == rest_b[2:]))
+
+
+# Where an operator cannot be one, it is a word the user wants found: OR and
+# AND need something on both sides, NOT something after it. (OR 函数 is the
+# spreadsheet function; a query of just NOT is the word.)
+_STARTS = {None, "LPAREN", "OR", "AND", "NOT", "MINUS", "FIELD"}  # an operand must follow these
+_ENDS = {None, "RPAREN", "OR", "AND"}  # no operand starts here
+
+
+def _operators_as_words(tokens: list[_Token]) -> list[_Token]:
+    """The tokens with each operator that cannot be an operator where it stands made a word."""
+    result: list[_Token] = []
+    for i, token in enumerate(tokens):
+        if token.kind == "OP":
+            before = _role(result[-1]) if result else None
+            after = _role(tokens[i + 1]) if i + 1 < len(tokens) else None
+            binary = token.text in ("OR", "AND")
+            if after in _ENDS or (binary and before in _STARTS):
+                token = _Token("WORD", token.text, token.column)
+        result.append(token)
+    return result
+
+
+def _role(token: _Token) -> str:
+    """What a token is to the operator next to it: the operator's name, or its kind."""
+    return token.text if token.kind == "OP" else token.kind
 
 
 def _find_closing_quote(text: str, start: int) -> int:
@@ -365,7 +416,10 @@ def _salvage(text: str) -> str | None:
             if not value:
                 continue
             if name.lower() not in FIELDS:
-                token = sign + value
+                try:
+                    _refuse_misspelt_field(name, 1)
+                except QuerySyntaxError:
+                    token = sign + value  # titel:x -> x; foo:x is a word as it is
             elif name.lower() == "date":
                 try:
                     parse_date_range(value)

@@ -8,8 +8,10 @@ reader knows the requests and escapes that manual pages actually use:
   ignored blocks (``.ig``), conditionals and other formatting requests
   (lower-case names: ``.if``, ``.ft``, ``.sp``...) are dropped;
 * ``.TH`` gives the page name; ``.SH``/``.SS`` (mdoc ``.Sh``/``.Ss``) start
-  a section heading; ``.PP``/``.LP``/``.P``/``.TP``/``.IP``/``.br`` break
-  lines; ``.B``/``.I``/``.SM`` print their arguments, ``.BR``/``.IR``/``.RB``...
+  a section heading; ``.PP``/``.LP``/``.P``/``.TP``/``.IP``/``.sp`` and blank
+  lines start a paragraph (a blank line in the text), ``.br`` a line; lines
+  between ``.nf`` and ``.fi`` (``.EX``/``.EE``) are kept as they are, spaces
+  included (marked ``VERBATIM``); ``.B``/``.I``/``.SM`` print their arguments, ``.BR``/``.IR``/``.RB``...
   print them joined (alternating fonts); other macros print their arguments;
 * escapes: font changes (``\\fB``, ``\\f(CW``, ``\\f[B]``) and size changes
   vanish, ``\\-``, ``\\e``, ``\\(em``, ``\\(bu``, ``\\[lq]``, ``\\[u4E2D]`` and the
@@ -24,7 +26,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .normalize import CJK_RANGES
+from .normalize import CJK_RANGES, VERBATIM
 
 __all__ = ["RoffPage", "looks_like_roff", "roff_to_text"]
 
@@ -74,6 +76,9 @@ _JOINED_MACROS = {"BR", "RB", "IR", "RI", "BI", "IB", "SB"}
 _BREAK_MACROS = {"PP", "LP", "P", "TP", "TQ", "IP", "HP", "Pp", "Lp", "It", "Bl", "El",
                  "Bd", "Ed", "RS", "RE", "EX", "EE", "Vb", "Ve", "Sp", "UR", "UE", "MT", "ME",
                  "SY", "YS", "Dl", "D1"}
+# Macros and requests that start a paragraph: a blank line before what follows.
+_PARAGRAPH_MACROS = {"PP", "LP", "P", "TP", "IP", "HP", "Pp", "Lp", "sp", "Sp", "Bl", "El", "Bd",
+                     "Ed", "EX", "EE", "Vb", "Ve", "nf", "fi", "SY"}
 # Author macros whose arguments are not text (index entries, list widths).
 _SILENT_MACROS = {"IX", "Vb", "Sp", "PD", "Bl", "Bd", "Os", "Dt", "Dd", "UC", "AT", "DT",
                   "Ek", "Bk", "Ed", "El", "Xc", "Xo", "RS", "RE", "ns"}
@@ -118,6 +123,7 @@ class _Reader:
         self.filling = True  # fill mode: text lines join into one output line
         self.pending: list[str] = []
         self.tag_next = False  # after .TP, the next line is a tag on its own line
+        self.no_space = False  # after a heading, until text: no paragraph break (roff's .ns)
 
     def feed(self, line: str) -> None:
         if self.skip_until is not None:
@@ -129,13 +135,13 @@ class _Reader:
         elif line[:1] in (".", "'"):
             self._request(line[1:].strip())
         elif not line.strip():
-            self._break()
+            self._paragraph()
         else:
             self._text(line)
 
     def page(self) -> RoffPage:
         self._break()
-        return RoffPage(title=self._title(), text="\n".join(self.lines).strip(),
+        return RoffPage(title=self._title(), text="\n".join(self.lines).strip("\n"),
                         include=self.include)
 
     def _title(self) -> str | None:
@@ -145,7 +151,7 @@ class _Reader:
         if named:
             return " ".join(named[0]).strip() or None
         # A page that lost its ".SH NAME" still opens with the NAME line.
-        found = (_NAME_LINE_RE.search(line) for line in self.lines[:6])
+        found = (_NAME_LINE_RE.search(line) for line in [line for line in self.lines if line][:6])
         early = next((match.group(1) for match in found if match), None)
         if early or not self.sections:
             return early
@@ -165,6 +171,8 @@ class _Reader:
             self.include = self.include or rest.strip()
             return
         args = [_unescape(arg) for arg in _arguments(_strip_comment(rest))]
+        if name in _PARAGRAPH_MACROS:
+            self._paragraph()
         if name in ("nf", "EX", "Vb"):
             self._break()
             self.filling = False
@@ -196,16 +204,37 @@ class _Reader:
         # Anything else is a formatting request (lower-case: .if, .ft, .nr...) or .TH.
 
     def _heading(self, heading: str, level: str) -> None:
-        self._break()
+        self._paragraph()
         if not heading:
             self.heading_next = True
             return
         self.lines.append(heading)
+        self.no_space = True
         if level == "SH":
             self.sections.append((heading, []))
 
     def _text(self, line: str) -> None:
+        if not self.filling and not self.heading_next:
+            self._verbatim(_unescape(_strip_comment(line)))
+            return
         self._text_out(_unescape(_strip_comment(line)))
+
+    def _verbatim(self, line: str) -> None:
+        """A line of a no-fill block (.nf, .EX): kept as it is, spaces included."""
+        self._break()
+        if not line.strip():
+            self._paragraph()
+            return
+        self.lines.append(VERBATIM + line.rstrip())
+        self.no_space = False
+        if self.sections:
+            self.sections[-1][1].append(line.strip())
+
+    def _paragraph(self) -> None:
+        """End the line being filled and start a paragraph: one blank line."""
+        self._break()
+        if self.lines and self.lines[-1] and not self.no_space:
+            self.lines.append("")
 
     def _text_out(self, text: str) -> None:
         text = text.strip()
@@ -231,6 +260,7 @@ class _Reader:
             text += glue + part
         self.pending = []
         self.lines.append(text)
+        self.no_space = False
         if self.sections:
             self.sections[-1][1].append(text)
 

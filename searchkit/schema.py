@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from whoosh import fields
+import zlib
+
+from whoosh import columns, fields
 from whoosh.analysis import IDTokenizer, LowercaseFilter
 
 from .analysis import (
@@ -17,9 +19,12 @@ TITLE_BOOST = 3.0
 # HTML <meta name="keywords"> and "description": searchable, never shown. Weighted
 # as the body text, below the title: see the commit that added the field.
 KEYWORDS_BOOST = 1.0
-SCHEMA_VERSION = "5"
+SCHEMA_VERSION = "7"  # 6: the sourcekey column; 7: original_title
 
 # Field names, used by the indexer and the searcher alike.
+# The title in the document's own script, stored only when it differs from the
+# (normalized) title: titles follow --original as snippets do.
+ORIGINAL_TITLE = "original_title"
 ID, PATH, TITLE, CONTENT, CHARS, DATE, DATED, SOURCE, URL, ORIGINAL, META = (
     "id", "path", "title", "content", "chars", "date", "dated", "source", "url",
     "original", "meta",
@@ -38,6 +43,19 @@ DAYNUMBER = "daynumber"
 # passage's number (0 for the first passage and for a whole document) and its
 # start offset in the document's text.
 PASSAGE, OFFSET = "passage", "offset"
+# A document's source as a number (source_key of its name; 0: no source), in a column
+# only: the overview of a result set counts its documents by source from this column,
+# read whole in well under a millisecond (the source postings of 100,000 poems took 18 ms).
+SOURCEKEY = "sourcekey"
+
+
+def source_key(name: str) -> int:
+    """The number a source name is counted by: the same for any case of the name, never 0.
+
+    A hash, so that segments written apart agree without a table of names;
+    facets.py checks that the index's names do not collide.
+    """
+    return zlib.crc32(name.lower().encode("utf-8")) % 0xFFFFFFFF + 1
 
 
 class TokenText(fields.TEXT):
@@ -76,7 +94,7 @@ def build_schema(profile: str = "default") -> fields.Schema:
 
     ``content`` stores the normalized text (snippets are cut from it);
     ``original`` stores the text in the document's own script only when it
-    differs. ``chars`` holds the title's and the text's characters and
+    differs, ``original_title`` likewise for the title. ``chars`` holds the title's and the text's characters and
     ``bigrams`` their pairs of adjacent Chinese characters, with positions;
     they store nothing.
     """
@@ -97,8 +115,10 @@ def build_schema(profile: str = "default") -> fields.Schema:
             FILEKEY: fields.ID(),
             URL: fields.STORED(),
             ORIGINAL: fields.STORED(),
+            ORIGINAL_TITLE: fields.STORED(),
             META: fields.STORED(),
             PASSAGE: fields.NUMERIC(int, bits=32, signed=False, stored=True, sortable=True, default=0),
             OFFSET: fields.STORED(),
+            SOURCEKEY: fields.COLUMN(columns.NumericColumn("I", default=0)),
         }
     )

@@ -39,7 +39,7 @@ from .engine import SHARD_LAYOUT, SearchIndex, ShardReader
 from .errors import (IndexDamagedError, IndexMismatchError, IndexNotFoundError, SearchkitError,
                      ShardUnavailableError)
 from .internals.queries import SummedStatistics, live_statistics, matching_docs
-from .models import DEFAULT_LIMIT, SORTS, Document, IndexReport, IndexStats, SearchResults
+from .models import DEFAULT_LIMIT, DEFAULT_SNIPPET_CHARS, SORTS, Document, IndexReport, IndexStats, SearchResults
 from .normalize import normalize_query
 from .sources import SourceTable, combine_aliases
 
@@ -414,8 +414,16 @@ class ShardedIndex:
         offset: int = 0,
         sort: str = "relevance",
         original: bool = False,
+        snippet_chars: int = DEFAULT_SNIPPET_CHARS,
+        facets: bool = True,
+        fold: bool = False,
     ) -> SearchResults:
-        """Ranked hits for query over every shard, as one index would give them (see SearchIndex.search)."""
+        """Ranked hits for query over every shard, as one index would give them (see SearchIndex.search).
+
+        Not yet over shards: the overview of the results (``facets`` is
+        accepted, and ``results.facets`` is None) and folding copies (``fold``
+        is accepted, and every hit is listed).
+        """
         started = time.perf_counter()
         if sort not in SORTS:
             raise SearchkitError(f"unknown sort '{sort}': use {' or '.join(SORTS)}")
@@ -423,12 +431,15 @@ class ShardedIndex:
             raise SearchkitError("limit must be at least 1 and offset at least 0")
         q.check_length(query)
         text = normalize_query(query)
+        if snippet_chars < 1:
+            raise SearchkitError("snippet_chars must be at least 1")
         results = self._retrying(lambda: self._search(query, text, sources, since, until, limit,
-                                                      offset, sort, original))
+                                                      offset, sort, original, snippet_chars))
         results.elapsed = time.perf_counter() - started
         return results
 
-    def _search(self, query, text, sources, since, until, limit, offset, sort, original) -> SearchResults:
+    def _search(self, query, text, sources, since, until, limit, offset, sort, original,
+                snippet_chars) -> SearchResults:
         names = list(self._shards)
         if not names:
             raise SearchkitError(f"no shard of {self.path} can be read: " + "; ".join(
@@ -437,17 +448,28 @@ class ShardedIndex:
             compiled = compiler.Compiler(first.segmenter, self._source_query).compile(q.parse(text))
         filters = self._filters(sources, since, until)
         top = limit + offset
-        candidates, total, exact = self._best(names, compiled, filters, top, sort)
-        partial = False
-        if total == 0 and len(compiled.clauses) > 1:
-            candidates, total = self._best_partial(names, compiled, filters, top, sort)
-            partial = total > 0
+        several = len(compiled.clauses) > 1
+        # As ranking.ranked_hits does on one index: those with every word
+        # first, then, under FILL_BELOW of them, those with some of the words.
+        candidates, total, exact = self._best(names, compiled, filters,
+                                              max(top, ranking.FILL_BELOW) if several else top, sort)
         candidates.sort(key=lambda candidate: candidate.key)
+        partial, complete = False, None
+        if several and total == 0:
+            candidates, total = self._best_partial(names, compiled, filters, top, sort)
+            candidates.sort(key=lambda candidate: candidate.key)
+            partial = total > 0
+        elif several and total < ranking.FILL_BELOW:
+            found = {(c.shard, c.docnum) for c in candidates}
+            more, more_total = self._best_partial(names, compiled, filters, max(0, top - total), sort, found)
+            more.sort(key=lambda candidate: candidate.key)
+            candidates, complete = candidates + more, (total if more_total else None)
+            total += more_total
         find_spans = highlight.span_finder(compiled.terms)
         hits = []
         for candidate in candidates[offset:top]:
             with self._reading(candidate.shard) as reader:
-                hits.append(reader.hit(candidate.docnum, candidate.score, find_spans, original))
+                hits.append(reader.hit(candidate.docnum, candidate.score, find_spans, original, snippet_chars))
         undated = 0
         if compiled.dated or since is not None or until is not None:
             for name in names:
@@ -456,7 +478,7 @@ class ShardedIndex:
         return SearchResults(
             query=query, total=total, hits=hits, partial=partial, elapsed=0.0,
             undated_excluded=undated, terms=list(compiled.terms), total_exact=exact,
-            partial_shards=self._partial_shards(),
+            partial_shards=self._partial_shards(), complete=complete,
         )
 
     def _best(self, names: list[str], compiled, filters, top: int,
@@ -497,15 +519,19 @@ class ShardedIndex:
                 found = found or bool(reader.order.tails)
         return found
 
-    def _best_partial(self, names: list[str], compiled, filters, top: int,
-                      sort: str) -> tuple[list[_Candidate], int]:
-        """Every shard's best partial matches (see ranking.best_partial), keyed by coverage first."""
+    def _best_partial(self, names: list[str], compiled, filters, top: int, sort: str,
+                      found: set[tuple[str, int]] = frozenset()) -> tuple[list[_Candidate], int]:
+        """Every shard's best partial matches (see ranking.best_partial), keyed by coverage first.
+
+        found: (shard, docnum) of the documents with every word, left out.
+        """
         candidates: list[_Candidate] = []
         total = 0
         for name in names:
             with self._reading(name) as reader:
                 searcher, order = reader.searcher, reader.order
-                ranked = ranking.best_partial(searcher, compiled, filters, top, sort, order)
+                exclude = frozenset(order.head(docnum) for shard, docnum in found if shard == name)
+                ranked = ranking.best_partial(searcher, compiled, filters, top, sort, order, exclude=exclude)
                 if ranked.ranked:
                     coverage = _coverage(searcher, compiled, filters, order)
                     key = _relevance_key(order)

@@ -55,6 +55,11 @@ from .models import DEFAULT_LIMIT, SORTS, Hit, SearchResults
 from .normalize import normalize_query, normalize_text
 
 PROMPT = "searchkit> "
+MENU_ROWS = 4
+"""Rows kept under the prompt for the completion menu (see make_session)."""
+BELOW_PAGE_ROWS = 2 + MENU_ROWS
+"""Rows a page of hits leaves under it: the "more" line, the prompt (with the menu's room) and
+the bottom toolbar."""
 FIELD_HELP = {"title": "words in the title", "source": "one source", "date": "YYYY, YYYY-MM, A..B"}
 
 RED, YELLOW = "\x1b[31m", "\x1b[33m"
@@ -87,14 +92,18 @@ COMMANDS: tuple[Command, ...] = (
             "alone: no limit"),
     Command("until", "[DATE]", "only documents dated DATE or earlier; alone: no limit"),
     Command("limit", "N", "hits per page (default 10)"),
+    Command("snippet", "[N|fit]", "show up to N characters of each hit, wrapped; fit: one or two "
+            "lines fitted to the terminal (the default); alone: the setting"),
     Command("sort", "relevance|date", "rank by relevance, or newest first", choices="sorts"),
-    Command("original", "", "toggle snippets in the documents' own script (e.g. Traditional)"),
-    Command("clear", "", "reset source, dates, limit and sort"),
+    Command("original", "", "toggle snippets and titles in the documents' own script (e.g. Traditional)"),
+    Command("clear", "", "reset source, dates, limit, sort and snippet"),
     Command("next", "", "the next page of hits (Enter on an empty line does it too)",
             aliases=("n",)),
     Command("prev", "", "the previous page of hits", aliases=("p",)),
     Command("open", "N", "read hit N in full, matches highlighted", aliases=("o",),
             choices="hits"),
+    Command("timeline", "", "every hit of the query per year (or month), as a bar chart",
+            aliases=("t",)),
     Command("sources", "", "the index's sources with document counts"),
     Command("stats", "", "size and make-up of the index"),
     Command("help", "[COMMAND]", "this help, or one command's", aliases=("h", "?"),
@@ -191,6 +200,7 @@ class Shell:
         self.limit = DEFAULT_LIMIT
         self.sort = SORTS[0]
         self.original = False
+        self.snippet: int | None = None  # characters a snippet shows; None: fitted to the terminal
         self.query: str | None = None
         self.results: SearchResults | None = None
         self.offset = 0
@@ -236,6 +246,8 @@ class Shell:
         parts.append(("class:bottom-toolbar", f" │ limit {self.limit} │ sort {self.sort}"))
         if self.original:
             parts += [("class:bottom-toolbar", " │ "), (active, "original script")]
+        if self.snippet:
+            parts += [("class:bottom-toolbar", " │ "), (active, f"snippet {self.snippet}")]
         if self.results and self.results.total:
             last = self.offset + len(self.results.hits)
             parts.append(("class:bottom-toolbar",
@@ -313,15 +325,21 @@ class Shell:
         self.query, self.offset = text, 0
         self.show_page()
 
-    def _search(self, offset: int, limit: int) -> SearchResults:
+    def _search(self, offset: int, limit: int, facets: bool = True) -> SearchResults:
         if self.index.refresh():  # another process committed: what the toolbar shows is stale
             self._known_sources = None
             if self.documents is not None:
                 self.count_documents()
         return self.index.search(
             self.query, sources=self.sources or None, since=self.since, until=self.until,
-            limit=limit, offset=offset, sort=self.sort, original=self.original,
+            limit=limit, offset=offset, sort=self.sort, original=self.original, facets=facets,
+            snippet_chars=self.snippet or self._fitted_snippet_chars(),
         )
+
+    def _fitted_snippet_chars(self) -> int:
+        """Two lines' worth of characters: the display cuts them to the terminal's columns."""
+        rows, columns = self.size()
+        return 2 * max(10, columns - 1 - render.HIT_INDENT)
 
     def show_page(self) -> None:
         """Search for the current query with the current filters and print the page."""
@@ -352,7 +370,10 @@ class Shell:
             return
         self.results = results
         rows, columns = self.size()
-        text = render.results_text(results, color=self.color, offset=self.offset)
+        # Above the page, the query typed; below it, BELOW_PAGE_ROWS.
+        text = render.results_text(results, color=self.color, offset=self.offset,
+                                   width=max(20, columns - 1), rows=rows - 1 - BELOW_PAGE_ROWS,
+                                   whole_snippets=self.snippet is not None)
         self.write(wrap_text(text, max(20, columns - 1)))
         last = self.offset + len(results.hits)
         if last < results.total:
@@ -421,6 +442,21 @@ class Shell:
         self.limit = limit
         self._changed(f"limit: {limit}")
 
+    def cmd_snippet(self, arg: str) -> None:
+        if not arg:
+            return self.say(f"snippet: {self.snippet or 'fit'}")
+        if arg.lower() == "fit":
+            self.snippet = None
+            return self._changed("snippet: fitted to the terminal")
+        try:
+            chars = int(arg)
+        except ValueError:
+            chars = 0
+        if chars < 1:
+            return self.error(f"snippet takes a number of characters of at least 1, or fit; not '{arg}'")
+        self.snippet = chars
+        self._changed(f"snippet: up to {chars} characters")
+
     def cmd_sort(self, arg: str) -> None:
         if not arg:
             return self.say(f"sort: {self.sort}")
@@ -432,12 +468,12 @@ class Shell:
 
     def cmd_original(self, arg: str) -> None:
         self.original = not self.original
-        self._changed("snippets in the original script" if self.original
-                      else "snippets in Simplified script")
+        self._changed("titles and snippets in the original script" if self.original
+                      else "titles and snippets in Simplified script")
 
     def cmd_clear(self, arg: str) -> None:
         self.sources, self.since, self.until = [], None, None
-        self.limit, self.sort = DEFAULT_LIMIT, SORTS[0]
+        self.limit, self.sort, self.snippet = DEFAULT_LIMIT, SORTS[0], None
         self._changed("filters cleared")
 
     # -- pages and documents ---------------------------------------------------------
@@ -483,22 +519,30 @@ class Shell:
         except KeyError:
             return self.error(f"document {hit.id} is no longer in the index")
         spans = find_spans(document.text, self._highlight_terms())
-        plain = render.document_text(document, color=False, spans=spans, original=self.original)
         rows, columns = self.size()
+        width = columns if columns < sys.maxsize else None  # no screen: lines as they are
+        plain = render.document_text(document, color=False, spans=spans, original=self.original,
+                                     width=width)
         lines = sum(max(1, -(-render.display_width(line) // max(1, columns)))
                     for line in plain.split("\n"))
         if self.pager is not None and lines > rows - 2:
             self.pager.show(render.document_text(document, color=self.pager.color, spans=spans,
-                                                 original=self.original))
+                                                 original=self.original, width=width))
         else:
             self.write(render.document_text(document, color=self.color, spans=spans,
-                                            original=self.original))
+                                            original=self.original, width=width))
+
+    def cmd_timeline(self, arg: str) -> None:
+        if self.results is None:
+            return self.error("no results yet: type a query first")
+        rows, columns = self.size()
+        self.write(render.timeline_text(self.results, columns, color=self.color))
 
     def _hit(self, number: int) -> Hit | None:
         index = number - 1 - self.offset
         if 0 <= index < len(self.results.hits):
             return self.results.hits[index]
-        found = self._search(number - 1, 1)
+        found = self._search(number - 1, 1, facets=False)
         return found.hits[0] if found.hits else None
 
     def _highlight_terms(self) -> list[str]:
@@ -817,6 +861,10 @@ def make_session(shell: Shell, *, input=None, output=None, history: History | No
         auto_suggest=AutoSuggestFromHistory(),
         completer=ShellCompleter(shell),
         complete_while_typing=True,
+        # prompt_toolkit keeps 8 rows under the prompt for the completion menu by default:
+        # with them a page of ten hits scrolls its header off a 40-row screen. With 4 the
+        # query typed, the page and the prompt take 39 rows; a longer menu opens above.
+        reserve_space_for_menu=MENU_ROWS,
         lexer=QueryLexer(),
         validator=QueryValidator(),
         validate_while_typing=False,

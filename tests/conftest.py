@@ -57,3 +57,37 @@ def corpus_copy(tmp_path) -> Path:
     target = tmp_path / "corpus"
     shutil.copytree(SEEDS, target)
     return target
+
+
+CROWDED_QUERY = "防火墙"
+
+
+@pytest.fixture(scope="session")
+def crowded_index_dir(tmp_path_factory) -> Path:
+    """An index of 14 documents that all match CROWDED_QUERY: long titles, Latin words, and
+    three documents long enough to be indexed as passages (over 50,000 characters)."""
+    import json
+
+    from searchkit import SearchIndex
+
+    corpus = tmp_path_factory.mktemp("crowded-corpus")
+    filler = "网络管理员每天检查服务器的日志，记录流量的变化，并且定期更新软件包。"
+    records = []
+    for number in range(14):
+        body = (filler * (3 + number) + f"第{number}台{CROWDED_QUERY}过滤流入和流出的数据包，"
+                "只允许符合预定义条件的包通过。Current computers are powerful enough to filter "
+                "packets at line rate with nftables. " + filler * 5)
+        if number % 5 == 0:  # several passages, with matches all over them
+            body = (filler * 600 + f"边界{CROWDED_QUERY}。") * 3 + body
+        records.append({
+            "id": f"doc{number:02d}",
+            "title": f"第{number}章 {CROWDED_QUERY}或者包过滤：一个很长很长的标题，长到在八十列宽的终端上一行放不下，要截短"
+                     if number % 3 == 0 else f"{number}. 安全与{CROWDED_QUERY}",
+            "text": body, "date": f"20{10 + number}-0{1 + number % 9}-15",
+            "source": ["南方日报", "澎湃新闻", "羊城晚报"][number % 3],
+        })
+    (corpus / "crowded.jsonl").write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    path = tmp_path_factory.mktemp("crowded-index")
+    SearchIndex.build(path, [corpus], workers=1)
+    return path

@@ -9,10 +9,11 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
-from searchkit import SearchIndex
+from searchkit import SearchIndex, render
 
 S000 = "000_150bae6b94f5f664.txt"
 S001 = "001_cbd37f1b4b68be5e.txt"
@@ -21,7 +22,8 @@ S003 = "003_6a253fe0538d6617.txt"
 S004 = "004_adbd3bb83504ea18.txt"
 ALL = {S000, S001, S002, S003, S004}
 
-RESULT_KEYS = {"query", "total", "partial", "hits"}
+RESULT_KEYS = {"query", "total", "partial", "hits", "facets"}
+FACET_KEYS = ({"sources", "years", "undated"}, {"sources", "months", "undated"})
 HIT_KEYS = {"id", "path", "title", "date", "source", "url", "score", "snippet", "highlights"}
 
 
@@ -42,7 +44,10 @@ def search(index, *args, input=None) -> subprocess.CompletedProcess:
 
 def assert_contract(obj) -> None:
     """obj has exactly the keys and types of the --json output contract."""
-    assert set(obj) == RESULT_KEYS
+    assert set(obj) - {"complete", "total_exact"} == (RESULT_KEYS if obj["total"] else RESULT_KEYS - {"facets"})
+    assert obj.get("total_exact", False) is False
+    if "complete" in obj:  # the first `complete` hits have every word, the rest most of them
+        assert not obj["partial"] and 0 < obj["complete"] < obj["total"]
     assert isinstance(obj["query"], str)
     assert isinstance(obj["total"], int) and obj["total"] >= len(obj["hits"])
     assert isinstance(obj["partial"], bool)
@@ -56,6 +61,13 @@ def assert_contract(obj) -> None:
             assert isinstance(span, list) and len(span) == 2
             start, end = span
             assert 0 <= start < end <= len(hit["snippet"])
+    facets = obj.get("facets", {"sources": {}, "years": {}, "undated": 0})
+    assert set(facets) in FACET_KEYS
+    periods = facets.get("years", facets.get("months"))
+    assert all(isinstance(n, int) and n > 0 for n in [*facets["sources"].values(), *periods.values()])
+    if obj.get("total_exact", True):
+        assert sum(periods.values()) + facets["undated"] == obj["total"]  # each hit once
+    assert sum(facets["sources"].values()) <= obj["total"]
 
 
 def one_json(result: subprocess.CompletedProcess) -> dict:
@@ -113,7 +125,7 @@ def test_acceptance_batch_file(seed_index_dir, tmp_path):
     assert set(ids(without)) == ALL - {S001}
     assert set(ids(either)) == {S002, S003}
     assert nothing == {"query": "足球比赛", "total": 0, "partial": False, "hits": []}
-    assert partial["partial"] is True and set(ids(partial)) == {S000, S001, S002}
+    assert partial["partial"] is True and set(ids(partial)[:3]) == {S000, S001, S002}  # two words of three
 
 
 def test_batch_stdin_with_options(seed_index_dir):
@@ -186,6 +198,27 @@ def test_original_script(seed_index_dir):
     assert {hit["snippet"][s:e] for s, e in hit["highlights"]} <= {"韶關", "發展"}
 
 
+TITLE_003 = "韶关生态区位重要、生态基础好、生态资源丰富"
+TITLE_003_ORIGINAL = "韶關生態區位重要、生態基礎好、生態資源豐富"
+
+
+def test_titles_follow_original_like_snippets(seed_index_dir):
+    simplified = one_json(search(seed_index_dir, "韶关 发展", "--source", "南方日报", "--json"))
+    original = one_json(search(seed_index_dir, "韶关 发展", "--source", "南方日报", "--original", "--json"))
+    assert simplified["hits"][0]["title"] == TITLE_003
+    assert original["hits"][0]["title"] == TITLE_003_ORIGINAL
+    shown = search(seed_index_dir, "韶关 发展", "--source", "南方日报", "--original")
+    assert f"  1. {TITLE_003_ORIGINAL}" in shown.stdout.splitlines()
+
+
+def test_show_gives_the_title_in_the_script_asked_for(seed_index_dir):
+    assert run("show", S003, "--index", seed_index_dir).stdout.splitlines()[0] == TITLE_003
+    shown = run("show", S003, "--original", "--index", seed_index_dir)
+    assert shown.stdout.splitlines()[0] == TITLE_003_ORIGINAL
+    document = json.loads(run("show", S003, "--json", "--index", seed_index_dir).stdout)
+    assert (document["title"], document["original_title"]) == (TITLE_003, TITLE_003_ORIGINAL)
+
+
 # -- errors -----------------------------------------------------------------------
 
 
@@ -195,7 +228,7 @@ def test_original_script(seed_index_dir):
         ('"数据中心', ["quote", "column 1"]),
         ("(韶关 改革", ["parenthesis", "column 1"]),
         ("韶关)", ["parenthesis", "column 3"]),
-        ("foo:bar", ["unknown field", "foo", "column 1"]),
+        ("titel:bar", ["unknown field", "titel", "column 1", "title:"]),
         ("date:2022-13", ["2022-13", "column 6"]),
     ],
 )
@@ -917,3 +950,289 @@ def test_readme_command_line_example(seed_index_dir, command):
     assert result.stderr == ""
     first = result.stdout.splitlines()[0]
     assert first.startswith(("usage: searchkit search", "{")) or " for " in first
+
+
+# -- issue 16: compact hits ------------------------------------------------------------------
+
+ANSI_CODES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
+
+
+def screen_lines(output: str) -> list[str]:
+    """What a command printed to a terminal, line by line, without colour codes."""
+    return ANSI_CODES.sub("", output).replace("\r\n", "\n").rstrip("\n").split("\n")
+
+
+def hits_of(lines: list[str]) -> list[list[str]]:
+    """The lines of each hit ("  1. title" and the lines under it)."""
+    hits: list[list[str]] = []
+    for line in lines:
+        if re.match(r"\s*\d+\. ", line):
+            hits.append([line])
+        elif hits:
+            hits[-1].append(line)
+    return hits
+
+
+def marked(line: str, word: str) -> bool:
+    """Whether word is highlighted in line, in colour or with 【】."""
+    return f"【{word}】" in line or f"{HIGHLIGHT}{word}" in line
+
+
+# -- documents keep their shape: show at the terminal's width ---------------------------------
+
+SHAPED_PARAGRAPH = (
+    "在 Debian 系統裡，network interface 的設定寫在 /etc/network/interfaces 檔案中：每個介面一段，"
+    "auto 一行表示開機時啟用，iface 一行寫出介面名稱、位址族 inet 與 static 或 dhcp 方法，之後的縮排行"
+    "是 address、gateway 等參數。修改之後執行 systemctl restart networking，新的設定就會生效。")
+SHAPED_BLOCK = ["auto enp0s31f6", "iface enp0s31f6 inet static", "  address 192.168.0.3/24",
+                "  gateway 192.168.0.1"]
+SHAPED_LAST = "若使用 DHCP，只要把 static 換成 dhcp，並刪去 address 與 gateway 兩行即可。"
+SHAPED_PAGE = f"""<!DOCTYPE html><html><head><title>網路介面設定</title></head><body>
+<h1>網路介面設定</h1>
+<p>{SHAPED_PARAGRAPH}</p>
+<pre class="programlisting">
+{chr(10).join(SHAPED_BLOCK)}
+</pre>
+<p>{SHAPED_LAST}</p>
+</body></html>"""
+LATIN_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9./_-]*")
+ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
+
+
+@pytest.fixture(scope="module")
+def shaped_index_dir(tmp_path_factory):
+    """An index of one HTML page with a long paragraph and a preformatted block."""
+    corpus = tmp_path_factory.mktemp("shaped")
+    (corpus / "page.html").write_text(SHAPED_PAGE, encoding="utf-8")
+    (corpus / "gap.txt").write_text("網路設定\n\n介面名稱 static\n\ndhcp", encoding="utf-8")
+    (corpus / "space.txt").write_text("網路設定 介面名稱 static dhcp", encoding="utf-8")
+    index = tmp_path_factory.mktemp("shaped-index")
+    SearchIndex.build(index, [corpus])
+    return index
+
+
+def columns_of(line: str) -> int:
+    from searchkit.render import display_width
+    return display_width(line)
+
+
+def assert_shaped(lines: list[str], width: int | None) -> None:
+    """The page as a reader should see it: its paragraphs, its block's lines, whole words."""
+    assert lines[0] == "網路介面設定"
+    body = lines[lines.index("") + 1:]
+    at = body.index(SHAPED_BLOCK[0])
+    assert body[at:at + len(SHAPED_BLOCK)] == SHAPED_BLOCK  # the block's lines, indented
+    assert body[at - 1] == body[at + len(SHAPED_BLOCK)] == ""  # a paragraph of its own
+    paragraph = body[body.index("網路介面設定") + 2:at - 1]
+    assert "".join(paragraph).replace(" ", "") == SHAPED_PARAGRAPH.replace(" ", "")
+    if width is None:
+        assert paragraph == [SHAPED_PARAGRAPH]
+    else:
+        assert len(paragraph) >= 3 if width == 80 else len(paragraph) >= 2
+        assert all(columns_of(line) <= width for line in lines if not line.startswith("path: "))
+        assert not any(line[:1] in "，。：、" for line in paragraph)
+    words = {word for line in body for word in LATIN_WORD.findall(line)}
+    assert words == set(LATIN_WORD.findall(SHAPED_PARAGRAPH + "\n".join(SHAPED_BLOCK) + SHAPED_LAST))
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+@pytest.mark.parametrize("columns", [80, 120])
+@pytest.mark.parametrize("env_changes", [{}, {"NO_COLOR": "1"}])
+def test_ten_hits_and_the_header_fit_a_40_line_terminal(crowded_index_dir, columns, env_changes):
+    from searchkit.render import display_width
+
+    output = in_a_terminal(["search", "防火墙", "--index", crowded_index_dir],
+                           columns=columns, env_changes=env_changes)
+    assert all(marked(line, "防火墙") for line in hits_of(output.split("\r\n"))[0][2:3])
+    lines = screen_lines(output)
+    assert lines[0].startswith("14 results for 防火墙 (showing 1–10")
+    hits = hits_of(lines)
+    assert len(hits) == 10
+    assert all(len(hit) == 3 for hit in hits)  # title; source · date · id; one line of snippet
+    assert all(display_width(line) < columns for line in lines), "\n".join(lines)
+    # The command line and the next prompt, and a line under the header for the overview.
+    assert len(lines) + 3 <= 40
+    assert all("防火墙" in hit[2] for hit in hits)
+    assert any(hit[0].endswith("…") for hit in hits) is (columns == 80)  # a title too long is cut
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+@pytest.mark.parametrize("columns", [80, 120])
+@pytest.mark.parametrize("env_changes", [{}, {"NO_COLOR": "1"}])
+def test_seed_hits_take_two_snippet_lines_when_the_page_has_room(seed_index_dir, columns,
+                                                                 env_changes):
+    from searchkit.render import display_width
+
+    output = in_a_terminal(["search", "数据中心", "--index", seed_index_dir],
+                           columns=columns, env_changes=env_changes)
+    assert all(marked("".join(hit[2:]), "数据中心") for hit in hits_of(output.split("\r\n")))
+    lines = screen_lines(output)
+    hits = hits_of(lines)
+    assert len(hits) == 3 and all(len(hit) == 4 for hit in hits)
+    assert all(display_width(line) < columns for line in lines)
+    assert all(line.startswith("     ") for hit in hits for line in hit[1:])
+
+
+@pytest.mark.parametrize("columns", ["80", "120"])
+def test_output_to_a_pipe_is_fitted_to_columns(crowded_index_dir, columns):
+    from searchkit.render import display_width
+
+    env = dict(os.environ, COLUMNS=columns)
+    result = run("search", "防火墙", "--index", crowded_index_dir, "--limit", "14", env=env)
+    lines = result.stdout.splitlines()
+    assert all(display_width(line) < int(columns) for line in lines)
+    assert all(len(hit) <= 4 for hit in hits_of(lines))
+
+
+def test_json_snippet_is_the_best_fragment_of_at_most_160_characters(crowded_index_dir):
+    obj = one_json(search(crowded_index_dir, "防火墙", "--limit", "14", "--json"))
+    assert len(obj["hits"]) == 14  # three of them long documents, with matches all over
+    for hit in obj["hits"]:
+        assert len(hit["snippet"].strip("…")) <= 160
+        assert [hit["snippet"][s:e] for s, e in hit["highlights"]]
+        assert {hit["snippet"][s:e] for s, e in hit["highlights"]} == {"防火墙"}
+
+
+def test_snippet_option_sets_the_length_for_json_and_text(crowded_index_dir):
+    short = one_json(search(crowded_index_dir, "防火墙", "--snippet", "30", "--json"))
+    assert all(len(hit["snippet"].strip("…")) <= 30 for hit in short["hits"])
+    assert all(hit["highlights"] for hit in short["hits"])
+    long = one_json(search(crowded_index_dir, "防火墙", "--snippet", "300", "--json", "--limit", "1"))
+    snippet = long["hits"][0]["snippet"]
+    assert 160 < len(snippet.strip("…")) <= 300
+    env = dict(os.environ, COLUMNS="80")
+    text = run("search", "防火墙", "--index", crowded_index_dir, "--snippet", "300", "--limit", "1",
+               env=env).stdout
+    (hit,) = hits_of(text.splitlines())
+    shown = "".join(line[5:] for line in hit[2:]).replace("【", "").replace("】", "")
+    assert shown.replace(" ", "") == snippet.replace(" ", "")  # all of it, wrapped
+    assert len(hit) > 4
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "many"])
+def test_snippet_option_takes_a_positive_number(seed_index_dir, value):
+    result = search(seed_index_dir, "韶关", f"--snippet={value}")
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1].startswith("searchkit search: error: argument --snippet")
+# -- issue 16 part 4: the overview of the results ------------------------------------------
+
+SEED_OVERVIEW = {"sources": {"羊城晚报": 2, "南方Plus": 1, "南方日报": 1, "澎湃新闻": 1},
+                 "months": {"2021-04": 1, "2022-02": 1, "2022-05": 1}, "undated": 2}
+
+
+def search_at(index, columns: int, *args) -> subprocess.CompletedProcess:
+    env = dict(os.environ, COLUMNS=str(columns))
+    result = run("search", *args, "--index", index, env=env)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def test_json_counts_every_hit_by_source_and_month(seed_index_dir):
+    obj = one_json(search(seed_index_dir, "韶关", "--json", "--limit", "1"))
+    assert len(obj["hits"]) == 1 and obj["facets"] == SEED_OVERVIEW  # the whole set, not the page
+    assert list(obj["facets"]["sources"])[0] == "羊城晚报"  # most first
+    filtered = one_json(search(seed_index_dir, "韶关", "--json", "--since", "2022"))
+    assert filtered["facets"] == {"sources": {"羊城晚报": 1, "南方Plus": 1},
+                                  "months": {"2022-02": 1, "2022-05": 1}, "undated": 0}
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+def test_the_overview_is_one_line_under_the_header(seed_index_dir, columns):
+    lines = search_at(seed_index_dir, columns, "韶关", "--limit", "2").stdout.splitlines()
+    assert lines[0].startswith("5 results for 韶关 (showing 1–2")
+    overview = lines[1]
+    assert overview.startswith("Sources: 羊城晚报 2 · ") and overview.endswith(" · undated 2")
+    assert render.display_width(overview) <= columns - 1
+    if columns == 120:  # room for everything
+        assert overview == ("Sources: 羊城晚报 2 · 南方Plus 1 · 南方日报 1 · 澎湃新闻 1   "
+                            "Months: 2021-04 1 · 2022-02 1 · 2022-05 1 · undated 2")
+    else:  # fewer sources, the months as a sparkline
+        assert overview == "Sources: 羊城晚报 2 · others 3   2021-04 █         █  █ 2022-05 · undated 2"
+
+
+def test_no_overview_line_without_hits(seed_index_dir):
+    assert search_at(seed_index_dir, 80, "足球比赛").stdout.strip() == "No results for 足球比赛."
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+def test_timeline_draws_every_month_between_the_first_hit_and_the_last(seed_index_dir, columns):
+    lines = search_at(seed_index_dir, columns, "韶关", "--timeline").stdout.splitlines()
+    assert lines[0] == "3 dated results for 韶关 by month, 2 undated not drawn"
+    rows = lines[2:]
+    assert [row.split()[0] for row in rows] == [f"2021-{m:02d}" for m in range(4, 13)] + \
+        [f"2022-{m:02d}" for m in range(1, 6)]
+    counts = {row.split()[0]: int(row.split()[1]) for row in rows}
+    assert counts == {**dict.fromkeys(counts, 0), "2021-04": 1, "2022-02": 1, "2022-05": 1}
+    assert rows[0] == "2021-04  1  " + "█" * render.TIMELINE_BAR
+    assert all(render.display_width(line) <= columns - 1 for line in lines)
+    assert all(not row.endswith(" ") for row in rows)
+
+
+def test_timeline_of_undated_hits_and_of_none(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("防火墙规则的配置方法。", encoding="utf-8")
+    assert run("index", corpus, "--index", tmp_path / "ix").returncode == 0
+    result = search_at(tmp_path / "ix", 80, "防火墙", "--timeline")
+    assert result.stdout.strip() == "Nothing to draw: no known date on 1 result for 防火墙."
+    assert search_at(tmp_path / "ix", 80, "韶关", "--timeline").stdout.strip() == "No results for 韶关."
+    plain = search_at(tmp_path / "ix", 80, "防火墙").stdout.splitlines()
+    assert plain[1] == ""  # no source, no date: no overview line
+
+
+def test_timeline_with_batch_is_a_usage_error(seed_index_dir):
+    result = search(seed_index_dir, "--batch", "-", "--timeline", input="韶关\n")
+    assert result.returncode == 2
+    assert "--timeline draws the chart of one query, not of a --batch" in result.stderr
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+@pytest.mark.parametrize("columns", [80, 120])
+def test_show_on_a_terminal_keeps_paragraphs_and_wraps_between_words(shaped_index_dir, columns):
+    output = in_a_terminal(["show", "page.html", "--original", "--index", shaped_index_dir],
+                           columns=columns, env_changes={})
+    lines = ESCAPES.sub("", output).replace("\r\n", "\n").rstrip("\n").split("\n")
+    assert_shaped(lines, columns)
+
+
+def test_show_to_a_pipe_keeps_lines_whole_unless_columns_is_set(shaped_index_dir):
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    piped = run("show", "page.html", "--original", "--index", shaped_index_dir, env=env)
+    assert_shaped(piped.stdout.rstrip("\n").split("\n"), None)
+    narrow = run("show", "page.html", "--original", "--index", shaped_index_dir,
+                 env={**env, "COLUMNS": "80"})
+    assert_shaped(narrow.stdout.rstrip("\n").split("\n"), 80)
+
+
+def test_a_paragraph_break_separates_words_as_a_space_does(shaped_index_dir):
+    # gap.txt and space.txt hold the same words, apart by blank lines in one, spaces in the other.
+    def found(query):
+        ids = {hit["id"] for hit in one_json(search(shaped_index_dir, query, "--json"))["hits"]}
+        return "gap.txt" in ids, "space.txt" in ids
+
+    for query in ("設定 介面", "設定介面", '"設定介面"', "定介", '"定介"', "static dhcp",
+                  '"static dhcp"', "staticdhcp", "名稱static"):
+        in_gap, in_space = found(query)
+        assert in_gap == in_space, query
+    assert found("static dhcp") == (True, True)
+    assert found("staticdhcp") == (False, False)  # never glued into one word
+
+
+def test_snippets_stay_on_one_line_across_paragraphs(shaped_index_dir):
+    hits = one_json(search(shaped_index_dir, "static", "--json"))["hits"]
+    assert hits and all("\n" not in hit["snippet"] for hit in hits)
+    assert any("static" in hit["snippet"] and "dhcp" in hit["snippet"] for hit in hits)
+
+
+def test_the_readme_show_example_is_what_show_prints(seed_index_dir):
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"^    \$ (COLUMNS=(\d+) searchkit show \S+)\n((?:    .*\n|\n)+)", readme, re.M)
+    assert block, "the README shows an example of searchkit show"
+    command, columns, shown = block.group(1), block.group(2), block.group(3)
+    expected = [line[4:] for line in shown.rstrip("\n").split("\n")]
+    env = {**{k: v for k, v in os.environ.items() if k != "COLUMNS"}, "COLUMNS": columns}
+    result = run(*command.split()[2:], "--index", seed_index_dir, env=env)
+    got = result.stdout.split("\n")[:len(expected)]
+    path = next(i for i, line in enumerate(expected) if line.startswith("path: …"))
+    assert got[path].endswith(expected[path].removeprefix("path: …"))
+    assert got[:path] + got[path + 1:] == expected[:path] + expected[path + 1:]

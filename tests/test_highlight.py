@@ -6,9 +6,14 @@ import re
 import sys
 from pathlib import Path
 
-import pytest
+import unicodedata
 
-from searchkit.highlight import Snippet, cut_like, find_spans, make_snippet, span_finder
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from searchkit.highlight import (
+    Snippet, best_fragment, cut_like, find_spans, fit_columns, make_snippet, span_finder,
+)
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
@@ -278,3 +283,140 @@ def test_cut_like_rejects_a_shorter_text(article):
     snippet = make_snippet(article, find_spans(article, ["数据中心"]))
     with pytest.raises(ValueError):
         cut_like(snippet, article[:100])
+
+
+# -- best_fragment: the one fragment a search shows -------------------------------------
+
+
+def test_best_fragment_shows_the_most_query_words_not_the_first_match():
+    text = ("韶关的山很多，风景很好。" * 3 + "这里说的是别的事情，没有查询词。" * 8
+            + "韶关设立数据中心集群，承接算力需求。" + "后面的话也没有查询词。" * 8)
+    snippet = best_fragment(text, find_spans(text, ["韶关", "数据中心", "算力"]), 40)
+    assert {snippet.text[s:e] for s, e in snippet.highlights} == {"韶关", "数据中心", "算力"}
+
+
+def test_best_fragment_then_most_matches_then_earliest():
+    filler = "中间这一段没有任何要找的词语。" * 6
+    text = "数据出现一次。" + filler + "数据一次，数据两次，数据三次。" + filler + "数据又来三次：数据，数据。"
+    snippet = best_fragment(text, find_spans(text, ["数据"]), 30)
+    assert len(snippet.highlights) == 3
+    ((start, end),) = snippet.source_spans
+    assert start < len(text) // 2  # the earlier of the two windows with three
+
+
+def test_best_fragment_is_cut_at_sentence_ends_when_it_can():
+    filler = "韶关坚持向改革要空间要动力，大力推进一批改革。"
+    text = filler * 4 + "以深化供给侧结构性改革为主线，推动高质量发展。" + filler * 4
+    snippet = best_fragment(text, find_spans(text, ["供给侧"]), 100)
+    ((start, end),) = snippet.source_spans
+    assert start == 0 or text[start - 1] == "。"
+    assert text[end - 1] == "。"
+
+
+def test_best_fragment_of_a_short_text_is_the_whole_text():
+    text = "韶关设立数据中心集群，\n构建算力中心。"
+    snippet = best_fragment(text, find_spans(text, ["数据中心"]), 160)
+    assert snippet.text == "韶关设立数据中心集群， 构建算力中心。"
+    assert best_fragment("", [], 10) == Snippet("", [], [])
+
+
+def test_best_fragment_without_matches_is_the_opening(article):
+    snippet = best_fragment(article, [], 100)
+    assert snippet.text.startswith("文/张文杨长虹") and snippet.highlights == []
+    ((start, end),) = snippet.source_spans
+    assert end - start <= 100 and _at_boundary_end(article, end)
+
+
+def test_a_long_document_gets_no_longer_snippet_than_a_short_one(plain):
+    """Matches all over a long document used to fill every fragment (3 x 120 characters)."""
+    terms = ["改革", "韶关", "5g"]
+    short = best_fragment(plain, find_spans(plain, terms), 160)
+    long = best_fragment(plain * 200, find_spans(plain * 200, terms), 160)
+    assert len(long.text) <= 162 and len(short.text) <= 162
+    ((start, end),) = long.source_spans
+    assert end - start <= 160
+
+
+def test_best_fragment_in_the_original_script(article):
+    original = article.translate(TRADITIONAL)
+    snippet = best_fragment(article, find_spans(article, ["数据中心", "韶关"]), 120)
+    shown = cut_like(snippet, original)
+    assert shown == snippet.text.translate(TRADITIONAL)
+    assert {shown[s:e] for s, e in snippet.highlights} <= {"數據中心", "韶關"}
+
+
+_WORDS = st.text(alphabet="数据中心算力网络，。\n ab", max_size=400)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(_WORDS, st.lists(st.sampled_from(["数据", "中心", "数据中心", "算力", "ab", "网"]), min_size=1,
+                        max_size=3), st.integers(min_value=1, max_value=200))
+def test_best_fragment_bounds(text, terms, max_chars):
+    spans = find_spans(text, terms)
+    snippet = best_fragment(text, spans, max_chars)
+    assert len(snippet.source_spans) <= 1
+    for start, end in snippet.source_spans:
+        assert end - start <= max_chars
+        assert all(e <= start or s >= end or start <= s < e <= end for s, e in spans)  # none cut
+    assert len(snippet.text) <= max_chars + 2
+    assert "\n" not in snippet.text
+    assert all(snippet.text[s:e].lower() in terms for s, e in snippet.highlights)
+    assert len(cut_like(snippet, text.upper())) == len(snippet.text)
+
+
+# -- fit_columns: a snippet on a terminal line ---------------------------------------
+
+
+def _columns(char: str) -> int:
+    return 2 if unicodedata.east_asian_width(char) in "WF" else 1
+
+
+def _width(text: str) -> int:
+    return sum(map(_columns, text))
+
+
+def test_fit_columns_keeps_text_that_fits():
+    assert fit_columns("韶关设立数据中心", [(4, 8)], 16, _columns) == ("韶关设立数据中心", [(4, 8)])
+
+
+def test_fit_columns_counts_wide_characters_and_keeps_the_best_part():
+    text = "…开头的话很长很长，没有查询词。韶关设立数据中心集群，承接数据中心的算力需求。结尾的话也很长很长很长…"
+    highlights = find_spans(text, ["数据中心", "算力"])
+    fitted, kept = fit_columns(text, highlights, 40, _columns)
+    assert _width(fitted) <= 40
+    assert fitted.startswith("…") and fitted.endswith("…")
+    assert {fitted[s:e] for s, e in kept} == {"数据中心", "算力"}
+
+
+def test_fit_columns_starts_a_clause_and_never_cuts_a_latin_word():
+    text = "启用默认防火墙之前，请执行下面的命令。Current computers are powerful enough to filter"
+    fitted, kept = fit_columns(text, find_spans(text, ["防火墙"]), 44, _columns)
+    assert [fitted[s:e] for s, e in kept] == ["防火墙"]
+    words = fitted.strip("…").split()
+    assert all(word in text.split() or not word.isascii() for word in words), fitted
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(_WORDS, st.lists(st.sampled_from(["数据", "中心", "算力", "ab"]), min_size=1, max_size=3),
+       st.integers(min_value=6, max_value=120))
+def test_fit_columns_bounds(text, terms, columns):
+    text = " ".join(text.split())
+    highlights = find_spans(text, terms)
+    fitted, kept = fit_columns(text, highlights, columns, _columns)
+    longest = max([_width(text[s:e]) for s, e in highlights] + [0])
+    if longest + 2 <= columns:  # a match wider than the room is shown cut, alone
+        assert _width(fitted) <= columns
+        assert len(kept) == sum(1 for s, e in kept if fitted[s:e].lower() in terms)
+    if highlights and longest + 2 <= columns:
+        assert kept  # a match is always in view
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.text(alphabet="aAbBkKsSüÜ\u212a\u017fİı数据", max_size=60),
+       st.lists(st.text(alphabet="abksü\u212a\u017fı数据", min_size=1, max_size=3), min_size=1, max_size=3))
+def test_find_spans_folds_ascii_letters_and_nothing_else(text, terms):
+    """The same spans as matching in a copy of the text with A-Z lowered (what it used to do)."""
+    fold = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+    ordered = sorted({term.translate(fold) for term in terms}, key=lambda term: (-len(term), term))
+    expected = [m.span() for m in re.finditer("|".join(map(re.escape, ordered)), text.translate(fold))]
+    assert find_spans(text, terms) == expected

@@ -107,7 +107,7 @@ def kind_of(name: str) -> str:
 KINDS = ["toc", "trm", "pst", "_stored.col", "_title_len.col", "_content_len.col",
          "_bigrams_len.col", "_chars_len.col", "_title_exactlen.col", "_content_exactlen.col",
          "_bigrams_exactlen.col", "_chars_exactlen.col", "daynumber.col", "date.col", "id.col",
-         LEXICON, MANIFEST, USERDICT, "WRITELOCK", "searchkit.lock"]
+         "sourcekey.col", LEXICON, MANIFEST, USERDICT, "WRITELOCK", "searchkit.lock"]
 # Lock files, not data: empty, and nothing reads them but a writer taking the lock
 # (which recreates them). Damaging them cannot change an answer; they are not checksummed.
 LOCKS = {"WRITELOCK", "searchkit.lock"}
@@ -189,9 +189,10 @@ def test_damage_that_keeps_size_and_time_is_found_by_verify(kind, damage, pristi
 
 
 def test_columns_that_rank_are_checked_on_every_open(pristine, tmp_path):
-    """Damaged day numbers or lengths would silently reorder hits: found even with the time kept."""
+    """Damaged day numbers or lengths would silently reorder hits (and source keys miscount the
+    overview): found even with the time kept."""
     index_dir = copy_of(pristine, tmp_path)
-    for kind in ("daynumber.col", "_content_len.col"):
+    for kind in ("daynumber.col", "_content_len.col", "sourcekey.col"):
         path = file_of_kind(index_dir, kind)
         before = path.stat()
         data = bytearray(path.read_bytes())

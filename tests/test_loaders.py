@@ -91,7 +91,8 @@ def test_seed_text_is_clean(seeds, seed):
     assert not any(is_site_chrome(line) for line in doc.text.splitlines())
     for chrome in ("下载客户端", "ICP备", "返回首页", "<http", "阅读原文", "© 2014"):
         assert chrome not in doc.text
-    assert "\n\n" not in doc.text and doc.text == doc.text.strip()
+    # Paragraphs are one blank line apart, never more; none at either end.
+    assert "\n\n\n" not in doc.text and doc.text == doc.text.strip()
 
 
 def test_seed_html_bodies_keep_paragraphs(seeds):
@@ -209,7 +210,9 @@ def test_html_page(tmp_path, warnings):
     assert doc.metadata == {"author": "张文", "description": "一段摘要"}
     assert doc.text.splitlines() == [
         "韶关打开改革新局面",
+        "",
         "第一段：增长&发展 并进 <重要>。",
+        "",
         "第二段",
         "换行内容。",
     ]
@@ -227,11 +230,11 @@ def test_html_detected_by_content(tmp_path, warnings):
     [
         # Found by test_fuzz_any_bytes_in_any_format: AssertionError from html.parser.
         # (Since issue 12 the control character goes at load time.)
-        ("<p>前文</p><![\x01", "前文\n<!["),
-        ("<p>前文</p><![foo bar]]>后文", "前文\n后文"),
-        ("<p>前文</p><![ 注释 ]>后文", "前文\n后文"),
-        ("<p>前文</p><![if !IE]>中文<![endif]>后文", "前文\n中文后文"),
-        ("<p>前文</p><![CDATA[x]]>后文", "前文\n后文"),
+        ("<p>前文</p><![\x01", "前文\n\n<!["),
+        ("<p>前文</p><![foo bar]]>后文", "前文\n\n后文"),
+        ("<p>前文</p><![ 注释 ]>后文", "前文\n\n后文"),
+        ("<p>前文</p><![if !IE]>中文<![endif]>后文", "前文\n\n中文后文"),
+        ("<p>前文</p><![CDATA[x]]>后文", "前文\n\n后文"),
     ],
 )
 def test_html_marked_sections_never_raise(tmp_path, warnings, html, text):
@@ -1237,3 +1240,43 @@ def test_noise_that_merely_decodes_in_cp1252_is_skipped(tmp_path, warnings):
     (tmp_path / "a.txt").write_bytes(b"abc \x80\xff\x80\xff def \xff\x80\n")
     assert list(load_file(tmp_path / "a.txt", warn=warnings)) == []
     assert warnings == [f"{tmp_path / 'a.txt'}: skipped, binary or unknown encoding"]
+
+
+# -- documents keep their shape (issue 16) ---------------------------------------------------
+
+
+def test_html_pre_blocks_keep_their_lines_and_indentation(tmp_path, warnings):
+    (tmp_path / "page.html").write_text(
+        "<html><head><title>網路設定</title></head><body><div class='para'>範例如下：</div>"
+        "<pre class='programlisting'>\nauto eth0\niface eth0 inet static\n\taddress 192.0.2.7\n"
+        "\n  gateway   192.0.2.1\n</pre><ul><li>第一項</li>\n<li>第二項</li></ul>"
+        "<p>第一段<br>換行</p></body></html>", encoding="utf-8")
+    [doc] = load_file(tmp_path / "page.html", warn=warnings)
+    assert doc.original.split("\n") == [
+        "範例如下：", "",
+        "auto eth0", "iface eth0 inet static", "        address 192.0.2.7", "", "  gateway   192.0.2.1", "",
+        "第一項", "第二項", "",  # list items are lines, not paragraphs
+        "第一段", "換行",
+    ]
+    assert doc.text.split("\n")[-2:] == ["第一段", "换行"]  # character for character
+    assert (doc.title, doc.original_title) == ("网路设定", "網路設定")
+
+
+def test_markdown_fenced_code_keeps_its_lines(tmp_path, warnings):
+    (tmp_path / "note.md").write_text(
+        "---\ntitle: 撥號設定\n---\n把下面幾行寫進檔案：\n\n```ini\n[Unit]\nDescription=ADSL\n\n"
+        "    ExecStart=/usr/sbin/pppd call dsl\n```\n之後執行 systemctl enable。\n", encoding="utf-8")
+    [doc] = load_file(tmp_path / "note.md", warn=warnings)
+    assert doc.original.split("\n") == [
+        "把下面幾行寫進檔案：", "", "[Unit]", "Description=ADSL", "",
+        "    ExecStart=/usr/sbin/pppd call dsl", "", "之後執行 systemctl enable。"]
+
+
+def test_man_page_no_fill_blocks_keep_their_lines(tmp_path, warnings):
+    (tmp_path / "demo.1").write_text(
+        ".TH DEMO 1\n.SH 名稱\ndemo \\- 示範\n.SH 範例\n.PP\n設定檔如下：\n.nf\n[core]\n"
+        "    editor = vim\n.fi\n.PP\n完成。\n", encoding="utf-8")
+    [doc] = load_file(tmp_path / "demo.1", warn=warnings)
+    assert doc.original.split("\n") == [
+        "名稱", "demo - 示範", "", "範例", "設定檔如下：", "", "[core]", "    editor = vim", "", "完成。"]
+    assert (doc.title, doc.original_title) == ("demo - 示范", "demo - 示範")

@@ -126,7 +126,9 @@ PAGE = """澎湃Logo
 def test_site_chrome_lines_are_dropped_and_content_kept():
     assert clean_text(PAGE).splitlines() == [
         "韶关:打开改革新局面",
+        "",
         "登录后可以收藏文章，下载客户端也可以。",
+        "",
         "© 2014年，韶关市的备案数量增长了一倍，这一句是正文。",
     ]
 
@@ -141,9 +143,9 @@ def test_content_lines_are_not_site_chrome(line):
     assert not is_site_chrome(line)
 
 
-def test_whitespace_is_collapsed_and_blank_lines_dropped():
+def test_whitespace_is_collapsed_and_blank_lines_are_one_paragraph_break():
     text = "  第一段\u3000\u3000有\xa0空格\t和  制表符  \r\n\r\n\n\n 第二段 \n\u3000\n第三段"
-    assert clean_text(text) == "第一段 有 空格 和 制表符\n第二段\n第三段"
+    assert clean_text(text) == "第一段 有 空格 和 制表符\n\n第二段\n\n第三段"
 
 
 # --- width and script -------------------------------------------------------

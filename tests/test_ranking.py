@@ -126,3 +126,51 @@ def test_partial_matches_rank_alike_on_every_page_size(poems_index, query):
         assert shown(page) == shown(whole)[:limit]
     second = poems_index.search(query, limit=2, offset=2)
     assert shown(second) == shown(whole)[2:4]
+
+
+# -- recall first: documents with most of the words follow those with all ---------------
+
+
+@pytest.fixture(scope="module")
+def handbook_like(tmp_path_factory) -> SearchIndex:
+    """Pages of a manual: one about the subject lacks a query word two others have by chance."""
+    root = tmp_path_factory.mktemp("manual")
+    pages = {
+        "mail.md": ("邮件服务器", "邮件服务器的配置。" * 6 + "Postfix 是常用的邮件服务器。"),
+        "toc.md": ("目录", "安装 邮件 服务器 配置 网络 防火墙"),
+        "misc.md": ("杂项", "配置好网络以后，可以安装邮件客户端，也可以安装服务器软件。"),
+        "time.md": ("时间", "设置时区和时间同步。时区决定了本地时间。"),
+        "noise.md": ("社区", "同时，社区里的人区分了不同的时间。"),
+    }
+    for name, (title, text) in pages.items():
+        (root / name).write_text(f"---\ntitle: {title}\n---\n{text}\n", encoding="utf-8")
+    SearchIndex.build(root / "index", [root], workers=1, exclude=["index/*"])
+    with SearchIndex.open(root / "index") as index:
+        yield index
+
+
+def test_a_page_lacking_one_word_follows_the_pages_with_every_word(handbook_like):
+    results = handbook_like.search("安装 邮件服务器")
+    hit_ids = [hit.id for hit in results.hits]
+    assert results.complete == 2 and set(hit_ids[:2]) == {"toc.md", "misc.md"}
+    assert "mail.md" in hit_ids[2:]  # it lacks 安装, and is still found
+    assert not results.partial and results.to_json()["complete"] == 2
+
+
+def test_every_page_of_a_query_agrees_on_its_total_and_order(handbook_like):
+    whole = handbook_like.search("安装 邮件服务器", limit=10)
+    pages = [handbook_like.search("安装 邮件服务器", limit=1, offset=n) for n in range(whole.total)]
+    assert {page.total for page in pages} == {whole.total}
+    assert [page.hits[0].id for page in pages] == [hit.id for hit in whole.hits]
+    assert {page.complete for page in pages} == {2}
+
+
+def test_the_header_says_where_the_pages_with_every_word_end(handbook_like):
+    text = render.results_text(handbook_like.search("安装 邮件服务器"), color=False)
+    assert "2 documents have every word; from 3 on, some of them." in text
+
+
+def test_a_word_cut_into_characters_is_found_as_typed(handbook_like):
+    # jieba cuts 时区 into 时/区, which 同时 and 社区 hold apart.
+    assert [hit.id for hit in handbook_like.search("时区").hits] == ["time.md"]
+    assert [hit.id for hit in handbook_like.search("设置 时区").hits][:1] == ["time.md"]

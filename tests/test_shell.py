@@ -167,7 +167,7 @@ def test_errors_are_inline_and_the_loop_continues(shell, out):
 
 
 def test_query_that_cannot_be_salvaged(shell, out):
-    shell.handle("OR")
+    shell.handle("date:2022-13")
     assert out.chunks[-1].startswith("error: ")
     assert shell.results is None
 
@@ -390,3 +390,88 @@ def test_plural_forms_in_completion_and_toolbar(shell):
     assert "(1 document)" in shell.toolbar_text()
     shell.count_documents()
     assert "(5 documents)" in shell.toolbar_text()
+
+
+# -- issue 16: compact hits, and :snippet --------------------------------------------------------
+
+
+def hit_blocks(text: str) -> list[list[str]]:
+    """The lines of each hit in a page ("  1. title" and the lines under it)."""
+    blocks: list[list[str]] = []
+    for line in text.splitlines():
+        if re.match(r"\s*\d+\. ", line):
+            blocks.append([line])
+        elif blocks and line.startswith("     "):
+            blocks[-1].append(line)
+    return blocks
+
+
+@pytest.mark.parametrize(("rows", "snippet_lines"), [(40, 2), (20, 1)])
+@pytest.mark.parametrize("columns", [80, 120])
+def test_hits_are_fitted_to_the_screen(seed_index, out, rows, snippet_lines, columns):
+    shell = sh.Shell(seed_index, write=out, size=lambda: (rows, columns))
+    drive(shell, "韶关\r" + CTRL_D)
+    blocks = hit_blocks(out.text)
+    assert len(blocks) == 5
+    assert all(len(block) == 2 + snippet_lines for block in blocks)  # title, meta, snippet
+    assert all(display_width(line) < columns for block in blocks for line in block)
+    assert all("【韶关】" in "".join(block[2:]) for block in blocks)
+
+
+def test_snippet_setting_shows_that_many_characters(seed_index, out):
+    shell = sh.Shell(seed_index, write=out, size=lambda: (40, 80))
+    drive(shell, ":snippet 300\r韶关\r" + CTRL_D)
+    assert "snippet: up to 300 characters" in out.text
+    assert "snippet 300" in shell.toolbar_text()
+    whole = seed_index.search("韶关", snippet_chars=300).hits[0].snippet
+    first = hit_blocks(out.text)[0]
+    shown = "".join(line[5:] for line in first[2:]).replace("【", "").replace("】", "")
+    assert shown.replace(" ", "") == whole.replace(" ", "")
+    assert len(first) > 4  # wrapped over as many lines as it takes
+
+
+def test_snippet_setting_alone_fit_clear_and_errors(seed_index, out):
+    shell = sh.Shell(seed_index, write=out)
+    drive(shell, ":snippet\r:snippet 50\r:snippet\r:snippet fit\r:snippet 0\r:snippet lots\r"
+                 ":snippet 80\r:clear\r:snippet\r" + CTRL_D)
+    said = out.text.splitlines()
+    assert said[:4] == ["snippet: fit", "snippet: up to 50 characters", "snippet: 50",
+                        "snippet: fitted to the terminal"]
+    assert sum("error: snippet takes a number of characters of at least 1" in line for line in said) == 2
+    assert said[-1] == "snippet: fit" and shell.snippet is None
+    out.chunks.clear()
+    shell.cmd_help("snippet")
+    assert out.text.startswith(":snippet [N|fit]")
+# -- issue 16 part 4: the overview line and :timeline ------------------------------------------
+
+
+def test_the_overview_line_is_under_the_header_and_counts_every_hit(seed_index, out):
+    shell = sh.Shell(seed_index, write=out, size=lambda: (40, 120))
+    shell.limit = 2
+    shell.search("韶关")
+    lines = out.text.splitlines()
+    assert lines[0].startswith("5 results for 韶关 (showing 1–2")
+    assert lines[1] == ("Sources: 羊城晚报 2 · 南方Plus 1 · 南方日报 1 · 澎湃新闻 1   "
+                        "Months: 2021-04 1 · 2022-02 1 · 2022-05 1 · undated 2")
+
+
+def test_timeline_draws_the_current_query(seed_index, out):
+    shell = sh.Shell(seed_index, write=out, size=lambda: (40, 80))
+    shell.handle(":timeline")
+    assert out.text == "error: no results yet: type a query first"
+    out.chunks.clear()
+    shell.search("韶关")
+    shell.handle(":source 羊城晚报")  # the chart follows the filters
+    out.chunks.clear()
+    shell.handle(":t")
+    lines = out.text.splitlines()
+    assert lines[0] == "1 dated result for 韶关 by month, 1 undated not drawn"
+    assert lines[2] == "2022-02  1  " + "█" * 60
+    assert all(display_width(line) <= 79 for line in lines)
+
+
+def test_timeline_is_in_help_and_completion(shell, out):
+    shell.handle(":help")
+    assert ":timeline" in out.text
+    completions = sh.ShellCompleter(shell).get_completions(PromptDocument(":tim"), None)
+    assert [c.text for c in completions] == ["timeline"]

@@ -182,3 +182,157 @@ def test_last_page_long_query_and_plurals_in_a_terminal(seed_index_dir, tmp_path
     finally:
         if child.isalive():
             child.terminate(force=True)
+
+
+# -- issue 16: compact hits on a 40-line screen --------------------------------------------------
+
+
+class Terminal:
+    """A terminal emulator (pyte) fed with what the shell writes: the screen as a person sees it.
+
+    It answers the shell's cursor position requests with the real position, so
+    prompt_toolkit lays out its prompt and toolbar as on a real terminal.
+    """
+
+    def __init__(self, child, rows: int, columns: int) -> None:
+        pyte = pytest.importorskip("pyte")
+        self.child = child
+        self.screen = pyte.Screen(columns, rows)
+        self.screen.write_process_input = child.send  # answers to cursor position requests
+        self.stream = pyte.Stream(self.screen)
+
+    @property
+    def rows(self) -> list[str]:
+        return [row.rstrip() for row in self.screen.display]
+
+    def wait_for(self, wanted: str, timeout: float = WAIT) -> None:
+        """Read until wanted is on the screen; fail with the screen dumped."""
+        deadline = timeout
+        while not any(wanted in row for row in self.rows):
+            try:
+                self.stream.feed(self.child.read_nonblocking(65536, timeout=0.2))
+            except pexpect.TIMEOUT:
+                deadline -= 0.2
+                if deadline <= 0:
+                    pytest.fail(f"{wanted!r} never appeared; the screen shows:\n" + "\n".join(self.rows))
+            except pexpect.EOF:
+                pytest.fail(f"the shell exited before showing {wanted!r}:\n" + "\n".join(self.rows))
+
+
+# -- :open keeps the document's shape -----------------------------------------------------------
+
+BLOCK = ["auto enp0s31f6", "iface enp0s31f6 inet static", "  address 192.168.0.3/24",
+         "  gateway 192.168.0.1"]
+PARAGRAPH = ("在 Debian 系統裡，network interface 的設定寫在 /etc/network/interfaces 檔案中：每個介面"
+             "一段，auto 一行表示開機時啟用，iface 一行寫出介面名稱、位址族 inet 與 static 或 dhcp 方法，"
+             "之後的縮排行是 address、gateway 等參數。修改之後執行 systemctl restart networking。")
+PAGE = (f"<html><head><title>網路介面設定</title></head><body><h1>網路介面設定</h1><p>{PARAGRAPH}</p>"
+        f"<pre>\n{chr(10).join(BLOCK)}\n</pre><p>若使用 DHCP，只要把 static 換成 dhcp。</p></body></html>")
+LATIN_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9./_-]*")
+
+
+@pytest.fixture(scope="module")
+def page_index_dir(tmp_path_factory):
+    from searchkit import SearchIndex
+
+    corpus = tmp_path_factory.mktemp("page")
+    (corpus / "page.html").write_text(PAGE, encoding="utf-8")
+    index = tmp_path_factory.mktemp("page-index")
+    SearchIndex.build(index, [corpus])
+    return index
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+@pytest.mark.parametrize("columns", [80, 120])
+def test_ten_hits_and_the_header_fit_a_40_line_shell(crowded_index_dir, tmp_path, columns):
+    from searchkit.render import display_width
+
+    child, _ = spawn_shell(crowded_index_dir, tmp_path, columns)
+    terminal = Terminal(child, 40, columns)
+    try:
+        terminal.wait_for("searchkit>")
+        child.send("防火墙\r")
+        terminal.wait_for("— 4 more: Enter or :next —")
+        terminal.wait_for("(14 documents)")  # the toolbar, drawn again under the new prompt
+        rows = terminal.rows
+        echo = next(i for i, row in enumerate(rows) if row.startswith("searchkit> 防火墙"))
+        last = max(i for i, row in enumerate(rows) if row)
+        # The query typed, the header, the overview line under it, ten hits, the "more"
+        # line, the prompt and the toolbar: all on the screen.
+        assert last - echo + 1 <= 40, "\n".join(rows)
+        assert rows[echo + 2].startswith("Sources: ")
+        assert rows[echo + 1].startswith("14 results for 防火墙 (showing 1–10")
+        numbered = [i for i, row in enumerate(rows) if re.match(r"\s*\d+\. ", row)]
+        assert len(numbered) == 10 and rows[numbered[0]].startswith("  1. ")
+        assert all(b - a == 3 for a, b in zip(numbered, numbered[1:]))  # three rows a hit
+        assert all("防火墙" in rows[i + 2] for i in numbered)
+        assert all(display_width(row) < columns for row in rows[echo:last])
+        quit_shell(child, Screen(child))
+    finally:
+        if child.isalive():
+            child.terminate(force=True)
+
+
+# -- issue 16 part 4: the overview line and :timeline -------------------------------------------
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+@pytest.mark.parametrize("columns", [80, 120])
+def test_overview_and_timeline_in_a_terminal(seed_index_dir, tmp_path, columns):
+    child, screen = spawn_shell(seed_index_dir, tmp_path, columns, "--color", "never")
+    try:
+        screen.wait_for("searchkit>")
+        child.send("韶关\r")
+        screen.wait_for("5 results for 韶关")
+        if columns == 120:
+            screen.wait_for("Sources: 羊城晚报 2 · 南方Plus 1 · 南方日报 1 · 澎湃新闻 1   "
+                            "Months: 2021-04 1 · 2022-02 1 · 2022-05 1 · undated 2")
+        else:
+            screen.wait_for("Sources: 羊城晚报 2 · others 3   2021-04 █")
+        screen.wait_for("searchkit>")
+        screen.mark()
+        child.send(":timeline\r")
+        screen.wait_for("3 dated results for 韶关 by month, 2 undated not drawn")
+        screen.wait_for("2022-05  1  " + "█" * 60)
+        screen.wait_for("searchkit>")
+        rows = [line for line in screen.text.splitlines() if re.match(r"20\d\d-\d\d  \d", line)]
+        assert [row.split()[0] for row in rows][:2] == ["2021-04", "2021-05"] and len(rows) == 14
+        quit_shell(child, screen)
+    finally:
+        if child.isalive():
+            child.terminate(force=True)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+@pytest.mark.parametrize("columns", [80, 120])
+def test_open_shows_paragraphs_and_the_block_wrapped_between_words(page_index_dir, tmp_path, columns):
+    from searchkit.render import display_width
+
+    child, screen = spawn_shell(page_index_dir, tmp_path, columns)
+    try:
+        screen.wait_for("searchkit>")
+        child.send(":original\r")
+        screen.wait_for("titles and snippets in the original script")
+        child.send("static\r")
+        screen.wait_for("1 result for static")
+        screen.wait_for("網路介面設定")  # the hit's title, in the page's own script
+        screen.mark()
+        child.send(":open 1\r")  # no pager: printed directly
+        screen.wait_for("換成 dhcp。")  # the last line: all the document is on the screen
+        shown = screen.text.replace("\r\n", "\n").split("\n")
+        start = shown.index("網路介面設定")
+        document = shown[start:next(i for i in range(start, len(shown)) if "換成 dhcp。" in shown[i]) + 1]
+        at = document.index(BLOCK[0])
+        assert document[at:at + len(BLOCK)] == BLOCK
+        assert document[at - 1] == document[at + len(BLOCK)] == ""
+        paragraph = document[document.index("網路介面設定", 1) + 2:at - 1]
+        assert len(paragraph) >= 2
+        assert "".join(paragraph).replace(" ", "") == PARAGRAPH.replace(" ", "")
+        assert re.search(r"\x1b\[[0-9;]*31[0-9;]*mstatic\x1b\[0m", screen.raw)  # the match, in red
+        assert all(display_width(line) <= columns for line in document if not line.startswith("path:"))
+        words = {word for line in paragraph for word in LATIN_WORD.findall(line)}
+        assert words == set(LATIN_WORD.findall(PARAGRAPH))
+        quit_shell(child, screen)
+    finally:
+        if child.isalive():
+            child.terminate(force=True)

@@ -51,6 +51,10 @@ def documents(draw) -> dict:
             fields[name] = draw(strategy)
     if draw(st.integers(0, 9)) == 0:  # an original of another length than content
         fields["original"] = draw(texts)
+    if isinstance(fields.get("title"), str) and draw(st.booleans()):
+        # the title in its own script: its Simplified form's length, or any other
+        fields["original_title"] = draw(st.sampled_from([fields["title"] + "丰", "韓" * len(fields["title"])])
+                                        | short_texts)
     if draw(st.integers(0, 9)) == 0:  # a text field holding another type
         fields["title"] = draw(st.integers() | st.none())
     return dict(sorted(fields.items()))

@@ -20,3 +20,33 @@ def t2s_tables(converter: OpenCC) -> tuple[dict[str, str], dict[str, str]] | Non
             and all(len(key) == 1 for key in characters)):
         return None
     return phrases, characters
+
+
+REGIONAL_PHRASE_FILES = ("TWPhrases.txt", "TWPhrasesRev.txt")
+"""OpenCC's Taiwan wording tables: mainland term -> Taiwan term, and back.
+
+Both are in Traditional script (s2twp converts to Traditional first, then
+applies TWPhrases; tw2sp applies TWPhrasesRev before converting to
+Simplified). About 510 entries each, mostly computing terms (软件/軟體,
+服务器/伺服器, 打印机/印表機, 函数/函式)."""
+
+
+def regional_phrase_pairs() -> list[tuple[str, str]]:
+    """(one wording, another) pairs from OpenCC's Taiwan phrase tables, in Traditional script.
+
+    Read from the data files inside opencc-python-reimplemented 0.1.7; [] if
+    this release keeps them elsewhere (regional wording then does not cross,
+    nothing else changes). A value may list alternatives; each is a pair.
+    """
+    import importlib.resources
+
+    pairs: list[tuple[str, str]] = []
+    try:
+        folder = importlib.resources.files("opencc") / "dictionary"
+        for name in REGIONAL_PHRASE_FILES:
+            for line in (folder / name).read_text(encoding="utf-8").splitlines():
+                key, _, values = line.partition("\t")
+                pairs.extend((key, value) for value in values.split() if value != key)
+    except (OSError, ValueError):
+        return []
+    return pairs

@@ -572,6 +572,27 @@ class Phrase(wq.Phrase):
         return matching.WrappingMatcher(found, boost=self.boost) if self.boost != 1.0 else found
 
 
+class Near(Phrase):
+    """Words within slop positions of each other, in any order (a proximity bonus).
+
+    Matching is Whoosh's SpanNear2, unordered; a match scores as its words do
+    (times boost), like a Phrase.
+    """
+
+    def __init__(self, fieldname: str, words: list[str], slop: int, boost: float = 1.0) -> None:
+        super().__init__(fieldname, words, boost=boost)
+        self.slop = slop
+
+    def matcher(self, searcher, context=None):
+        """The words' Term matchers, kept where all are within slop of one another."""
+        reader = searcher.reader()
+        if not all(term.estimate_size(reader) for term in self._terms):
+            return matching.NullMatcher()
+        near = wq.SpanNear2(self._terms, slop=self.slop, ordered=False, mindist=1)
+        found = near.matcher(searcher, context)
+        return matching.WrappingMatcher(found, boost=self.boost) if self.boost != 1.0 else found
+
+
 class AndNot(wq.AndNot):
     """Whoosh's AndNot query, with a matcher that moves correctly (_AndNotMatcher)."""
 
