@@ -30,7 +30,16 @@ from .errors import (  # noqa: E402
     ShardUnavailableError,
     UnknownSourceError,
 )
-from .models import Document, Facets, Hit, IndexReport, IndexStats, SearchResults  # noqa: E402
+from .models import (  # noqa: E402
+    Document,
+    DuplicateCluster,
+    DuplicateDocument,
+    Facets,
+    Hit,
+    IndexReport,
+    IndexStats,
+    SearchResults,
+)
 
 __version__ = "0.1.0"
 
@@ -42,6 +51,8 @@ __all__ = [
     "Facets",
     "IndexStats",
     "IndexReport",
+    "DuplicateCluster",
+    "DuplicateDocument",
     "SearchkitError",
     "IndexNotFoundError",
     "IndexMismatchError",

@@ -13,6 +13,7 @@ from pathlib import Path
 from . import __version__, render
 from .engine import SearchIndex
 from .errors import IndexNotFoundError, SearchkitError
+from .duplicates import DEFAULT_THRESHOLD
 from .models import DEFAULT_LIMIT, DEFAULT_SNIPPET_CHARS, SORTS
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
@@ -148,6 +149,8 @@ def build_parser() -> Parser:
     option("--timeline", action="store_true",
            help="draw the hits per year (or month) as a bar chart instead of listing them")
     option("--color", **_COLOR_OPTION)
+    option("--all", action="store_true",
+           help="show every hit: do not fold copies of a better hit under it")
     option("--batch", metavar="FILE",
            help="run one query per line of FILE ('-' for stdin), print JSON lines")
     option("--allow-partial", action="store_true",
@@ -179,6 +182,8 @@ def build_parser() -> Parser:
                                  "what is cheap to check). Exit code 1 and one line when a file is damaged.")
     _add_index_option(verify)
     verify.set_defaults(handler=cmd_verify)
+
+    _add_duplicates_parser(commands)
 
     shell = commands.add_parser("shell", help="interactive search shell")
     _add_index_option(shell)
@@ -358,7 +363,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         raise UsageError("--timeline draws the chart of one query, not of a --batch")
     options = dict(sources=args.source, since=args.since, until=args.until, limit=args.limit,
                    offset=(args.page - 1) * args.limit, sort=args.sort, original=args.original,
-                   snippet_chars=args.snippet or DEFAULT_SNIPPET_CHARS)
+                   snippet_chars=args.snippet or DEFAULT_SNIPPET_CHARS, fold=not args.all)
     if not (args.json or args.batch is not None or args.snippet):
         # Two lines' worth of characters at most: the display cuts them to its columns.
         options["snippet_chars"] = 2 * max(10, columns - 1 - render.HIT_INDENT)
@@ -481,6 +486,41 @@ def cmd_verify(args: argparse.Namespace) -> int:
     print(f"index at {render.sanitize(str(index.path))} is intact: "
           f"{render.plural(verified.files, 'file')}, "
           f"{verified.bytes / 1e6:.2f} MB verified")
+    return EXIT_OK
+
+
+def _add_duplicates_parser(commands) -> None:
+    duplicates = commands.add_parser(
+        "duplicates", help="list clusters of near-duplicate documents",
+        description="List clusters of documents that are copies of one another (reprints, "
+        "excerpts, copies with small edits, in either script), each with how much of the "
+        "smaller document the cluster's first (largest) one holds.")
+    _add_index_option(duplicates)
+    duplicates.add_argument("--threshold", type=_share, default=DEFAULT_THRESHOLD, metavar="T",
+                            help=f"least similarity that joins two documents, above 0 and at most 1 "
+                            f"({DEFAULT_THRESHOLD})")
+    duplicates.add_argument("--json", action="store_true", help="print one JSON object")
+    duplicates.set_defaults(handler=cmd_duplicates)
+
+
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"a number above 0 and at most 1, not '{text}'")
+    return value
+
+
+def cmd_duplicates(args: argparse.Namespace) -> int:
+    with open_index(args) as index:
+        clusters = index.duplicates(args.threshold)
+    if args.json:
+        print(render.to_json({"threshold": args.threshold,
+                              "clusters": [cluster.to_json() for cluster in clusters]}))
+    else:
+        print(render.clusters_text(clusters))
     return EXIT_OK
 
 

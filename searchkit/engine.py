@@ -15,10 +15,12 @@ from typing import Any
 
 from whoosh import query as wq
 
-from . import analysis, compiler, facets as overview, highlight, indexer, integrity, ranking, schema
+from . import analysis, compiler, duplicates, facets as overview, fingerprints, highlight, indexer, integrity
+from . import ranking, schema
 from . import query as q
 from .errors import IndexNotFoundError, SearchkitError
-from .models import (DEFAULT_LIMIT, DEFAULT_SNIPPET_CHARS, SORTS, Document, Facets, Hit, IndexReport,
+from .models import (DEFAULT_LIMIT, DEFAULT_SNIPPET_CHARS, SORTS, Document, DuplicateCluster, DuplicateDocument,
+                     Facets, Hit, IndexReport,
                      IndexStats, SearchResults)
 from .normalize import normalize_query
 from .internals.queries import LiveBM25F
@@ -261,6 +263,7 @@ class SearchIndex:
         original: bool = False,
         snippet_chars: int = DEFAULT_SNIPPET_CHARS,
         facets: bool = True,
+        fold: bool = False,
     ) -> SearchResults:
         """Ranked hits for query, with highlighted snippets.
 
@@ -276,6 +279,11 @@ class SearchIndex:
         ``facets`` counts every hit by source and by period (``results.facets``;
         see facets.py): a few percent of a search, but up to three times a
         search whose total is an estimate (its every match is then read).
+        ``fold`` puts a hit whose matching passages repeat a better-ranked
+        hit under that hit (``Hit.duplicates``) instead of in the list; the
+        page is filled from the next hits (see duplicates.py). The CLI and
+        the shell fold unless asked not to; the default here keeps every hit
+        in its place, as before folding existed.
         """
         started = time.perf_counter()
         if sort not in SORTS:
@@ -295,16 +303,65 @@ class SearchIndex:
             searcher = self._get_searcher()
             results = ranking.ranked_hits(searcher, compiled, filters, limit + offset, sort, self._tie_break())
             find_spans = highlight.span_finder(compiled.terms)
-            hits = [self._hit(searcher, docnum, score, find_spans, original, snippet_chars)
-                    for docnum, score in results.ranked[offset : offset + limit]]
+            folded = None
+            if fold:
+                hits, folded = self._folded_page(
+                    searcher, results.ranked,
+                    lambda top: ranking.ranked_hits(searcher, compiled, filters, top, sort,
+                                                    self._tie_break()).ranked,
+                    find_spans, limit, offset, original, snippet_chars)
+            else:
+                hits = [self._hit(searcher, docnum, score, find_spans, original, snippet_chars)
+                        for docnum, score in results.ranked[offset : offset + limit]]
             undated = ranking.count_undated(searcher, compiled, filters, self._tie_break()) if dated else 0
             counted = self._facets(searcher, results, compiled, filters) if facets else None
         return SearchResults(
             query=query, total=results.total, hits=hits, partial=results.partial,
             elapsed=time.perf_counter() - started, undated_excluded=undated,
             terms=list(compiled.terms), total_exact=results.exact,
-            complete=results.complete, facets=counted,
+            complete=results.complete, facets=counted, folded=folded,
         )
+
+    def _folded_page(self, searcher, ranked: list[tuple[int, float]],
+                     rank_more: Callable[[int], list[tuple[int, float]]],
+                     find_spans: Callable[[str], list[tuple[int, int]]],
+                     limit: int, offset: int, original: bool,
+                     snippet_chars: int) -> tuple[list[Hit], int]:
+        """The page of hits left after folding copies, and how many were folded up to its end.
+
+        Hits are folded from the first one on, whatever the page, so a hit is
+        folded on every page alike; when copies leave the page short, more
+        hits are ranked (twice as many each time) to fill it.
+        """
+        column = searcher.reader().column_reader(schema.FINGERPRINT) \
+            if searcher.reader().has_column(schema.FINGERPRINT) else None
+        find_spans = _remembered(find_spans)  # each text's spans are found once, for folding and its hit
+        folder = duplicates.Folder()
+        leaders: list[tuple[int, float, list[tuple[int, float]]]] = []
+        want = requested = offset + limit
+        seen = 0
+        while True:
+            for docnum, score in ranked[seen:]:
+                if len(leaders) >= want:
+                    break
+                seen += 1
+                text = searcher.stored_fields(docnum).get(schema.CONTENT, "")
+                found = fingerprints.decode(column[docnum]) if column is not None else None
+                under = folder.place(found, text, find_spans(text))
+                if under is None:
+                    leaders.append((docnum, score, []))
+                else:
+                    leaders[under][2].append((docnum, score))
+            if len(leaders) >= want or len(ranked) < requested:  # the page is full, or no more hits
+                break
+            requested *= 2
+            ranked = rank_more(requested)
+        hits = []
+        for docnum, score, copies in leaders[offset:offset + limit]:
+            hit = self._hit(searcher, docnum, score, find_spans, original, snippet_chars)
+            hit.duplicates = [self._hit(searcher, d, s, find_spans, original, snippet_chars) for d, s in copies]
+            hits.append(hit)
+        return hits, seen - len(leaders)
 
     def _facets(self, searcher, results: "ranking.Ranked", compiled, filters) -> Facets:
         """Every match of results counted by source and period, also where ranking read only the best."""
@@ -404,6 +461,52 @@ class SearchIndex:
                 counts[name] = len(live)
         return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
+    # -- near-duplicates ----------------------------------------------------------
+
+    def duplicates(self, threshold: float = duplicates.DEFAULT_THRESHOLD) -> list[DuplicateCluster]:
+        """Clusters of documents that are copies of one another, largest clusters first.
+
+        Two documents are joined when the larger holds at least ``threshold``
+        of the smaller's text (containment of sampled shingles: reprints,
+        excerpts, copies with small edits, in either script); clusters are
+        what these joins connect. Documents are compared only when they
+        share a bucket (see duplicates.py): the cost grows about linearly
+        with the index. SearchkitError for a threshold outside (0, 1].
+        """
+        duplicates.check_threshold(threshold)
+        self.refresh()
+        with self._lock, self._guard():
+            searcher = self._get_searcher()
+            ids, found = self._document_fingerprints(searcher)
+            groups = duplicates.clusters(found, threshold)
+            return [DuplicateCluster([self._duplicate_document(searcher, ids[n], share)
+                                      for n, share in group]) for group in groups]
+
+    def _document_fingerprints(self, searcher) -> tuple[list[str], list]:
+        """Each live document's id and fingerprint (its passages' merged), in index order."""
+        reader = searcher.reader()
+        if not reader.doc_count() or not reader.has_column(schema.FINGERPRINT):
+            return [], []
+        column = reader.column_reader(schema.FINGERPRINT)
+        id_column = reader.column_reader(schema.ID)
+        by_id: dict[str, list] = {}
+        for docnum in reader.all_doc_ids():
+            by_id.setdefault(id_column[docnum], []).append(fingerprints.decode(column[docnum]))
+        ids, found = [], []
+        for doc_id, parts in by_id.items():
+            parts = [part for part in parts if part is not None]
+            ids.append(doc_id)
+            found.append(None if not parts else parts[0] if len(parts) == 1 else duplicates.merged(parts))
+        return ids, found
+
+    @staticmethod
+    def _duplicate_document(searcher, doc_id: str, share: float) -> DuplicateDocument:
+        stored = searcher.document(**{schema.ID: doc_id}) or {}
+        date = stored.get(schema.DATE)
+        return DuplicateDocument(id=doc_id, path=stored.get(schema.PATH), title=stored.get(schema.TITLE, ""),
+                                 date=date.date() if date else None, source=stored.get(schema.SOURCE),
+                                 similarity=share)
+
     # -- documents and statistics ------------------------------------------------
 
     def document(self, doc_id: str) -> Document:
@@ -468,8 +571,8 @@ class ShardReader:
     config: dict[str, Any]
     aliases: dict[str, list[str]]
     segmenter: analysis.Segmenter
-    hit: Callable[[int, float, Callable[[str], list[tuple[int, int]]], bool], Hit]
-    """hit(docnum, score, find_spans, original): the Hit of one of the shard's documents."""
+    hit: Callable[[int, float, Callable[[str], list[tuple[int, int]]], bool, int], Hit]
+    """hit(docnum, score, find_spans, original, snippet_chars): the Hit of one of the shard's documents."""
     count_sources: Callable[[], dict[str, int]]
 
 
@@ -488,3 +591,16 @@ def _sharded_index(path: str | os.PathLike, allow_partial: bool):
         return None
     from .shards import ShardedIndex
     return ShardedIndex.open(path, allow_partial=allow_partial)
+
+
+def _remembered(find_spans: Callable[[str], list[tuple[int, int]]]) -> Callable[[str], list[tuple[int, int]]]:
+    """find_spans, answering a text it has seen from memory."""
+    seen: dict[str, list[tuple[int, int]]] = {}
+
+    def remembered(text: str) -> list[tuple[int, int]]:
+        found = seen.get(text)
+        if found is None:
+            found = seen[text] = find_spans(text)
+        return found
+
+    return remembered

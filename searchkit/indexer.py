@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import analysis, integrity, parallel, schema
+from . import analysis, fingerprints, integrity, parallel, schema
 from .internals import storage
 from .internals.writer import FastSegmentWriter, StagedCommit, cancel_quietly
 from .errors import (IndexDamagedError, IndexLockedError, IndexMismatchError, IndexNotFoundError,
@@ -68,6 +68,7 @@ MAX_FILE_BYTES = 32_000_000
 # whole of a 6.6-million-character file); smaller passages mean more Whoosh
 # documents, each repeating the title and metadata.
 PASSAGE_CHARS = 50_000
+FINGERPRINT_BATCH = 256  # documents fingerprinted at once (see _fingerprinted)
 _SENTENCE_ENDS = "\n。！？!?；;…"
 _CLOSING_QUOTES = "”’」』）)\"'"
 FORMAT_VERSION = 1
@@ -753,12 +754,13 @@ def index_unit(unit: parallel.Unit, writer, segmenter: analysis.Segmenter,
         return result
     prefix = id_prefix(unit.checksum)  # the label of its root, in an index of several
     wanted = None if route is None else _counting_route(route, prefix, result)
-    for document in load_file(unit.part, warn=result.warnings.append, wanted=wanted):
-        if prefix:
-            document = dataclasses.replace(document, id=prefix + document.id)
-        for fields in document_entries(document, unit.key, unit.checksum, segmenter):
-            writer.add_document(**fields)
-        result.documents += 1
+    for batch in _fingerprinted(load_file(unit.part, warn=result.warnings.append, wanted=wanted)):
+        for document, fingerprint in batch:
+            if prefix:
+                document = dataclasses.replace(document, id=prefix + document.id)
+            for fields in document_entries(document, unit.key, unit.checksum, segmenter, fingerprint):
+                writer.add_document(**fields)
+            result.documents += 1
     return result
 
 
@@ -770,6 +772,31 @@ def _counting_route(route: Callable[[str], bool], prefix: str,
         result.routed += not kept
         return kept
     return wanted
+
+
+def _fingerprinted(documents: Iterable[Document]) -> Iterator[list[tuple[Document, bytes | None]]]:
+    """The documents in batches, each with its fingerprint (None for one indexed as passages).
+
+    Fingerprinting a batch at once costs 117 ms/MB of poems where one at a
+    time cost 956 ms/MB, nearly all of it the fixed cost of numpy calls (see
+    fingerprints.fingerprints_of; benchmarks/duplicates_cost.py).
+    """
+    for batch in _batched(documents, FINGERPRINT_BATCH):
+        short = [document.text for document in batch if len(document.text) <= PASSAGE_CHARS]
+        found = iter(fingerprints.fingerprints_of(short))
+        yield [(document, next(found) if len(document.text) <= PASSAGE_CHARS else None)
+               for document in batch]
+
+
+def _batched(items: Iterable, size: int) -> Iterator[list]:
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def too_large(path: Path, size: int) -> str:
@@ -871,7 +898,8 @@ def _passage_end(text: str, low: int, high: int) -> int:
 
 
 def document_entries(document: Document, file_key: str | None, checksum: str,
-                     segmenter: analysis.Segmenter) -> Iterator[dict[str, Any]]:
+                     segmenter: analysis.Segmenter,
+                     fingerprint: bytes | None = None) -> Iterator[dict[str, Any]]:
     """The Whoosh documents one document is indexed as: itself, or its passages.
 
     A document longer than PASSAGE_CHARS is indexed as passages (see
@@ -880,10 +908,12 @@ def document_entries(document: Document, file_key: str | None, checksum: str,
     into one hit (ranking.fold) and ``SearchIndex.document`` joins them. The
     passages' tokens are made one passage at a time, so the memory a
     document's tokens take is bounded by the passage size, not the file's.
+    ``fingerprint``, when given, is that of a document indexed whole (see
+    fingerprints.py); otherwise each entry's is computed.
     """
     bounds = passage_bounds(document.text)
     if len(bounds) == 1:
-        yield document_fields(document, file_key, checksum, segmenter)
+        yield document_fields(document, file_key, checksum, segmenter, fingerprint)
         return
     for number, (start, end) in enumerate(bounds):
         passage = dataclasses.replace(document, text=document.text[start:end],
@@ -897,7 +927,7 @@ def document_entries(document: Document, file_key: str | None, checksum: str,
 
 
 def document_fields(document: Document, file_key: str | None, checksum: str,
-                    segmenter: analysis.Segmenter) -> dict[str, Any]:
+                    segmenter: analysis.Segmenter, fingerprint: bytes | None = None) -> dict[str, Any]:
     """The Whoosh fields of one document (or passage), with its tokens computed."""
     title_chars = analysis.char_tokens(document.title)
     gap = len(title_chars) + 100  # keeps phrases from spanning title and text
@@ -918,6 +948,8 @@ def document_fields(document: Document, file_key: str | None, checksum: str,
         schema.DAYNUMBER: document.date.toordinal() if document.date else 0,
         schema.URL: document.url,
         schema.META: document.metadata or None,
+        schema.FINGERPRINT: fingerprint if fingerprint is not None
+        else fingerprints.fingerprint_bytes(document.text),
     }
     if document.date is not None:
         fields[schema.DATE] = dt.datetime.combine(document.date, dt.time())

@@ -74,10 +74,16 @@ class Hit:
     score: float
     snippet: str
     highlights: list[tuple[int, int]] = field(default_factory=list)
+    duplicates: list["Hit"] | None = None
+    """Lower-ranked hits folded under this one as copies of it, best first (each a
+    Hit of its own); None when the search did not fold (``fold=False``)."""
 
     def to_json(self) -> dict[str, Any]:
-        """The hit as the JSON object of the ``--json`` output contract."""
-        return {
+        """The hit as the JSON object of the ``--json`` output contract.
+
+        ``"duplicates"`` (hits folded under this one) is added when there are some.
+        """
+        data = {
             "id": self.id,
             "path": self.path,
             "title": self.title,
@@ -88,6 +94,9 @@ class Hit:
             "snippet": self.snippet,
             "highlights": [list(span) for span in self.highlights],
         }
+        if self.duplicates:
+            data["duplicates"] = [hit.to_json() for hit in self.duplicates]
+        return data
 
 
 @dataclass
@@ -140,6 +149,9 @@ class SearchResults:
     partial_shards: list[str] = field(default_factory=list)
     """The shards of a sharded index that could not be read, so whose documents are
     missing from these results (only when the index was opened with allow_partial)."""
+    folded: int | None = None
+    """How many hits, ranked up to the end of this page, were folded under a
+    better-ranked copy (see ``Hit.duplicates``); None when the search did not fold."""
 
     def to_json(self) -> dict[str, Any]:
         """The results as the JSON object of the ``--json`` output contract.
@@ -160,6 +172,8 @@ class SearchResults:
             data["facets"] = self.facets.to_json()
         if self.partial_shards:
             data["partial_shards"] = list(self.partial_shards)
+        if self.folded:
+            data["folded"] = self.folded
         return data
 
     @property
@@ -174,6 +188,38 @@ class SearchResults:
     def total_text(self) -> str:
         """The total for people: '123', or 'about 12,345' when it is an estimate."""
         return str(self.total) if self.total_exact else f"about {self.total:,}"
+
+
+@dataclass
+class DuplicateDocument:
+    """One document of a cluster of near-duplicates."""
+
+    id: str
+    path: str | None
+    title: str
+    date: dt.date | None
+    source: str | None
+    similarity: float
+    """How much of the smaller of this document and the cluster's first one the
+    other holds (1.0 for the first, the cluster's largest document)."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The document as an object of ``searchkit duplicates --json``."""
+        return {"id": self.id, "path": self.path, "title": self.title,
+                "date": self.date.isoformat() if self.date else None,
+                "source": self.source, "similarity": round(self.similarity, 3)}
+
+
+@dataclass
+class DuplicateCluster:
+    """Documents of an index that are copies of one another (reprints, excerpts, edits)."""
+
+    documents: list[DuplicateDocument]
+    """The largest document first, then the others, most similar first."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The cluster as an object of ``searchkit duplicates --json``."""
+        return {"size": len(self.documents), "documents": [d.to_json() for d in self.documents]}
 
 
 @dataclass

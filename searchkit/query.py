@@ -131,11 +131,15 @@ _QUOTE_CLOSERS = {'"': '"', "“": "”", "”": "”", "「": "」", "」": "�
 def tokenize(text: str) -> list[_Token]:
     """Split a query into tokens, or raise QuerySyntaxError saying where."""
     tokens: list[_Token] = []
+    text = _unpaired_brackets_as_spaces(text)
     i = 0
     while i < len(text):
         match = _TOKEN_RE.match(text, i)
         kind = match.lastgroup
         column = i + 1
+        if kind == "phrase" and text[i] in _PASTED_QUOTES and not _has_closing_quote(text, i):
+            i += 1  # a quotation mark of pasted text (，競與日爭時」。), not a phrase
+            continue
         if kind == "phrase":
             end = _find_closing_quote(text, i)
             tokens.append(_Token("PHRASE", text[i + 1 : end], column))
@@ -207,6 +211,48 @@ def _operators_as_words(tokens: list[_Token]) -> list[_Token]:
 def _role(token: _Token) -> str:
     """What a token is to the operator next to it: the operator's name, or its kind."""
     return token.text if token.kind == "OP" else token.kind
+
+
+# Chinese quotation marks and brackets are punctuation of pasted text as
+# often as syntax: one without its partner is taken as punctuation (a space),
+# where an ASCII quote or parenthesis without one is an error.
+_PASTED_QUOTES = "“”「」『』"
+_PASTED_BRACKETS = {"（": "）"}
+
+
+def _has_closing_quote(text: str, start: int) -> bool:
+    try:
+        _find_closing_quote(text, start)
+    except QuerySyntaxError:
+        return False
+    return True
+
+
+def _unpaired_brackets_as_spaces(text: str) -> str:
+    """text with each full-width parenthesis that has no partner replaced by a space.
+
+    Inside a quoted phrase they are text, and left alone.
+    """
+    opened: list[int] = []
+    unpaired: list[int] = []
+    quote = None
+    for i, char in enumerate(text):
+        if quote is not None:
+            if char in (_QUOTE_CLOSERS[quote], '"', "”"):
+                quote = None
+        elif char in _QUOTE_CLOSERS and _has_closing_quote(text, i):
+            quote = char
+        elif char in _PASTED_BRACKETS:
+            opened.append(i)
+        elif char in _PASTED_BRACKETS.values():
+            (opened.pop() if opened else unpaired.append(i))
+    unpaired += opened
+    if not unpaired:
+        return text
+    chars = list(text)
+    for i in unpaired:
+        chars[i] = " "
+    return "".join(chars)
 
 
 def _find_closing_quote(text: str, start: int) -> int:

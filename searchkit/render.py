@@ -12,7 +12,8 @@ from collections.abc import Sequence
 
 from . import highlight
 from .errors import IndexMismatchError, IndexNotFoundError
-from .models import Document, Facets, Hit, IndexReport, IndexStats, SearchResults, not_text_line
+from .models import (Document, DuplicateCluster, Facets, Hit, IndexReport, IndexStats, SearchResults,
+                     not_text_line)
 
 BOLD_RED = "\x1b[1;31m"
 DIM = "\x1b[2m"
@@ -253,12 +254,62 @@ def results_text(results: SearchResults, *, color: bool, offset: int = 0,
     if results.partial_shards:
         lines.append(f"Not searched, cannot be read: {sanitize(', '.join(results.partial_shards))} "
                      "(their documents are missing from these results).")
+    if results.folded:
+        lines.append(folded_line(results.folded))
     if results.hits:
         lines.append("")
-    snippet_lines = None if whole_snippets else snippet_lines_for(rows, len(lines), len(results.hits))
-    for number, hit in enumerate(results.hits, offset + 1):
+    similar = [similar_lines(hit, color=color, width=width) for hit in results.hits]
+    snippet_lines = None if whole_snippets else snippet_lines_for(
+        rows, len(lines) + sum(map(len, similar)), len(results.hits))
+    for number, (hit, copies) in enumerate(zip(results.hits, similar), offset + 1):
         lines.extend(hit_lines(number, hit, color=color, width=width, snippet_lines=snippet_lines))
+        lines.extend(copies)
     return "\n".join(lines)
+
+
+SIMILAR_SHOWN = 3
+"""Copies named under a hit; more are counted only (``--json`` has them all)."""
+
+
+def similar_lines(hit: Hit, *, color: bool, width: int | None = None) -> list[str]:
+    """The line under a hit naming the copies folded under it: ``+1 similar: 001 羊城晚报 2022-02-18``.
+
+    Cut to width columns when given.
+    """
+    if not hit.duplicates:
+        return []
+    named = [" ".join(x for x in (sanitize(copy.id), sanitize(copy.source),
+                                   copy.date.isoformat() if copy.date else "") if x)
+             for copy in hit.duplicates[:SIMILAR_SHOWN]]
+    if len(hit.duplicates) > SIMILAR_SHOWN:
+        named.append("…")
+    line = f"+{len(hit.duplicates)} similar: {'; '.join(named)}"
+    if width is not None:
+        line = cut_to_width(line, max(10, width - HIT_INDENT))
+    return [f"{' ' * HIT_INDENT}{DIM}{line}{RESET}" if color else f"{' ' * HIT_INDENT}{line}"]
+
+
+def clusters_text(clusters: Sequence[DuplicateCluster]) -> str:
+    """Clusters of near-duplicates for people: per cluster, its documents and their similarity."""
+    if not clusters:
+        return "No near-duplicate documents."
+    copies = sum(len(cluster.documents) for cluster in clusters)
+    lines = [f"{plural(len(clusters), 'cluster')} of near-duplicates ({plural(copies, 'document')}):"]
+    for number, cluster in enumerate(clusters, 1):
+        lines.append("")
+        for position, document in enumerate(cluster.documents):
+            share = f"{number:>3}." if position == 0 else f"{document.similarity:>4.0%}"
+            meta = " · ".join(x for x in (sanitize(document.source),
+                                          document.date.isoformat() if document.date else "") if x)
+            title = sanitize(document.title) or ""
+            lines.append(" ".join(x for x in (share, sanitize(document.id), title, meta and f"({meta})") if x))
+    return "\n".join(lines)
+
+
+def folded_line(folded: int) -> str:
+    """The notice that some hits were folded under copies of theirs."""
+    return (f"{plural(folded, 'hit')} repeating a better one {'is' if folded == 1 else 'are'} "
+            "folded under it (--all or :all shows every hit).")
 
 
 def to_json(value) -> str:

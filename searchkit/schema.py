@@ -6,6 +6,7 @@ import zlib
 
 from whoosh import columns, fields
 from whoosh.analysis import IDTokenizer, LowercaseFilter
+from whoosh.columns import VarBytesColumn
 
 from .analysis import (
     BigramTokenizer,
@@ -19,7 +20,7 @@ TITLE_BOOST = 3.0
 # HTML <meta name="keywords"> and "description": searchable, never shown. Weighted
 # as the body text, below the title: see the commit that added the field.
 KEYWORDS_BOOST = 1.0
-SCHEMA_VERSION = "7"  # 6: the sourcekey column; 7: original_title
+SCHEMA_VERSION = "8"  # 6: the sourcekey column; 7: original_title; 8: the fingerprint column (duplicates.py)
 
 # Field names, used by the indexer and the searcher alike.
 # The title in the document's own script, stored only when it differs from the
@@ -56,6 +57,11 @@ def source_key(name: str) -> int:
     facets.py checks that the index's names do not collide.
     """
     return zlib.crc32(name.lower().encode("utf-8")) % 0xFFFFFFFF + 1
+
+
+# The document's (or passage's) sampled shingle hashes, for folding copies of
+# one text (see fingerprints.py): a column, read without the stored documents.
+FINGERPRINT = "fingerprint"
 
 
 class TokenText(fields.TEXT):
@@ -120,5 +126,6 @@ def build_schema(profile: str = "default") -> fields.Schema:
             PASSAGE: fields.NUMERIC(int, bits=32, signed=False, stored=True, sortable=True, default=0),
             OFFSET: fields.STORED(),
             SOURCEKEY: fields.COLUMN(columns.NumericColumn("I", default=0)),
+            FINGERPRINT: fields.COLUMN(VarBytesColumn()),
         }
     )

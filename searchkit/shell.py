@@ -96,6 +96,7 @@ COMMANDS: tuple[Command, ...] = (
             "lines fitted to the terminal (the default); alone: the setting"),
     Command("sort", "relevance|date", "rank by relevance, or newest first", choices="sorts"),
     Command("original", "", "toggle snippets and titles in the documents' own script (e.g. Traditional)"),
+    Command("all", "", "toggle showing every hit: copies of a better hit unfolded (+N similar)"),
     Command("clear", "", "reset source, dates, limit, sort and snippet"),
     Command("next", "", "the next page of hits (Enter on an empty line does it too)",
             aliases=("n",)),
@@ -200,6 +201,7 @@ class Shell:
         self.limit = DEFAULT_LIMIT
         self.sort = SORTS[0]
         self.original = False
+        self.unfolded = False  # :all
         self.snippet: int | None = None  # characters a snippet shows; None: fitted to the terminal
         self.query: str | None = None
         self.results: SearchResults | None = None
@@ -246,6 +248,8 @@ class Shell:
         parts.append(("class:bottom-toolbar", f" │ limit {self.limit} │ sort {self.sort}"))
         if self.original:
             parts += [("class:bottom-toolbar", " │ "), (active, "original script")]
+        if self.unfolded:
+            parts += [("class:bottom-toolbar", " │ "), (active, "all hits")]
         if self.snippet:
             parts += [("class:bottom-toolbar", " │ "), (active, f"snippet {self.snippet}")]
         if self.results and self.results.total:
@@ -333,7 +337,7 @@ class Shell:
         return self.index.search(
             self.query, sources=self.sources or None, since=self.since, until=self.until,
             limit=limit, offset=offset, sort=self.sort, original=self.original, facets=facets,
-            snippet_chars=self.snippet or self._fitted_snippet_chars(),
+            snippet_chars=self.snippet or self._fitted_snippet_chars(), fold=not self.unfolded,
         )
 
     def _fitted_snippet_chars(self) -> int:
@@ -375,7 +379,7 @@ class Shell:
                                    width=max(20, columns - 1), rows=rows - 1 - BELOW_PAGE_ROWS,
                                    whole_snippets=self.snippet is not None)
         self.write(wrap_text(text, max(20, columns - 1)))
-        last = self.offset + len(results.hits)
+        last = self._examined(results)
         if last < results.total:
             more = results.total - last if results.total_exact else f"about {results.total - last:,}"
             self.write(self.dim(f"— {more} more: Enter or :next —"))
@@ -471,6 +475,11 @@ class Shell:
         self._changed("titles and snippets in the original script" if self.original
                       else "titles and snippets in Simplified script")
 
+    def cmd_all(self, arg: str) -> None:
+        self.unfolded = not self.unfolded
+        self._changed("every hit shown, copies too" if self.unfolded
+                      else "copies of a better hit folded under it")
+
     def cmd_clear(self, arg: str) -> None:
         self.sources, self.since, self.until = [], None, None
         self.limit, self.sort, self.snippet = DEFAULT_LIMIT, SORTS[0], None
@@ -481,10 +490,14 @@ class Shell:
     def cmd_next(self, arg: str) -> None:
         if self.results is None:
             return self.error("no results yet: type a query first")
-        if self.offset + len(self.results.hits) >= self.results.total:
+        if self._examined(self.results) >= self.results.total:
             return self.say(self.dim(self._no_more_hits()))
         self.offset += self.limit
         self.show_page()
+
+    def _examined(self, results: SearchResults) -> int:
+        """How many of the ranked hits this page and the ones before it account for, folded ones too."""
+        return self.offset + len(results.hits) + (results.folded or 0)
 
     def _no_more_hits(self) -> str:
         """What Enter or :next says on the last page."""

@@ -43,24 +43,25 @@ def search(index, *args, input=None) -> subprocess.CompletedProcess:
 
 
 def assert_contract(obj) -> None:
-    """obj has exactly the keys and types of the --json output contract."""
-    assert set(obj) - {"complete", "total_exact"} == (RESULT_KEYS if obj["total"] else RESULT_KEYS - {"facets"})
+    """obj has exactly the keys and types of the --json output contract.
+
+    A search that folded copies under a better hit adds "folded" (how many)
+    and, on those hits, "duplicates": hits of the same contract.
+    """
+    assert set(obj) - {"complete", "total_exact", "folded"} == (RESULT_KEYS if obj["total"] else RESULT_KEYS - {"facets"})
     assert obj.get("total_exact", False) is False
     if "complete" in obj:  # the first `complete` hits have every word, the rest most of them
         assert not obj["partial"] and 0 < obj["complete"] < obj["total"]
+    assert "folded" not in obj or isinstance(obj["folded"], int) and obj["folded"] > 0
     assert isinstance(obj["query"], str)
     assert isinstance(obj["total"], int) and obj["total"] >= len(obj["hits"])
     assert isinstance(obj["partial"], bool)
     for hit in obj["hits"]:
-        assert set(hit) == HIT_KEYS
-        assert isinstance(hit["id"], str) and isinstance(hit["title"], str)
-        assert hit["date"] is None or (len(hit["date"]) == 10 and hit["date"][4] == hit["date"][7] == "-")
-        assert isinstance(hit["score"], (int, float)) and hit["score"] > 0
-        assert isinstance(hit["snippet"], str)
-        for span in hit["highlights"]:
-            assert isinstance(span, list) and len(span) == 2
-            start, end = span
-            assert 0 <= start < end <= len(hit["snippet"])
+        assert_hit_contract(hit)
+        assert "duplicates" not in hit or hit["duplicates"] and "folded" in obj
+        for copy in hit.get("duplicates", []):
+            assert_hit_contract(copy)
+            assert "duplicates" not in copy
     facets = obj.get("facets", {"sources": {}, "years": {}, "undated": 0})
     assert set(facets) in FACET_KEYS
     periods = facets.get("years", facets.get("months"))
@@ -68,6 +69,19 @@ def assert_contract(obj) -> None:
     if obj.get("total_exact", True):
         assert sum(periods.values()) + facets["undated"] == obj["total"]  # each hit once
     assert sum(facets["sources"].values()) <= obj["total"]
+
+
+def assert_hit_contract(hit) -> None:
+    """hit has the keys and types of a hit of the --json output contract."""
+    assert set(hit) - {"duplicates"} == HIT_KEYS
+    assert isinstance(hit["id"], str) and isinstance(hit["title"], str)
+    assert hit["date"] is None or (len(hit["date"]) == 10 and hit["date"][4] == hit["date"][7] == "-")
+    assert isinstance(hit["score"], (int, float)) and hit["score"] > 0
+    assert isinstance(hit["snippet"], str)
+    for span in hit["highlights"]:
+        assert isinstance(span, list) and len(span) == 2
+        start, end = span
+        assert 0 <= start < end <= len(hit["snippet"])
 
 
 def one_json(result: subprocess.CompletedProcess) -> dict:
@@ -98,7 +112,7 @@ def assert_one_line_error(result, *words, code=1) -> None:
 
 
 def test_json_contract(seed_index_dir):
-    obj = one_json(search(seed_index_dir, "数据中心", "--json"))
+    obj = one_json(search(seed_index_dir, "数据中心", "--json", "--all"))  # folding: test_search_folds_*
     assert obj["query"] == "数据中心"
     assert obj["total"] == 3 and obj["partial"] is False
     assert set(ids(obj)[:2]) == {S000, S001} and ids(obj)[2] == S002
@@ -113,7 +127,7 @@ def test_json_contract(seed_index_dir):
 def test_acceptance_batch_file(seed_index_dir, tmp_path):
     queries = tmp_path / "queries.txt"
     queries.write_text("韶關\n韶关 NOT 民政\n\n预制菜 OR 林长制\n足球比赛\n韶关 数据中心 足球\n", encoding="utf-8")
-    result = search(seed_index_dir, "--batch", queries)
+    result = search(seed_index_dir, "--batch", queries, "--all")  # every hit, none folded
     assert result.returncode == 0, result.stderr
     objs = [json.loads(line) for line in result.stdout.splitlines()]
     for obj in objs:
@@ -185,7 +199,7 @@ def test_pages(seed_index_dir):
 
 
 def test_sort_by_date(seed_index_dir):
-    obj = one_json(search(seed_index_dir, "韶关", "--sort", "date", "--json"))
+    obj = one_json(search(seed_index_dir, "韶关", "--sort", "date", "--json", "--all"))
     dates = [hit["date"] for hit in obj["hits"]]
     assert dates == ["2022-05-17", "2022-02-18", "2021-04-12", None, None]
 
@@ -1041,7 +1055,7 @@ def assert_shaped(lines: list[str], width: int | None) -> None:
 def test_ten_hits_and_the_header_fit_a_40_line_terminal(crowded_index_dir, columns, env_changes):
     from searchkit.render import display_width
 
-    output = in_a_terminal(["search", "防火墙", "--index", crowded_index_dir],
+    output = in_a_terminal(["search", "防火墙", "--all", "--index", crowded_index_dir],
                            columns=columns, env_changes=env_changes)
     assert all(marked(line, "防火墙") for line in hits_of(output.split("\r\n"))[0][2:3])
     lines = screen_lines(output)
@@ -1063,7 +1077,7 @@ def test_seed_hits_take_two_snippet_lines_when_the_page_has_room(seed_index_dir,
                                                                  env_changes):
     from searchkit.render import display_width
 
-    output = in_a_terminal(["search", "数据中心", "--index", seed_index_dir],
+    output = in_a_terminal(["search", "数据中心", "--all", "--index", seed_index_dir],
                            columns=columns, env_changes=env_changes)
     assert all(marked("".join(hit[2:]), "数据中心") for hit in hits_of(output.split("\r\n")))
     lines = screen_lines(output)
@@ -1078,14 +1092,14 @@ def test_output_to_a_pipe_is_fitted_to_columns(crowded_index_dir, columns):
     from searchkit.render import display_width
 
     env = dict(os.environ, COLUMNS=columns)
-    result = run("search", "防火墙", "--index", crowded_index_dir, "--limit", "14", env=env)
+    result = run("search", "防火墙", "--all", "--index", crowded_index_dir, "--limit", "14", env=env)
     lines = result.stdout.splitlines()
     assert all(display_width(line) < int(columns) for line in lines)
     assert all(len(hit) <= 4 for hit in hits_of(lines))
 
 
 def test_json_snippet_is_the_best_fragment_of_at_most_160_characters(crowded_index_dir):
-    obj = one_json(search(crowded_index_dir, "防火墙", "--limit", "14", "--json"))
+    obj = one_json(search(crowded_index_dir, "防火墙", "--all", "--limit", "14", "--json"))
     assert len(obj["hits"]) == 14  # three of them long documents, with matches all over
     for hit in obj["hits"]:
         assert len(hit["snippet"].strip("…")) <= 160

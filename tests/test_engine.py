@@ -756,7 +756,7 @@ def test_date_queries_through_the_command(seed_index_dir, query):
 
 
 def test_date_query_shapes_through_the_command_in_a_batch(seed_index_dir):
-    result = run_search_cli(seed_index_dir, "--batch", "-",
+    result = run_search_cli(seed_index_dir, "--batch", "-", "--all",  # every hit, none folded
                             input="".join(f"{q}\n" for q, _, _ in DATE_SHAPES))
     assert result.returncode == 0, result.stderr
     answers = [json.loads(line) for line in result.stdout.splitlines()]

@@ -107,7 +107,8 @@ def kind_of(name: str) -> str:
 KINDS = ["toc", "trm", "pst", "_stored.col", "_title_len.col", "_content_len.col",
          "_bigrams_len.col", "_chars_len.col", "_title_exactlen.col", "_content_exactlen.col",
          "_bigrams_exactlen.col", "_chars_exactlen.col", "daynumber.col", "date.col", "id.col",
-         "sourcekey.col", LEXICON, MANIFEST, USERDICT, "WRITELOCK", "searchkit.lock"]
+         "sourcekey.col", "fingerprint.col",
+         LEXICON, MANIFEST, USERDICT, "WRITELOCK", "searchkit.lock"]
 # Lock files, not data: empty, and nothing reads them but a writer taking the lock
 # (which recreates them). Damaging them cannot change an answer; they are not checksummed.
 LOCKS = {"WRITELOCK", "searchkit.lock"}

@@ -103,6 +103,24 @@ def test_what_cannot_be_syntax_is_searched_as_words(text, tree):
     assert parse(text) == tree
 
 
+@pytest.mark.parametrize(
+    ("text", "tree"),
+    [
+        # Lines pasted from a text: a Chinese quotation mark or parenthesis without its
+        # partner is punctuation, not an unbalanced quote or group.
+        ("，競與日爭時」。", And((Term("，競與日爭時"), Term("。")))),
+        ("（見《金石續編》卷十二", Term("見《金石續編》卷十二")),
+        ("）爲遇毒龍生武子，（毒龍者", And((Term("爲遇毒龍生武子，"), Term("毒龍者")))),
+        ("「題作『七夕』", And((Term("題作"), Phrase("七夕")))),
+        # With its partner it is syntax, as before.
+        ("（数据 OR 算力） 中心", And((Or((Term("数据"), Term("算力"))), Term("中心")))),
+        ("「数据中心」", Phrase("数据中心")),
+    ],
+)
+def test_unpaired_chinese_quotes_and_brackets_are_punctuation(text, tree):
+    assert parse(text) == tree
+
+
 def test_combined_query():
     tree = parse('韶关 (改革 OR 转型) -民政 title:发展 source:澎湃新闻 date:2021..2022 "产业 转型"')
     assert tree == And((

@@ -159,6 +159,8 @@ def test_last_page_long_query_and_plurals_in_a_terminal(seed_index_dir, tmp_path
     try:
         screen.wait_for("4 sources")  # the banner
         screen.wait_for("searchkit>")
+        child.send(":all\r")  # the five hits, 001 not folded under 000
+        screen.wait_for("every hit shown")
         child.send(":limit 3\r")
         screen.wait_for("limit: 3")
         child.send("韶关\r")
@@ -178,6 +180,25 @@ def test_last_page_long_query_and_plurals_in_a_terminal(seed_index_dir, tmp_path
         header = header[header.index("5 results for"):]
         assert header.endswith("ms)") and "… [303 characters] (showing 1–3," in header
         assert len(header) < 80  # one line, even at 80 columns
+        quit_shell(child, screen)
+    finally:
+        if child.isalive():
+            child.terminate(force=True)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+def test_copies_are_folded_and_all_unfolds_them_in_a_terminal(seed_index_dir, tmp_path):
+    child, screen = spawn_shell(seed_index_dir, tmp_path, 100)
+    try:
+        screen.wait_for("searchkit>")
+        child.send("数据中心\r")
+        screen.wait_for("+1 similar: 001_cbd37f1b4b68be5e.txt 羊城晚报")
+        screen.wait_for("showing 1–2")
+        screen.mark()
+        child.send(":all\r")
+        screen.wait_for("every hit shown")
+        screen.wait_for("showing 1–3")
+        assert "similar:" not in screen.text and "  2. " in screen.text
         quit_shell(child, screen)
     finally:
         if child.isalive():
@@ -251,6 +272,8 @@ def test_ten_hits_and_the_header_fit_a_40_line_shell(crowded_index_dir, tmp_path
     terminal = Terminal(child, 40, columns)
     try:
         terminal.wait_for("searchkit>")
+        child.send(":all\r")  # every hit, copies too
+        terminal.wait_for("every hit shown")
         child.send("防火墙\r")
         terminal.wait_for("— 4 more: Enter or :next —")
         terminal.wait_for("(14 documents)")  # the toolbar, drawn again under the new prompt
