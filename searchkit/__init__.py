@@ -27,6 +27,7 @@ from .errors import (  # noqa: E402
     QuerySyntaxError,
     QueryTooLongError,
     SearchkitError,
+    ShardUnavailableError,
     UnknownSourceError,
 )
 from .models import (  # noqa: E402
@@ -62,4 +63,5 @@ __all__ = [
     "BadDateError",
     "LoadError",
     "UnknownSourceError",
+    "ShardUnavailableError",
 ]

@@ -110,6 +110,12 @@ def build_parser() -> Parser:
     index.add_argument("--userdict", metavar="FILE", help="a jieba user dictionary for this index")
     index.add_argument("--workers", type=_positive, metavar="N",
                        help="processes to index with (default: one per core)")
+    index.add_argument("--shards", type=_positive, metavar="N",
+                       help="build a sharded index of N shards, on a Dask cluster "
+                       "(needs searchkit[cluster]; see the README)")
+    index.add_argument("--cluster", metavar="ADDRESS",
+                       help="build (or update) the shards on the Dask scheduler at ADDRESS "
+                       "(tcp://HOST:8786); default: a local cluster started for the run")
     index.set_defaults(handler=cmd_index)
 
     search = commands.add_parser("search", help="search the index", add_help=False,
@@ -147,6 +153,8 @@ def build_parser() -> Parser:
            help="show every hit: do not fold copies of a better hit under it")
     option("--batch", metavar="FILE",
            help="run one query per line of FILE ('-' for stdin), print JSON lines")
+    option("--allow-partial", action="store_true",
+           help="of a sharded index, search the shards that can be read (results name the others)")
     search.set_defaults(handler=cmd_search, usage=search.format_usage())
     parser.search, parser.search_options = search, options
 
@@ -179,6 +187,8 @@ def build_parser() -> Parser:
 
     shell = commands.add_parser("shell", help="interactive search shell")
     _add_index_option(shell)
+    shell.add_argument("--allow-partial", action="store_true",
+                       help="of a sharded index, search the shards that can be read")
     shell.add_argument("--color", **_COLOR_OPTION)
     shell.set_defaults(handler=cmd_shell)
     return parser
@@ -277,16 +287,21 @@ def default_corpus() -> Path | None:
 def open_index(args: argparse.Namespace) -> SearchIndex:
     """Open the index named by --index; build the default one on first use."""
     if args.index:
-        return SearchIndex.open(args.index)
+        return SearchIndex.open(args.index, allow_partial=getattr(args, "allow_partial", False))
     return SearchIndex.open(default_index_dir(), build_from=default_corpus(), notice=_notice)
 
 
 def cmd_index(args: argparse.Namespace) -> int:
+    from .shards import is_sharded  # only here: a search of one index does not load it
+
     index_dir = args.index or default_index_dir()
     progress = ProgressBar() if sys.stderr.isatty() else None
     options = dict(rebuild=args.rebuild, userdict=args.userdict, progress=progress, warn=_notice,
                    workers=args.workers, remove=args.remove,
                    include=_globs(args.include), exclude=_globs(args.exclude))
+    if args.shards or args.cluster or is_sharded(index_dir):
+        # Shards are built on Dask: a cluster started for the run unless one is named.
+        options.update(shards=args.shards, cluster=args.cluster or "local")
     try:
         try:
             report = SearchIndex.build(index_dir, args.paths, **options)
@@ -513,7 +528,8 @@ def cmd_shell(args: argparse.Namespace) -> int:
     from .shell import run_shell
 
     index_dir = Path(args.index) if args.index else default_index_dir()
-    return run_shell(index_dir, build_from=None if args.index else default_corpus(), color=args.color)
+    return run_shell(index_dir, build_from=None if args.index else default_corpus(), color=args.color,
+                     allow_partial=args.allow_partial)
 
 
 if __name__ == "__main__":  # pragma: no cover

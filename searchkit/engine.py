@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import functools
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +45,7 @@ class SearchIndex:
         self._segmenter = analysis.segmenter_for(_ix.schema[schema.CONTENT].analyzer.profile)
         self._state = indexer.index_state(self.path, _ix)
         self._source_table_cache: tuple[Any, SourceTable] | None = None  # per searcher
+        self._statistics = None  # collection statistics given by a sharded index (see shards.py)
         self._facet_columns: overview.FacetColumns | None = None  # per searcher
 
     # -- opening and building -------------------------------------------------
@@ -53,6 +57,7 @@ class SearchIndex:
         *,
         build_from: str | os.PathLike | None = None,
         notice: Callable[[str], None] | None = None,
+        allow_partial: bool = False,
     ) -> "SearchIndex":
         """Open the index at path (IndexNotFoundError, IndexMismatchError, IndexDamagedError).
 
@@ -60,7 +65,14 @@ class SearchIndex:
         (``notice`` is told so, since it takes a few seconds); a damaged one
         is reported, not built over. Opening checks the index's files cheaply
         (see ``verify`` for a full check).
+
+        A sharded index (see shards.py) opens as a ``ShardedIndex``, which
+        answers like one index; ``allow_partial`` lets it answer from the
+        shards it can read, naming the others in ``partial_shards``.
         """
+        sharded = _sharded_index(path, allow_partial)
+        if sharded is not None:
+            return sharded
         try:
             ix, manifest = indexer.open_whoosh_index(path)
         except IndexNotFoundError:
@@ -87,6 +99,8 @@ class SearchIndex:
         remove: Iterable[str | os.PathLike] = (),
         include: Iterable[str] | None = None,
         exclude: Iterable[str] | None = None,
+        shards: int | None = None,
+        cluster: str | None = None,
     ) -> IndexReport:
         """Index (or update the index of) the files under corpus into path.
 
@@ -96,7 +110,16 @@ class SearchIndex:
         the recorded ones) select the files. ``progress(done, total)`` hears
         the bytes indexed so far; ``warn`` hears one line per file skipped;
         ``workers`` processes share the work (default: one per core).
+
+        ``shards`` builds a sharded index of that many shards (see shards.py),
+        on the Dask cluster at ``cluster`` ('local': one started for the run;
+        None: in this process); a sharded index is updated shard by shard.
         """
+        if shards is not None or cluster is not None or _is_sharded(path):
+            from . import shards as sharding
+            return sharding.update(path, corpus, shards=shards, cluster=cluster, rebuild=rebuild,
+                                   userdict=userdict, progress=progress, warn=warn, workers=workers,
+                                   remove=remove, include=include, exclude=exclude)
         return indexer.update_index(path, corpus, rebuild=rebuild, userdict=userdict,
                                     progress=progress, warn=warn, workers=workers,
                                     remove=remove, include=include, exclude=exclude)
@@ -113,8 +136,14 @@ class SearchIndex:
         remove: Iterable[str | os.PathLike] = (),
         include: Iterable[str] | None = None,
         exclude: Iterable[str] | None = None,
+        shards: int | None = None,
+        cluster: str | None = None,
     ) -> IndexReport:
         """Bring this index up to date with the files under corpus (see ``build``)."""
+        if shards is not None or cluster is not None:
+            from . import shards as sharding
+            # This index is not sharded: that is refused with one clear error.
+            sharding.plan_jobs(self.path, corpus, shards)
         report = indexer.update_index(self.path, corpus, rebuild=rebuild, userdict=userdict,
                                       progress=progress, warn=warn, workers=workers,
                                       remove=remove, include=include, exclude=exclude)
@@ -189,9 +218,27 @@ class SearchIndex:
         with self._lock, self._guard():
             return self._get_searcher().doc_count() - len(self._tie_break().tails)
 
+    def score_with(self, statistics) -> None:
+        """Score with these collection statistics from now on: the summed statistics of
+        every shard of a sharded index this index is a shard of (see shards.py)."""
+        with self._lock:
+            self.close()
+            self._statistics = statistics
+
+    @contextlib.contextmanager
+    def shard_reader(self) -> Iterator["ShardReader"]:
+        """This index read as one shard of a sharded index (see shards.py): locked, and
+        damage found meanwhile raised as IndexDamagedError."""
+        with self._lock, self._guard():
+            searcher = self._get_searcher()
+            yield ShardReader(searcher, self._tie_break(), self._state, self._manifest.config,
+                              self._manifest.aliases, self._segmenter,
+                              functools.partial(self._hit, searcher),
+                              functools.partial(self._count_sources, searcher))
+
     def _get_searcher(self):
         if self._searcher is None:
-            self._searcher = self._ix.searcher(weighting=LiveBM25F())
+            self._searcher = self._ix.searcher(weighting=LiveBM25F(self._statistics))
             self._order = None
         return self._searcher
 
@@ -512,6 +559,38 @@ class SearchIndex:
             latest=dt.date.fromordinal(max(days)) if days else None,
             undated=total - len(days), size_bytes=size, analyzer=dict(self._manifest.config),
         )
+
+
+@dataclass(frozen=True)
+class ShardReader:
+    """What a sharded index reads of one shard, while the shard is locked (see SearchIndex.shard_reader)."""
+
+    searcher: Any
+    order: ranking.TieBreak
+    state: tuple
+    config: dict[str, Any]
+    aliases: dict[str, list[str]]
+    segmenter: analysis.Segmenter
+    hit: Callable[[int, float, Callable[[str], list[tuple[int, int]]], bool, int], Hit]
+    """hit(docnum, score, find_spans, original, snippet_chars): the Hit of one of the shard's documents."""
+    count_sources: Callable[[], dict[str, int]]
+
+
+SHARD_LAYOUT = "searchkit-shards.json"
+"""The file that makes a directory a sharded index (see shards.py, imported only for one)."""
+
+
+def _is_sharded(path: str | os.PathLike) -> bool:
+    """Whether path holds a sharded index."""
+    return (Path(path) / SHARD_LAYOUT).is_file()
+
+
+def _sharded_index(path: str | os.PathLike, allow_partial: bool):
+    """The sharded index at path, or None if path holds none."""
+    if not _is_sharded(path):
+        return None
+    from .shards import ShardedIndex
+    return ShardedIndex.open(path, allow_partial=allow_partial)
 
 
 def _remembered(find_spans: Callable[[str], list[tuple[int, int]]]) -> Callable[[str], list[tuple[int, int]]]:

@@ -85,3 +85,15 @@ class UnknownSourceError(SearchkitError):
 
 def _unknown_source(name: str, suggestions: list[str], ambiguous: bool) -> "UnknownSourceError":
     return UnknownSourceError(name, suggestions, ambiguous=ambiguous)
+
+
+class ShardUnavailableError(SearchkitError):
+    """A shard of a sharded index cannot be read; ``shard`` names it."""
+
+    def __init__(self, shard: str, reason: str) -> None:
+        self.shard, self.reason = shard, " ".join(str(reason).split())
+        super().__init__(f"shard {shard} cannot be read ({self.reason}); "
+                         "search the other shards with --allow-partial")
+
+    def __reduce__(self):  # survives pickling despite its two arguments
+        return type(self), (self.shard, self.reason)

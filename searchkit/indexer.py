@@ -17,6 +17,7 @@ import dataclasses
 import datetime as dt
 import errno
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -247,6 +248,7 @@ def update_index(
     remove: Iterable[str | os.PathLike] = (),
     include: Iterable[str] | None = None,
     exclude: Iterable[str] | None = None,
+    route: Callable[[str], bool] | None = None,
 ) -> IndexReport:
     """Bring the index at index_dir up to date with the files under paths.
 
@@ -264,6 +266,8 @@ def update_index(
     dictionary of an existing index). ``progress(done,
     total)`` is told the bytes indexed so far; ``workers`` processes share
     the work (default: one per core; small jobs are done in this process).
+    ``route(document_id)`` keeps the documents this index holds (a shard's,
+    see shards.py): the others are read and left out.
     """
     started = time.perf_counter()
     index_dir = Path(index_dir)
@@ -288,7 +292,7 @@ def update_index(
         run = _WriteRun(index_dir)
         with run.undone_on_failure():
             report = _write(run, manifest, plan, corpus, rebuild, userdict, progress, warn,
-                            workers or default_workers())
+                            workers or default_workers(), route)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -327,7 +331,8 @@ def _plan(index_dir: Path, manifest: Manifest | None, request: _Request,
 
 
 def _write(run: "_WriteRun", manifest: Manifest | None, plan: Plan, corpus: Corpus,
-           rebuild: bool, userdict, progress, warn, workers: int) -> IndexReport:
+           rebuild: bool, userdict, progress, warn, workers: int,
+           route: Callable[[str], bool] | None = None) -> IndexReport:
     """Index the changes into the live generation, or into a new one, and commit them."""
     index_dir = run.index_dir
     new = manifest is None or rebuild
@@ -343,7 +348,7 @@ def _write(run: "_WriteRun", manifest: Manifest | None, plan: Plan, corpus: Corp
         ix = whoosh_index.create_in(str(index_dir), schema.build_schema(profile), indexname=generation)
     report = IndexReport()
     run.writer = FastSegmentWriter(ix, limitmb=WRITER_LIMIT_MB)
-    segments = _apply_changes(ix, run.writer, plan, corpus, report, progress, warn, workers)
+    segments = _apply_changes(ix, run.writer, plan, corpus, report, progress, warn, workers, route)
     run.aliases = corpus.aliases  # the scanned roots' sidecars' aliases replace theirs
     _commit(run, StagedCommit(run.writer, segments), generation, corpus, new,
             userdict, ix.schema[schema.CONTENT].analyzer.profile)
@@ -587,7 +592,8 @@ def _next_generation(manifest: Manifest | None) -> str:
 
 
 def _apply_changes(ix, writer, plan: Plan, corpus: Corpus, report: IndexReport,
-                   progress: ProgressCallback | None, warn, workers: int) -> list:
+                   progress: ProgressCallback | None, warn, workers: int,
+                   route: Callable[[str], bool] | None = None) -> list:
     """Delete and index in writer (and workers) what changed; return the workers' segments.
 
     The roots the plan names are walked; each gets its sidecars' alias
@@ -617,14 +623,19 @@ def _apply_changes(ix, writer, plan: Plan, corpus: Corpus, report: IndexReport,
         # No more workers than parts: one big text file is one part, indexed
         # in this process rather than in a worker whose segment is then handed back.
         segments = parallel.index_in_parallel(
-            lambda: _segment_writer(ix), index_unit, segmenter, parts, min(workers, len(parts)),
+            lambda: _segment_writer(ix), _routed(index_unit, route), segmenter, parts, min(workers, len(parts)),
             tally.add, before_join=lambda: hold_point("workers-done"))
     else:
         segments = []
         for unit in changed:
-            tally.add(index_unit(unit, writer, segmenter))
+            tally.add(_routed(index_unit, route)(unit, writer, segmenter))
     tally.finish()
     return segments
+
+
+def _routed(index: parallel.UnitIndexer, route: Callable[[str], bool] | None) -> parallel.UnitIndexer:
+    """index_unit keeping only the documents route keeps (a shard's), or index_unit itself."""
+    return index if route is None else functools.partial(index, route=route)
 
 
 class _Walk:
@@ -729,8 +740,12 @@ def _segment_writer(ix) -> FastSegmentWriter:
     return FastSegmentWriter(ix, _lk=False, limitmb=WORKER_LIMIT_MB)
 
 
-def index_unit(unit: parallel.Unit, writer, segmenter: analysis.Segmenter) -> parallel.UnitResult:
-    """Add the documents of one unit of work to writer (a file above MAX_FILE_BYTES is refused)."""
+def index_unit(unit: parallel.Unit, writer, segmenter: analysis.Segmenter,
+               route: Callable[[str], bool] | None = None) -> parallel.UnitResult:
+    """Add the documents of one unit of work to writer (a file above MAX_FILE_BYTES is refused).
+
+    With route, only the documents whose ids it keeps (see update_index).
+    """
     size = _unit_bytes(unit)
     result = parallel.UnitResult(unit.key, 0, size / 1e6)
     if size > MAX_FILE_BYTES and unit.part.path.suffix.lower() != ".jsonl":  # JSON Lines: read a record at a time
@@ -738,7 +753,8 @@ def index_unit(unit: parallel.Unit, writer, segmenter: analysis.Segmenter) -> pa
         result.warnings.append(too_large(unit.part.path, size))
         return result
     prefix = id_prefix(unit.checksum)  # the label of its root, in an index of several
-    for batch in _fingerprinted(load_file(unit.part, warn=result.warnings.append)):
+    wanted = None if route is None else _counting_route(route, prefix, result)
+    for batch in _fingerprinted(load_file(unit.part, warn=result.warnings.append, wanted=wanted)):
         for document, fingerprint in batch:
             if prefix:
                 document = dataclasses.replace(document, id=prefix + document.id)
@@ -746,6 +762,16 @@ def index_unit(unit: parallel.Unit, writer, segmenter: analysis.Segmenter) -> pa
                 writer.add_document(**fields)
             result.documents += 1
     return result
+
+
+def _counting_route(route: Callable[[str], bool], prefix: str,
+                    result: parallel.UnitResult) -> Callable[[str], bool]:
+    """route for the loader (ids before their root's prefix), counting the documents it leaves out."""
+    def wanted(doc_id: str) -> bool:
+        kept = route(prefix + doc_id)
+        result.routed += not kept
+        return kept
+    return wanted
 
 
 def _fingerprinted(documents: Iterable[Document]) -> Iterator[list[tuple[Document, bytes | None]]]:
@@ -798,11 +824,14 @@ class _Tally:
         self.total_bytes = total_bytes
         self.done_bytes = 0
         self.documents: dict[str, int] = {}
+        self.routed: set[str] = set()  # files with documents of other shards
 
     def add(self, result: parallel.UnitResult) -> None:
         for message in result.warnings:
             (self.warn or warn_stderr)(message)
         self.documents[result.key] = self.documents.get(result.key, 0) + result.documents
+        if result.routed:
+            self.routed.add(result.key)
         if result.documents:  # the summary counts only text actually indexed
             self.report.megabytes += result.megabytes
         self.done_bytes += round(result.megabytes * 1e6)
@@ -812,6 +841,8 @@ class _Tally:
 
     def finish(self) -> None:
         for key, count in self.documents.items():
+            if count == 0 and key in self.routed:
+                continue  # its documents are all other shards' (see index_unit)
             if count == 0:
                 self.report.skipped += 1
             elif key in self.seen:

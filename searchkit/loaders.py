@@ -872,6 +872,7 @@ def load_file(
     warn: Warn | None = None,
     aliases: Aliases | None = None,
     overrides: Mapping[str, Any] | None = None,
+    wanted: Callable[[str], bool] | None = None,
 ) -> Iterator[Document]:
     """The documents of one file: one, or one per record of a JSON Lines file.
 
@@ -880,6 +881,8 @@ def load_file(
     date, source, url) win over extracted metadata. A file that cannot be
     read, or is binary, undecodable or empty, yields nothing and is reported
     through ``warn`` (default: standard error), as is each bad JSON line.
+    ``wanted(id)`` false leaves a document out as soon as its id is known,
+    unread and unreported (another shard's, see shards.py).
     """
     span = None
     if isinstance(path, CorpusFile):
@@ -888,7 +891,8 @@ def load_file(
     path = Path(path)
     warn = warn_stderr if warn is None else warn
     try:
-        yield from _load_documents(path, doc_id or path_to_text(path.name), warn, aliases, overrides, span)
+        yield from _load_documents(path, doc_id or path_to_text(path.name), warn, aliases, overrides, span,
+                                   wanted)
     except LoadError as error:
         warn(str(error))
 
@@ -900,6 +904,7 @@ def _load_documents(
     aliases: Aliases | None,
     overrides: Mapping[str, Any] | None,
     span: tuple[int, int, int] | None = None,
+    wanted: Callable[[str], bool] | None = None,
 ) -> Iterator[Document]:
     lookup = lookup_for(aliases)
     sidecar = _override_fields(overrides or {})
@@ -910,7 +915,9 @@ def _load_documents(
     suffix = Path(name).suffix.lower()
     if suffix == ".jsonl":
         lines = _jsonl_lines(path, span) if data is None else _numbered_lines(data)
-        yield from _load_jsonl(path, doc_id, warn, lookup, sidecar, span, lines)
+        yield from _load_jsonl(path, doc_id, warn, lookup, sidecar, span, lines, wanted)
+        return
+    if wanted is not None and not wanted(doc_id):
         return
     text = _read_text(path, warn, data)
     if looks_like_roff(name, text):
@@ -970,6 +977,7 @@ def _load_jsonl(
     sidecar: _Fields,
     span: tuple[int, int, int] | None = None,
     lines: Iterable[tuple[int, bytes]] | None = None,
+    wanted: Callable[[str], bool] | None = None,
 ) -> Iterator[Document]:
     resolved = path_to_text(os.path.realpath(path))  # once per file, not per record
     blank = True
@@ -984,6 +992,8 @@ def _load_jsonl(
             if record is None:
                 continue
             blank = False
+            if wanted is not None and not wanted(_record_id(record, doc_id, number)):
+                continue  # another shard's: not normalized here
             if not (record.get("text") or "").strip():
                 warn(f"{path}:{number}: skipped, no text")
                 continue
@@ -992,14 +1002,18 @@ def _load_jsonl(
                 warn(f"{path}:{number}: date {json.dumps(date, ensure_ascii=False)} ignored, "
                      "not a date (YYYY-MM-DD)")
             body = _record_body(record)
-            record_id = record.get("id")
-            record_id = f"{doc_id}#{number}" if record_id in (None, "") else str(record_id)
-            yield _make_document(record_id, resolved, body, sidecar, lookup)
+            yield _make_document(_record_id(record, doc_id, number), resolved, body, sidecar, lookup)
         # A part of a bigger file cannot tell: only a whole file is reported.
         if blank and (span is None or span[0] == 0 and span[1] >= path.stat().st_size):
             raise LoadError(f"{path}: skipped, empty")
     except OSError as error:
         raise LoadError(f"{path}: cannot read ({error.strerror or error})") from error
+
+
+def _record_id(record: dict[str, Any], doc_id: str, number: int) -> str:
+    """A JSON Lines record's document id: its own, or the file's and its line number."""
+    record_id = record.get("id")
+    return f"{doc_id}#{number}" if record_id in (None, "") else str(record_id)
 
 
 def _jsonl_lines(path: Path, span: tuple[int, int, int] | None) -> Iterator[tuple[int, bytes]]:

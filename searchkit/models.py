@@ -146,6 +146,9 @@ class SearchResults:
     page (None: all of them, as when no partial matches were added)."""
     facets: Facets | None = None
     """The whole result set by source and by period (None when not asked for)."""
+    partial_shards: list[str] = field(default_factory=list)
+    """The shards of a sharded index that could not be read, so whose documents are
+    missing from these results (only when the index was opened with allow_partial)."""
     folded: int | None = None
     """How many hits, ranked up to the end of this page, were folded under a
     better-ranked copy (see ``Hit.duplicates``); None when the search did not fold."""
@@ -167,6 +170,8 @@ class SearchResults:
         data["hits"] = [hit.to_json() for hit in self.hits]
         if self.facets is not None and self.total:  # no hits: the object stays as it was
             data["facets"] = self.facets.to_json()
+        if self.partial_shards:
+            data["partial_shards"] = list(self.partial_shards)
         if self.folded:
             data["folded"] = self.folded
         return data
@@ -229,6 +234,8 @@ class IndexStats:
     undated: int
     size_bytes: int
     analyzer: dict[str, Any]
+    shards: list[dict[str, Any]] = field(default_factory=list)
+    """Of a sharded index, each shard's name, documents and size_bytes (in routing order)."""
 
 
 @dataclass

@@ -42,6 +42,7 @@ class UnitResult:
     documents: int
     megabytes: float
     warnings: list[str] = field(default_factory=list)
+    routed: int = 0  # documents left to other shards (see indexer.index_unit)
 
 
 @dataclass(frozen=True)

@@ -29,14 +29,17 @@ PRUNE_ABOVE = 1000
 alternatives only is ranked by bounds (``best_bounded``) and its total estimated."""
 
 
-def best(searcher, compiled: Compiled, filters, top: int, sort: str, order: "TieBreak") -> "Ranked":
+def best(searcher, compiled: Compiled, filters, top: int, sort: str, order: "TieBreak",
+         prune: bool = True) -> "Ranked":
     """The first top matches of the query under filters, and how many there are.
 
     The total is exact, but for a query of alternatives only (one word, its
     characters, ...) with more than PRUNE_ABOVE matches: see ``best_bounded``.
+    ``prune=False`` ranks every match (a shard of an index with passages in
+    other shards: see shards.py).
     """
     combined = and_([compiled.query, *filters])
-    if sort == "relevance" and not order.tails:
+    if prune and sort == "relevance" and not order.tails:
         bounded = best_bounded(searcher, combined, top, order)
         if bounded is not None:
             return bounded

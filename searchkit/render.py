@@ -251,6 +251,9 @@ def results_text(results: SearchResults, *, color: bool, offset: int = 0,
         n = results.undated_excluded
         lines.append(f"{plural(n, 'matching document')} without a known date "
                      f"{'were' if n != 1 else 'was'} left out by the date filter.")
+    if results.partial_shards:
+        lines.append(f"Not searched, cannot be read: {sanitize(', '.join(results.partial_shards))} "
+                     "(their documents are missing from these results).")
     if results.folded:
         lines.append(folded_line(results.folded))
     if results.hits:
@@ -493,7 +496,18 @@ def stats_text(stats: IndexStats) -> str:
         f"segmenter:  {stats.analyzer.get('segmenter')}"
         + (" + user dictionary" if stats.analyzer.get("userdict") else ""),
     ]
+    if stats.shards:
+        lines.append(f"shards:     {len(stats.shards)}")
+        lines.extend(_shard_line(shard) for shard in stats.shards)
     return "\n".join(lines)
+
+
+def _shard_line(shard: dict) -> str:
+    """One shard of a sharded index, for stats_text."""
+    name = sanitize(str(shard["name"]))
+    if "error" in shard:
+        return f"  {name}  cannot be read: {sanitize(str(shard['error']))}"
+    return f"  {name}  {shard['documents']} documents, {shard['size_bytes'] / 1e6:.2f} MB"
 
 
 def report_text(report: IndexReport) -> str:

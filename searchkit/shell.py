@@ -904,7 +904,7 @@ def _warm_up(shell: Shell, on_ready: Callable[[], None]) -> None:
 
 
 def run_shell(index_dir: Path, build_from: Path | None = None, *, color: str = "auto",
-              input=None, output=None) -> int:
+              input=None, output=None, allow_partial: bool = False) -> int:
     """Open the index at index_dir (building it from build_from on first use) and run the shell.
 
     color is auto, always or never (``--color``; auto honours NO_COLOR, see
@@ -915,7 +915,8 @@ def run_shell(index_dir: Path, build_from: Path | None = None, *, color: str = "
         print(f"searchkit: {render.sanitize(message)}", file=sys.stderr, flush=True)
 
     try:
-        index = SearchIndex.open(index_dir, build_from=build_from, notice=notice)
+        index = SearchIndex.open(index_dir, build_from=build_from, notice=notice,
+                                 allow_partial=allow_partial)
     except SearchkitError as exc:
         print(f"searchkit: error: {render.error_text(exc)}", file=sys.stderr)
         return 1

@@ -32,12 +32,20 @@ class LiveBM25F(scoring.BM25F):
     the very same floats, as a clean build (see ``_LiveStatistics``).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, statistics: "_LiveStatistics | SummedStatistics | None" = None) -> None:
         super().__init__()
         self._statistics: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self.shared = statistics
 
-    def statistics(self, searcher) -> "_LiveStatistics":
-        """The live statistics of searcher's top-level searcher, computed once."""
+    def statistics(self, searcher) -> "_LiveStatistics | SummedStatistics":
+        """The live statistics of searcher's top-level searcher, computed once.
+
+        Or the statistics given when the model was made: those of every shard
+        of a sharded index (see shards.py), so that each shard scores its
+        documents as one index of all of them would.
+        """
+        if self.shared is not None:
+            return self.shared
         parent = searcher.get_parent()
         found = self._statistics.get(parent)
         if found is None:
@@ -117,6 +125,51 @@ class _LiveStatistics:
                 for leaf, deleted, gone in self._deleted:
                     frequency -= writer.deleted_postings(leaf, fieldname, btext, deleted, gone)
             self._frequencies[key] = frequency
+        return frequency
+
+
+def live_statistics(reader) -> _LiveStatistics:
+    """The collection statistics of one index's live documents (reader: its top-level reader)."""
+    return _LiveStatistics(reader)
+
+
+class SummedStatistics:
+    """The collection statistics of several indexes (shards) taken as one.
+
+    Document counts, field-length totals and document frequencies are
+    integers, so their sums are exactly the figures one index of all the
+    documents has, and BM25F computes the very same floats from them. The
+    shards' statistics are given with ``bind`` once their searchers exist
+    (each searcher's scoring model holds this object).
+    """
+
+    def __init__(self) -> None:
+        self._parts: list[_LiveStatistics] = []
+        self._lengths: dict[str, int] = {}
+        self._frequencies: dict[tuple[str, Any], int] = {}
+        self.count = 0
+
+    def bind(self, parts: "list[_LiveStatistics]") -> None:
+        """Take the figures of these shards' live documents from now on."""
+        self._parts = list(parts)
+        self._lengths.clear()
+        self._frequencies.clear()
+        self.count = sum(part.count for part in self._parts)
+
+    def field_length(self, fieldname: str) -> int:
+        """The summed lengths in fieldname of every shard's live documents."""
+        total = self._lengths.get(fieldname)
+        if total is None:
+            total = self._lengths[fieldname] = sum(part.field_length(fieldname) for part in self._parts)
+        return total
+
+    def doc_frequency(self, fieldname: str, text) -> int:
+        """How many live documents of all shards have the term."""
+        key = (fieldname, text)
+        frequency = self._frequencies.get(key)
+        if frequency is None:
+            frequency = self._frequencies[key] = sum(part.doc_frequency(fieldname, text)
+                                                     for part in self._parts)
         return frequency
 
 
@@ -390,7 +443,8 @@ def live_doc_frequency(searcher, term: "Term") -> int:
     weighting = searcher.weighting
     if isinstance(weighting, LiveBM25F):
         text = searcher.schema[term.fieldname].to_bytes(term.text)
-        if term.estimate_size(searcher.reader()) == 0:
+        # A shard without the term still answers for all shards (see SummedStatistics).
+        if weighting.shared is None and term.estimate_size(searcher.reader()) == 0:
             return 0
         return weighting.statistics(searcher).doc_frequency(term.fieldname, text)
     return term.estimate_size(searcher.reader())
