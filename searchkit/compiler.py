@@ -246,6 +246,8 @@ class Compiler:
         for item in _nodes(node, negated=False):
             if isinstance(item, q.Phrase):
                 terms.append(item.text)
+            elif isinstance(item, q.Term) and self._only_characters(item.text):
+                terms.append(item.text)  # found as typed (时区), so marked as typed, not 时 and 区
             elif isinstance(item, q.Term):
                 words = self._query_words(item.text)
                 keep = [w for w in words if not (len(w) == 1 and analysis.is_cjk(w))] or words
