@@ -155,6 +155,9 @@ def _inside(spans: Sequence[tuple[int, int]], start: int, end: int) -> list[tupl
     return [(max(s, start) - start, min(e, end) - start) for s, e in spans if s < end and e > start]
 
 
+_NO_LINE_START = frozenset("，。、；：！？）》」』】〉〕］｝”’…·％")
+
+
 _LATIN_WORD_CHAR = re.compile(r"[0-9A-Za-z_\-.'/@:]")
 
 
@@ -163,7 +166,8 @@ def wrap_ranges(text: str, width: int, keep: Sequence[tuple[int, int]] = ()) -> 
 
     A line breaks between characters, but not inside a Latin word (or a path, a
     number) or a span of keep (sorted, such as highlights) that can move whole to
-    the next line; spaces at a break are dropped.
+    the next line, and not before closing punctuation (、。」); spaces at a break
+    are dropped.
     """
     ranges: list[tuple[int, int]] = []
     start, column, index = 0, 0, 0
@@ -182,6 +186,13 @@ def wrap_ranges(text: str, width: int, keep: Sequence[tuple[int, int]] = ()) -> 
                 word = min(word, s)
         if start < word < end and display_width(text[start:word]) >= width // 2:
             end = index = word  # the word (or the highlight) moves to the next line
+        elif text[end] in _NO_LINE_START:
+            back = end - 1  # the character before goes down with it, or a highlight whole
+            for s, e in keep:
+                if s <= back < e:
+                    back = min(back, s)
+            if start < back and display_width(text[start:back]) >= width // 2:
+                end = index = back
         ranges.append((start, len(text[start:end].rstrip()) + start))
         while index < len(text) and text[index] == " ":
             index += 1

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from searchkit import render
 from searchkit.models import Document
 from searchkit.render import PLAIN_MARKS, display_width, document_body, document_text, wrap_spans
 
@@ -88,3 +90,16 @@ def test_wrapped_lines_fit_and_lose_nothing_but_spaces_at_breaks(text, width):
     marked = document_body(text, [(0, len(text))], color=False, width=width)
     assert marked.replace(PLAIN_MARKS[0], "").replace(PLAIN_MARKS[1], "") == \
         document_body(text, color=False, width=width)
+
+
+@pytest.mark.parametrize("keep", [[], [(7, 9)]])
+def test_closing_punctuation_never_starts_a_snippet_line(keep):
+    # 18 columns hold eight characters and the ninth would end the line; 、 must not
+    # start the next one, so it goes down with the character before it (or the
+    # highlight that ends there, whole).
+    text = "一二三四五六七八九、十一二三四"
+    lines = [text[a:b] for a, b in render.wrap_ranges(text, 18, keep)]
+    assert "".join(lines) == text
+    assert not any(line.startswith("、") for line in lines)
+    assert all(render.display_width(line) <= 18 for line in lines)
+    assert lines[1].startswith("八九" if keep else "九")

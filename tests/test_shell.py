@@ -477,3 +477,4 @@ def test_timeline_is_in_help_and_completion(shell, out):
     assert ":timeline" in out.text
     completions = sh.ShellCompleter(shell).get_completions(PromptDocument(":tim"), None)
     assert [c.text for c in completions] == ["timeline"]
+
