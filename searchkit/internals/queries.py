@@ -554,6 +554,8 @@ class Phrase(wq.Phrase):
     other Term queries; this one asks its own Term queries every time.
     """
 
+    ordered = True  # the words in the query's order (Near: in any)
+
     def __init__(self, fieldname: str, words: list[str], boost: float = 1.0) -> None:
         super().__init__(fieldname, words, boost=boost)
         self._terms = [Term(fieldname, word) for word in words]
@@ -563,11 +565,11 @@ class Phrase(wq.Phrase):
         return min(term.estimate_size(ixreader) for term in self._terms)
 
     def matcher(self, searcher, context=None):
-        """Whoosh's Phrase.matcher (words in order, next to each other), over Term queries."""
+        """Whoosh's Phrase.matcher (words in order, within slop), over Term queries."""
         reader = searcher.reader()
         if not all(term.estimate_size(reader) for term in self._terms):
             return matching.NullMatcher()
-        near = wq.SpanNear2(self._terms, slop=self.slop, ordered=True, mindist=1)
+        near = wq.SpanNear2(self._terms, slop=self.slop, ordered=self.ordered, mindist=1)
         found = near.matcher(searcher, context)
         return matching.WrappingMatcher(found, boost=self.boost) if self.boost != 1.0 else found
 
@@ -575,22 +577,15 @@ class Phrase(wq.Phrase):
 class Near(Phrase):
     """Words within slop positions of each other, in any order (a proximity bonus).
 
-    Matching is Whoosh's SpanNear2, unordered; a match scores as its words do
-    (times boost), like a Phrase.
+    Matching is Whoosh's SpanNear2, unordered (Phrase.matcher); a match scores
+    as its words do (times boost), like a Phrase.
     """
+
+    ordered = False
 
     def __init__(self, fieldname: str, words: list[str], slop: int, boost: float = 1.0) -> None:
         super().__init__(fieldname, words, boost=boost)
         self.slop = slop
-
-    def matcher(self, searcher, context=None):
-        """The words' Term matchers, kept where all are within slop of one another."""
-        reader = searcher.reader()
-        if not all(term.estimate_size(reader) for term in self._terms):
-            return matching.NullMatcher()
-        near = wq.SpanNear2(self._terms, slop=self.slop, ordered=False, mindist=1)
-        found = near.matcher(searcher, context)
-        return matching.WrappingMatcher(found, boost=self.boost) if self.boost != 1.0 else found
 
 
 class AndNot(wq.AndNot):
