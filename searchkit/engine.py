@@ -234,7 +234,8 @@ class SearchIndex:
             yield ShardReader(searcher, self._tie_break(), self._state, self._manifest.config,
                               self._manifest.aliases, self._segmenter,
                               functools.partial(self._hit, searcher),
-                              functools.partial(self._count_sources, searcher))
+                              functools.partial(self._count_sources, searcher),
+                              functools.partial(self._facet_tally, searcher))
 
     def _get_searcher(self):
         if self._searcher is None:
@@ -365,6 +366,10 @@ class SearchIndex:
 
     def _facets(self, searcher, results: "ranking.Ranked", compiled, filters) -> Facets:
         """Every match of results counted by source and period, also where ranking read only the best."""
+        return overview.facets_of(self._facet_tally(searcher, results, compiled, filters))
+
+    def _facet_tally(self, searcher, results: "ranking.Ranked", compiled, filters) -> "overview.Tally":
+        """The counts behind _facets (a sharded index adds its shards' up)."""
         columns = self._facet_columns
         if columns is None or columns.searcher is not searcher:
             columns = self._facet_columns = overview.FacetColumns(searcher)
@@ -372,7 +377,7 @@ class SearchIndex:
         if matches is None:
             matches = overview.matching_docnums(searcher, compiler.and_([compiled.query, *filters]))
         order = self._tie_break()
-        return overview.count(columns, matches, order.head if order.tails else None)
+        return overview.tally(columns, matches, order.head if order.tails else None)
 
 
     def _hit(self, searcher, docnum: int, score: float,
@@ -574,6 +579,8 @@ class ShardReader:
     hit: Callable[[int, float, Callable[[str], list[tuple[int, int]]], bool, int], Hit]
     """hit(docnum, score, find_spans, original, snippet_chars): the Hit of one of the shard's documents."""
     count_sources: Callable[[], dict[str, int]]
+    facet_tally: Callable[..., Any]
+    """facet_tally(ranked, compiled, filters): the shard's matches counted (see facets.Tally)."""
 
 
 SHARD_LAYOUT = "searchkit-shards.json"

@@ -13,6 +13,7 @@ from array import array
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
 
 from whoosh import query as wq
 
@@ -142,12 +143,30 @@ def _numbered_sources(reader, terms: list[bytes], size: int) -> tuple[array, dic
     return keys, dict(enumerate(terms, 1))
 
 
+@dataclass
+class Tally:
+    """How many of a set of documents each source and each day has: what Facets are made
+    of, and what shards add up (each counts its own documents) before they are made."""
+
+    sources: Counter[str] = field(default_factory=Counter)
+    by_day: Counter[int] = field(default_factory=Counter)
+    undated: int = 0
+
+    def __add__(self, other: "Tally") -> "Tally":
+        return Tally(self.sources + other.sources, self.by_day + other.by_day, self.undated + other.undated)
+
+
 def count(columns: FacetColumns, docnums: Iterable[int], head=None) -> Facets:
     """The overview of the documents docnums (any passage of a long document stands for it).
 
     ``head`` maps a passage's docnum to its document's first passage, so a
     document counts once; None when the index has no passages.
     """
+    return facets_of(tally(columns, docnums, head))
+
+
+def tally(columns: FacetColumns, docnums: Iterable[int], head=None) -> Tally:
+    """The counts of the documents docnums by source and by day (see count)."""
     docs: Collection[int] = {head(d) for d in docnums} if head else _collection(docnums)
     names = columns.source_names()  # first: it may renumber the keys
     ordered = columns.keys.by_runs(len(docs)) or (columns.any_dated and columns.days.by_runs(len(docs)))
@@ -158,13 +177,18 @@ def count(columns: FacetColumns, docnums: Iterable[int], head=None) -> Facets:
     sources: Counter[str] = Counter()
     for key, n in by_key.items():
         sources[names.get(key) or "?"] += n
-    most_first = dict(sorted(sources.items(), key=lambda item: (-item[1], item[0])))
     if not columns.any_dated:
-        return Facets(sources=most_first, periods={}, undated=len(docs))
+        return Tally(sources, Counter(), len(docs))
     by_day = columns.days.count(docs, ordered)
     undated = by_day.pop(0, 0)
-    by, periods = periods_of(by_day)
-    return Facets(sources=most_first, periods=periods, by=by, undated=undated)
+    return Tally(sources, by_day, undated)
+
+
+def facets_of(counts: Tally) -> Facets:
+    """The overview made of counts: sources most first, periods by year or month."""
+    most_first = dict(sorted(counts.sources.items(), key=lambda item: (-item[1], item[0])))
+    by, periods = periods_of(counts.by_day)
+    return Facets(sources=most_first, periods=periods, by=by, undated=counts.undated)
 
 
 def _collection(docnums: Iterable[int]) -> Collection[int]:

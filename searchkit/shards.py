@@ -34,6 +34,7 @@ from typing import Any
 from whoosh import query as wq
 
 from . import compiler, highlight, indexer, integrity, ranking, schema
+from . import facets as overview
 from . import query as q
 from .engine import SHARD_LAYOUT, SearchIndex, ShardReader
 from .errors import (IndexDamagedError, IndexMismatchError, IndexNotFoundError, SearchkitError,
@@ -420,9 +421,8 @@ class ShardedIndex:
     ) -> SearchResults:
         """Ranked hits for query over every shard, as one index would give them (see SearchIndex.search).
 
-        Not yet over shards: the overview of the results (``facets`` is
-        accepted, and ``results.facets`` is None) and folding copies (``fold``
-        is accepted, and every hit is listed).
+        The overview (``facets``) adds up every shard's counts. Not yet over
+        shards: folding copies (``fold`` is accepted, and every hit is listed).
         """
         started = time.perf_counter()
         if sort not in SORTS:
@@ -434,12 +434,12 @@ class ShardedIndex:
         if snippet_chars < 1:
             raise SearchkitError("snippet_chars must be at least 1")
         results = self._retrying(lambda: self._search(query, text, sources, since, until, limit,
-                                                      offset, sort, original, snippet_chars))
+                                                      offset, sort, original, snippet_chars, facets))
         results.elapsed = time.perf_counter() - started
         return results
 
     def _search(self, query, text, sources, since, until, limit, offset, sort, original,
-                snippet_chars) -> SearchResults:
+                snippet_chars, facets) -> SearchResults:
         names = list(self._shards)
         if not names:
             raise SearchkitError(f"no shard of {self.path} can be read: " + "; ".join(
@@ -451,17 +451,19 @@ class ShardedIndex:
         several = len(compiled.clauses) > 1
         # As ranking.ranked_hits does on one index: those with every word
         # first, then, under FILL_BELOW of them, those with some of the words.
+        tallies = [] if facets else None  # each shard counts its matches for the overview
         candidates, total, exact = self._best(names, compiled, filters,
-                                              max(top, ranking.FILL_BELOW) if several else top, sort)
+                                              max(top, ranking.FILL_BELOW) if several else top, sort, tallies)
         candidates.sort(key=lambda candidate: candidate.key)
         partial, complete = False, None
         if several and total == 0:
-            candidates, total = self._best_partial(names, compiled, filters, top, sort)
+            candidates, total = self._best_partial(names, compiled, filters, top, sort, tallies=tallies)
             candidates.sort(key=lambda candidate: candidate.key)
             partial = total > 0
         elif several and total < ranking.FILL_BELOW:
             found = {(c.shard, c.docnum) for c in candidates}
-            more, more_total = self._best_partial(names, compiled, filters, max(0, top - total), sort, found)
+            more, more_total = self._best_partial(names, compiled, filters, max(0, top - total), sort, found,
+                                                  tallies)
             more.sort(key=lambda candidate: candidate.key)
             candidates, complete = candidates + more, (total if more_total else None)
             total += more_total
@@ -479,15 +481,17 @@ class ShardedIndex:
             query=query, total=total, hits=hits, partial=partial, elapsed=0.0,
             undated_excluded=undated, terms=list(compiled.terms), total_exact=exact,
             partial_shards=self._partial_shards(), complete=complete,
+            facets=overview.facets_of(sum(tallies, overview.Tally())) if facets else None,
         )
 
-    def _best(self, names: list[str], compiled, filters, top: int,
-              sort: str) -> tuple[list[_Candidate], int, bool]:
+    def _best(self, names: list[str], compiled, filters, top: int, sort: str,
+              tallies: list | None = None) -> tuple[list[_Candidate], int, bool]:
         """Every shard's first top matches with their merge keys, the total, and whether it is exact.
 
         An estimated total (a shard ranked by bounds, see ranking.best_bounded)
         is the largest of the shards' totals and the sum of the exact ones: at
-        least that many, as one index's estimate is.
+        least that many, as one index's estimate is. Each shard's matches are
+        counted into tallies, when given.
         """
         candidates: list[_Candidate] = []
         totals, exact_sum, exact = [], 0, True
@@ -496,6 +500,8 @@ class ShardedIndex:
             with self._reading(name) as reader:
                 order = reader.order
                 ranked = ranking.best(reader.searcher, compiled, filters, top, sort, order, prune)
+                if tallies is not None:
+                    tallies.append(reader.facet_tally(ranked, compiled, filters))
                 key = _date_key(order) if sort == "date" else _relevance_key(order)
                 candidates.extend(_Candidate(key(docnum, score), name, docnum, score)
                                   for docnum, score in ranked.ranked)
@@ -520,10 +526,12 @@ class ShardedIndex:
         return found
 
     def _best_partial(self, names: list[str], compiled, filters, top: int, sort: str,
-                      found: set[tuple[str, int]] = frozenset()) -> tuple[list[_Candidate], int]:
+                      found: set[tuple[str, int]] = frozenset(),
+                      tallies: list | None = None) -> tuple[list[_Candidate], int]:
         """Every shard's best partial matches (see ranking.best_partial), keyed by coverage first.
 
         found: (shard, docnum) of the documents with every word, left out.
+        Each shard's candidates are counted into tallies, when given.
         """
         candidates: list[_Candidate] = []
         total = 0
@@ -532,6 +540,8 @@ class ShardedIndex:
                 searcher, order = reader.searcher, reader.order
                 exclude = frozenset(order.head(docnum) for shard, docnum in found if shard == name)
                 ranked = ranking.best_partial(searcher, compiled, filters, top, sort, order, exclude=exclude)
+                if tallies is not None:
+                    tallies.append(reader.facet_tally(ranked, compiled, filters))
                 if ranked.ranked:
                     coverage = _coverage(searcher, compiled, filters, order)
                     key = _relevance_key(order)
