@@ -287,13 +287,7 @@ class SearchIndex:
         in its place, as before folding existed.
         """
         started = time.perf_counter()
-        if sort not in SORTS:
-            raise SearchkitError(f"unknown sort '{sort}': use {' or '.join(SORTS)}")
-        if limit < 1 or offset < 0:
-            raise SearchkitError("limit must be at least 1 and offset at least 0")
-        if snippet_chars < 1:
-            raise SearchkitError("snippet_chars must be at least 1")
-        q.check_length(query)  # before normalizing: refusing a huge query costs nothing
+        check_search_options(query, sort, limit, offset, snippet_chars)
         self.refresh()
         text = normalize_query(query)
         with self._guard():  # segmenting the query reads the index's lexicon
@@ -409,14 +403,7 @@ class SearchIndex:
     # -- filters -------------------------------------------------------------
 
     def _filters(self, sources, since, until) -> list[wq.Query]:
-        filters = []
-        if isinstance(sources, str):  # one name, not an iterable of its characters
-            sources = [sources]
-        if sources:
-            filters.append(self._source_query(list(sources)))
-        if since is not None or until is not None:
-            filters.append(compiler.date_range(*q.date_span(since, until)))
-        return filters
+        return search_filters(sources, since, until, self._source_query)
 
     def _source_query(self, names: list[str]) -> wq.Query:
         """Documents from any of the sources names mean (UnknownSourceError, see resolve_source)."""
@@ -598,6 +585,32 @@ def _sharded_index(path: str | os.PathLike, allow_partial: bool):
         return None
     from .shards import ShardedIndex
     return ShardedIndex.open(path, allow_partial=allow_partial)
+
+
+def check_search_options(query: str, sort: str, limit: int, offset: int, snippet_chars: int) -> None:
+    """Refuse (SearchkitError) options no search takes, and a query over the length limit.
+
+    Before any work: refusing a huge query costs nothing, normalizing it would.
+    """
+    if sort not in SORTS:
+        raise SearchkitError(f"unknown sort '{sort}': use {' or '.join(SORTS)}")
+    if limit < 1 or offset < 0:
+        raise SearchkitError("limit must be at least 1 and offset at least 0")
+    if snippet_chars < 1:
+        raise SearchkitError("snippet_chars must be at least 1")
+    q.check_length(query)
+
+
+def search_filters(sources, since, until, source_query: Callable[[list[str]], wq.Query]) -> list[wq.Query]:
+    """The filters of a search: its sources (through source_query) and its dates."""
+    filters = []
+    if isinstance(sources, str):  # one name, not an iterable of its characters
+        sources = [sources]
+    if sources:
+        filters.append(source_query(list(sources)))
+    if since is not None or until is not None:
+        filters.append(compiler.date_range(*q.date_span(since, until)))
+    return filters
 
 
 def _remembered(find_spans: Callable[[str], list[tuple[int, int]]]) -> Callable[[str], list[tuple[int, int]]]:

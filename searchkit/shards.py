@@ -36,11 +36,11 @@ from whoosh import query as wq
 from . import compiler, highlight, indexer, integrity, ranking, schema
 from . import facets as overview
 from . import query as q
-from .engine import SHARD_LAYOUT, SearchIndex, ShardReader
+from .engine import SHARD_LAYOUT, SearchIndex, ShardReader, check_search_options, search_filters
 from .errors import (IndexDamagedError, IndexMismatchError, IndexNotFoundError, SearchkitError,
                      ShardUnavailableError)
 from .internals.queries import SummedStatistics, live_statistics, matching_docs
-from .models import DEFAULT_LIMIT, DEFAULT_SNIPPET_CHARS, SORTS, Document, IndexReport, IndexStats, SearchResults
+from .models import DEFAULT_LIMIT, DEFAULT_SNIPPET_CHARS, Document, IndexReport, IndexStats, SearchResults
 from .normalize import normalize_query
 from .sources import SourceTable, combine_aliases
 
@@ -425,14 +425,8 @@ class ShardedIndex:
         shards: folding copies (``fold`` is accepted, and every hit is listed).
         """
         started = time.perf_counter()
-        if sort not in SORTS:
-            raise SearchkitError(f"unknown sort '{sort}': use {' or '.join(SORTS)}")
-        if limit < 1 or offset < 0:
-            raise SearchkitError("limit must be at least 1 and offset at least 0")
-        q.check_length(query)
+        check_search_options(query, sort, limit, offset, snippet_chars)
         text = normalize_query(query)
-        if snippet_chars < 1:
-            raise SearchkitError("snippet_chars must be at least 1")
         results = self._retrying(lambda: self._search(query, text, sources, since, until, limit,
                                                       offset, sort, original, snippet_chars, facets))
         results.elapsed = time.perf_counter() - started
@@ -556,14 +550,7 @@ class ShardedIndex:
         return candidates, total
 
     def _filters(self, sources, since, until) -> list:
-        filters = []
-        if isinstance(sources, str):
-            sources = [sources]
-        if sources:
-            filters.append(self._source_query(list(sources)))
-        if since is not None or until is not None:
-            filters.append(compiler.date_range(*q.date_span(since, until)))
-        return filters
+        return search_filters(sources, since, until, self._source_query)
 
     # -- sources ----------------------------------------------------------------------
 
