@@ -143,13 +143,18 @@ def shingle_hashes(text: str) -> tuple[np.ndarray, np.ndarray]:
     if count < 1:  # shorter than a shingle: the whole of it is one
         kept = np.concatenate([kept, np.zeros(SHINGLE - len(kept), np.uint64)])
         count = 1
+    return _shingle_hashes(kept, count), where[:count]
+
+
+def _shingle_hashes(kept: np.ndarray, count: int) -> np.ndarray:
+    """The 32-bit hash of each of the first count runs of SHINGLE letters of kept."""
     with np.errstate(over="ignore"):
         mixed = kept[:count] * _MULTIPLIERS[0]
         for i in range(1, SHINGLE):
             mixed += kept[i:i + count] * _MULTIPLIERS[i]
         mixed ^= mixed >> np.uint64(29)
         mixed *= _MIX
-    return (mixed >> np.uint64(32)).astype(np.uint32), where[:count]
+    return (mixed >> np.uint64(32)).astype(np.uint32)
 
 
 def fingerprint_bytes(text: str) -> bytes:
@@ -184,14 +189,7 @@ def fingerprints_of(texts: list[str]) -> list[bytes]:
     results: list[bytes | None] = [None] * len(texts)
     count = len(where) - SHINGLE + 1
     if count > 0:
-        kept = _lowered(codes[where])
-        with np.errstate(over="ignore"):
-            mixed = kept[:count] * _MULTIPLIERS[0]
-            for i in range(1, SHINGLE):
-                mixed += kept[i:i + count] * _MULTIPLIERS[i]
-            mixed ^= mixed >> np.uint64(29)
-            mixed *= _MIX
-        hashes = (mixed >> np.uint64(32)).astype(np.uint32)
+        hashes = _shingle_hashes(_lowered(codes[where]), count)
         inside = owner[:count] == owner[SHINGLE - 1:]  # the shingle lies within one text
         hashes, shingle_owner, starts = hashes[inside], owner[:count][inside], where[:count][inside]
         shingles = np.bincount(shingle_owner, minlength=len(texts))
