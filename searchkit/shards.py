@@ -8,38 +8,43 @@ an update sends a changed document to the shard that already holds it, and
 corpus and keeps its own documents (see ``indexer.index_unit``): shards are
 built independently, in this process or on a Dask cluster (cluster.py).
 
-Searching is Elasticsearch's ``dfs_query_then_fetch`` in one process: the
-shards' collection statistics are summed (``SummedStatistics``: document
-count, field lengths, document frequencies, the integers BM25F reads), every
-shard scores its matches with those sums, so with the floats one index of all
-the documents gives, and the first hits of all shards are merged by the very
-key one index sorts by (score to six places, then date, then id; coverage
-first for partial matches). Snippets are cut for the final page only.
+Searching is Elasticsearch's ``dfs_query_then_fetch``: a coordinator
+(``ShardedIndex``) gathers every shard's collection statistics for the query
+(document count, field lengths, document frequencies: the integers BM25F
+reads) and sums them, every shard scores its matches with those sums, so
+with the floats one index of all the documents gives, and the first hits of
+all shards are merged by the very key one index sorts by (score to six
+places, then date, then id; coverage first for partial matches). Snippets
+are cut for the final page only. The coordinator reaches each shard through
+its service (shard_service.py): in this process, or a Dask actor that keeps
+the shard open on a worker (cluster.py).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import hashlib
 import json
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from whoosh import query as wq
 
-from . import compiler, highlight, indexer, integrity, ranking, schema
+from . import analysis, compiler, indexer, integrity, ranking, schema
 from . import facets as overview
 from . import query as q
-from .engine import SHARD_LAYOUT, SearchIndex, ShardReader, check_search_options, search_filters
+from .engine import SHARD_LAYOUT, check_search_options, search_filters
 from .errors import (IndexDamagedError, IndexMismatchError, IndexNotFoundError, SearchkitError,
                      ShardUnavailableError)
-from .internals.queries import SummedStatistics, live_statistics, matching_docs
+from .internals.queries import StatisticsTable
+from .shard_service import Search, ShardDescription, ShardFigures, ShardRanking, ShardService
 from .models import DEFAULT_LIMIT, DEFAULT_SNIPPET_CHARS, Document, IndexReport, IndexStats, SearchResults
 from .normalize import normalize_query
 from .sources import SourceTable, combine_aliases
@@ -259,6 +264,49 @@ def _reason(cause: BaseException) -> str:
     return str(cause)
 
 
+def after_statistics(index: "ShardedIndex", names: list[str]) -> None:
+    """Called between a search's statistics phase and its ranking phase (a no-op).
+
+    Tests replace it to stop a shard's worker at that very point.
+    """
+
+
+class LocalShards:
+    """Shard services in this process: each call is a direct call (see shard_service.py)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._services: dict[str, ShardService] = {}
+
+    def open(self, name: str) -> None:
+        """Open shard name's service (IndexNotFoundError, IndexMismatchError, OSError)."""
+        self._services[name] = ShardService(str(self.path / name))
+
+    def ask(self, method: str, calls: dict[str, tuple]) -> dict[str, Any]:
+        """method(*args) of each named shard's service; a shard's fault is a _ShardFailed naming it."""
+        found = {}
+        for name, args in calls.items():
+            try:
+                found[name] = getattr(self._services[name], method)(*args)
+            except _SHARD_FAULTS as exc:
+                raise _ShardFailed(name, exc) from exc
+        return found
+
+    def placement(self) -> dict[str, str]:
+        """Where each shard is served: here."""
+        return {name: "this process" for name in self._services}
+
+    def drop(self, name: str) -> None:
+        service = self._services.pop(name, None)
+        if service is not None:
+            with contextlib.suppress(Exception):
+                service.close()
+
+    def close(self) -> None:
+        for service in self._services.values():
+            service.close()
+
+
 @dataclass
 class _Candidate:
     """One shard's hit before the merge: the sort key one index would give it, and where it is."""
@@ -276,62 +324,69 @@ class ShardedIndex:
     document, sources, resolve_source, stats, document_count, refresh,
     verify, warm_up, update, add_documents, close) and answers as one index
     of all the shards' documents would: the same hits, order and scores.
+    It coordinates: every shard is reached through its service
+    (shard_service.py), in this process or as a Dask actor (cluster.py).
     """
 
-    def __init__(self, path: Path, layout: Layout, allow_partial: bool) -> None:
+    def __init__(self, path: Path, layout: Layout, allow_partial: bool, shards=None) -> None:
         self.path = path
         self.layout = layout
         self.allow_partial = allow_partial
         self._lock = threading.RLock()
-        self._shards: dict[str, SearchIndex] = {}
+        self._pool = shards if shards is not None else LocalShards(path)
+        self._live: list[str] = []  # the shards in service, in layout order
         self._failed: dict[str, str] = {}  # name -> why it cannot be read
-        self._states: dict[str, tuple] = {}
-        self._bound = False
+        self._described: dict[str, ShardDescription] = {}
         self._source_table_cache: SourceTable | None = None
-        for name in layout.shards:
-            try:
-                self._shards[name] = SearchIndex.open(path / name)
-                config = self._config(name)
-            except _ShardFailed as failed:
-                self._fail(name, failed.cause)
-                continue
-            except _SHARD_FAULTS as exc:
-                self._fail(name, exc)
-                continue
-            if config != layout.config:  # refused even with allow_partial: no fault to skip
+        self._segmenter_cache = None
+        try:
+            for name in layout.shards:
+                try:
+                    self._pool.open(name)
+                except _SHARD_FAULTS as exc:
+                    self._fail(name, exc)
+                    continue
+                self._live.append(name)
+            self._retrying(self._describe)
+        except BaseException:
+            self._pool.close()
+            raise
+        for name, described in self._described.items():
+            if described.config != layout.config:  # refused even with allow_partial: no fault to skip
+                self._pool.close()
                 raise IndexMismatchError(path, f"shard {name} of {path} was built with another "
                                          "analyzer configuration than the sharded index records; "
                                          "rebuild it")
 
     @classmethod
-    def open(cls, path: str | os.PathLike, *, allow_partial: bool = False) -> "ShardedIndex":
+    def open(cls, path: str | os.PathLike, *, allow_partial: bool = False, cluster=None) -> "ShardedIndex":
         """Open the sharded index at path (see SearchIndex.open).
 
         A shard that cannot be opened is a ShardUnavailableError naming it,
         or with ``allow_partial`` left out of every answer (and named in
         ``partial_shards``). Shards built with another analyzer
         configuration than the layout records are an IndexMismatchError.
+        ``cluster`` serves the shards by Dask actors (see cluster.py).
         """
         path = Path(path)
-        return cls(path, Layout.read(path), allow_partial)
+        layout = Layout.read(path)
+        if cluster is None:
+            return cls(path, layout, allow_partial)
+        from . import cluster as dask_cluster  # Dask is an optional extra, imported only here
+        return cls(path, layout, allow_partial, dask_cluster.ActorShards(path, cluster, len(layout.shards)))
 
     def _fail(self, name: str, cause: BaseException) -> None:
         """Take shard name out of service, or raise ShardUnavailableError without allow_partial."""
         if not self.allow_partial:
             raise ShardUnavailableError(f"{name} of {self.path}", _reason(cause)) from None
-        shard = self._shards.pop(name, None)
-        if shard is not None:
-            with contextlib.suppress(Exception):
-                shard.close()
+        self._pool.drop(name)
+        if name in self._live:
+            self._live.remove(name)
+        self._described.pop(name, None)
         self._failed[name] = _reason(cause)
-        self._bound = False
+        self._source_table_cache = None
 
-    def _config(self, name: str) -> dict[str, Any]:
-        """The analyzer configuration shard name was built with."""
-        with self._reading(name) as reader:
-            return reader.config
-
-    # -- context, refresh and statistics ----------------------------------------------
+    # -- context, refresh and the shards' states ----------------------------------------
 
     def __enter__(self) -> "ShardedIndex":
         return self
@@ -340,64 +395,44 @@ class ShardedIndex:
         self.close()
 
     def close(self) -> None:
-        """Release every shard's searcher and open files."""
+        """Release every shard's searcher and open files (and the actors serving them)."""
         with self._lock:
-            for shard in self._shards.values():
-                shard.close()
-            self._bound = False
+            self._pool.close()
 
-    @contextlib.contextmanager
-    def _reading(self, name: str) -> Iterator[ShardReader]:
-        """Shard name, locked and guarded; its failure to read is a _ShardFailed."""
-        try:
-            with self._shards[name].shard_reader() as reader:
-                yield reader
-        except _SHARD_FAULTS as exc:
-            raise _ShardFailed(name, exc) from exc
+    def placement(self) -> dict[str, str]:
+        """Where each shard in service is served: 'this process' or a Dask worker's address."""
+        return self._pool.placement()
+
+    def _ask(self, method: str, calls: dict[str, tuple]) -> dict[str, Any]:
+        return self._pool.ask(method, calls)
 
     def _retrying(self, step: Callable[[], Any]) -> Any:
-        """step() with every shard's statistics bound; a shard failing takes it out and step runs again.
+        """step(); a shard failing takes it out and step runs again.
 
         Without allow_partial, the failure is a ShardUnavailableError naming the shard.
         """
         with self._lock:
             while True:
                 try:
-                    self._refresh_shards()
                     return step()
                 except _ShardFailed as failed:
                     self._fail(failed.name, failed.cause)
 
+    def _describe(self, names: Iterable[str] | None = None) -> None:
+        """Ask shards (all in service by default) for their states, configurations and sources."""
+        names = list(self._live if names is None else names)
+        described = self._ask("describe", {name: () for name in names})
+        changed = any(self._described.get(name) != found for name, found in described.items())
+        self._described.update(described)
+        if changed:
+            self._source_table_cache = None
+
     def refresh(self) -> bool:
         """Pick up what was committed to any shard since (see SearchIndex.refresh)."""
         with self._lock:
-            before = dict(self._states)
-            self._retrying(lambda: None)
-            return self._states != before
-
-    def _refresh_shards(self) -> None:
-        """Reopen the shards that changed; after any change, bind every shard to the new sums."""
-        for name, shard in list(self._shards.items()):
-            try:
-                shard.refresh()
-            except _SHARD_FAULTS as exc:
-                raise _ShardFailed(name, exc) from exc
-        states = {}
-        for name in self._shards:
-            with self._reading(name) as reader:
-                states[name] = reader.state
-        if self._bound and states == self._states:
-            return
-        statistics = SummedStatistics()
-        for shard in self._shards.values():
-            shard.score_with(statistics)
-        parts = []
-        for name in self._shards:
-            with self._reading(name) as reader:
-                parts.append(live_statistics(reader.searcher.reader()))
-        statistics.bind(parts)
-        self._states, self._bound = states, True
-        self._source_table_cache = None
+            before = {name: described.state for name, described in self._described.items()}
+            self._retrying(self._describe)
+            return {name: described.state for name, described in self._described.items()} != before
 
     def _partial_shards(self) -> list[str]:
         return sorted(self._failed)
@@ -434,120 +469,91 @@ class ShardedIndex:
 
     def _search(self, query, text, sources, since, until, limit, offset, sort, original,
                 snippet_chars, facets) -> SearchResults:
-        names = list(self._shards)
+        names = list(self._live)
         if not names:
             raise SearchkitError(f"no shard of {self.path} can be read: " + "; ".join(
                 f"{name}: {reason}" for name, reason in sorted(self._failed.items())))
-        with self._reading(names[0]) as first:  # segmenting reads the (shared) query lexicon
-            compiled = compiler.Compiler(first.segmenter, self._source_query).compile(q.parse(text))
-        filters = self._filters(sources, since, until)
         top = limit + offset
+        search, figures = self._gather(names, text, sources, since, until, sort, facets)
+        compiled = search.compiled
         several = len(compiled.clauses) > 1
+        statistics = StatisticsTable.summed([found.statistics for found in figures.values()])
+        after_statistics(self, names)
         # As ranking.ranked_hits does on one index: those with every word
         # first, then, under FILL_BELOW of them, those with some of the words.
-        tallies = [] if facets else None  # each shard counts its matches for the overview
-        candidates, total, exact = self._best(names, compiled, filters,
-                                              max(top, ranking.FILL_BELOW) if several else top, sort, tallies)
-        candidates.sort(key=lambda candidate: candidate.key)
+        search = dataclasses.replace(search, top=max(top, ranking.FILL_BELOW) if several else top,
+                                     prune=not any(found.passages for found in figures.values()))
+        ranked = self._ask("rank", {name: (search, statistics) for name in names})
+        candidates, total, exact = _merged(ranked)
+        tallies = [found.tally for found in ranked.values()]
+        undated = sum(found.undated for found in ranked.values())
         partial, complete = False, None
         if several and total == 0:
-            candidates, total = self._best_partial(names, compiled, filters, top, sort, tallies=tallies)
-            candidates.sort(key=lambda candidate: candidate.key)
+            candidates, total, tallies = self._partial(names, search, statistics, top, {}, tallies)
             partial = total > 0
         elif several and total < ranking.FILL_BELOW:
-            found = {(c.shard, c.docnum) for c in candidates}
-            more, more_total = self._best_partial(names, compiled, filters, max(0, top - total), sort, found,
-                                                  tallies)
-            more.sort(key=lambda candidate: candidate.key)
+            found = {}
+            for candidate in candidates:
+                found.setdefault(candidate.shard, []).append(candidate.docnum)
+            more, more_total, tallies = self._partial(names, search, statistics, max(0, top - total), found,
+                                                      tallies)
             candidates, complete = candidates + more, (total if more_total else None)
             total += more_total
-        find_spans = highlight.span_finder(compiled.terms)
-        hits = []
-        for candidate in candidates[offset:top]:
-            with self._reading(candidate.shard) as reader:
-                hits.append(reader.hit(candidate.docnum, candidate.score, find_spans, original, snippet_chars))
-        undated = 0
-        if compiled.dated or since is not None or until is not None:
-            for name in names:
-                with self._reading(name) as reader:
-                    undated += ranking.count_undated(reader.searcher, compiled, filters, reader.order)
         return SearchResults(
-            query=query, total=total, hits=hits, partial=partial, elapsed=0.0,
-            undated_excluded=undated, terms=list(compiled.terms), total_exact=exact,
-            partial_shards=self._partial_shards(), complete=complete,
+            query=query, total=total, hits=self._hits(candidates[offset:top], compiled, original, snippet_chars),
+            partial=partial, elapsed=0.0, undated_excluded=undated, terms=list(compiled.terms),
+            total_exact=exact, partial_shards=self._partial_shards(), complete=complete,
             facets=overview.facets_of(sum(tallies, overview.Tally())) if facets else None,
         )
 
-    def _best(self, names: list[str], compiled, filters, top: int, sort: str,
-              tallies: list | None = None) -> tuple[list[_Candidate], int, bool]:
-        """Every shard's first top matches with their merge keys, the total, and whether it is exact.
+    def _gather(self, names: list[str], text: str, sources, since, until, sort: str,
+                facets: bool) -> tuple[Search, dict[str, ShardFigures]]:
+        """The compiled search and every shard's figures for it (the statistics phase).
 
-        An estimated total (a shard ranked by bounds, see ranking.best_bounded)
-        is the largest of the shards' totals and the sum of the exact ones: at
-        least that many, as one index's estimate is. Each shard's matches are
-        counted into tallies, when given.
+        Each shard refreshes first; one found changed since it was last
+        described may have other sources (the query resolves them), so the
+        query is compiled again with the new ones.
         """
-        candidates: list[_Candidate] = []
-        totals, exact_sum, exact = [], 0, True
-        prune = not self._has_passages(names)
-        for name in names:
-            with self._reading(name) as reader:
-                order = reader.order
-                ranked = ranking.best(reader.searcher, compiled, filters, top, sort, order, prune)
-                if tallies is not None:
-                    tallies.append(reader.facet_tally(ranked, compiled, filters))
-                key = _date_key(order) if sort == "date" else _relevance_key(order)
-                candidates.extend(_Candidate(key(docnum, score), name, docnum, score)
-                                  for docnum, score in ranked.ranked)
-            totals.append(ranked.total)
-            if ranked.exact:
-                exact_sum += ranked.total
-            exact = exact and ranked.exact
-        total = sum(totals) if exact else max(max(totals), exact_sum)
-        return candidates, total, exact
+        for _ in range(3):
+            compiled = compiler.Compiler(self._segmenter(), self._source_query).compile(q.parse(text))
+            filters = self._filters(sources, since, until)
+            search = Search(compiled, filters, sort, facets=facets,
+                            dated=compiled.dated or since is not None or until is not None)
+            figures = self._ask("figures", {name: (search,) for name in names})
+            changed = [name for name, found in figures.items() if found.state != self._described[name].state]
+            if not changed:
+                break
+            self._describe(changed)
+        return search, figures
 
-    def _has_passages(self, names: list[str]) -> bool:
-        """Whether any shard holds a document indexed as passages.
+    def _partial(self, names: list[str], search: Search, statistics, top: int,
+                 found: dict[str, list[int]], tallies: list) -> tuple[list[_Candidate], int, list]:
+        """Every shard's best partial matches (see ranking.best_partial), merged; the total; the tallies.
 
-        One index of them all would then rank every match (ranking.best
-        prunes only without passages), so every shard does: its total is
-        then exact, as that index's is.
+        found: each shard's docnums of the documents with every word, left out.
         """
-        found = False
-        for name in names:
-            with self._reading(name) as reader:
-                found = found or bool(reader.order.tails)
-        return found
+        ranked = self._ask("rank_partial", {name: (search, statistics, top, found.get(name, []))
+                                            for name in names})
+        candidates, total, _ = _merged(ranked)
+        return candidates, total, tallies + [found.tally for found in ranked.values()]
 
-    def _best_partial(self, names: list[str], compiled, filters, top: int, sort: str,
-                      found: set[tuple[str, int]] = frozenset(),
-                      tallies: list | None = None) -> tuple[list[_Candidate], int]:
-        """Every shard's best partial matches (see ranking.best_partial), keyed by coverage first.
+    def _hits(self, page: list[_Candidate], compiled, original: bool, snippet_chars: int) -> list:
+        """The hits of the final page, each cut by the shard holding it (one call per shard)."""
+        picks: dict[str, list[tuple[int, float]]] = {}
+        for candidate in page:
+            picks.setdefault(candidate.shard, []).append((candidate.docnum, candidate.score))
+        made = self._ask("hits", {name: (chosen, list(compiled.terms), original, snippet_chars)
+                                  for name, chosen in picks.items()})
+        taken = {name: iter(hits) for name, hits in made.items()}
+        return [next(taken[candidate.shard]) for candidate in page]
 
-        found: (shard, docnum) of the documents with every word, left out.
-        Each shard's candidates are counted into tallies, when given.
-        """
-        candidates: list[_Candidate] = []
-        total = 0
-        for name in names:
-            with self._reading(name) as reader:
-                searcher, order = reader.searcher, reader.order
-                exclude = frozenset(order.head(docnum) for shard, docnum in found if shard == name)
-                ranked = ranking.best_partial(searcher, compiled, filters, top, sort, order, exclude=exclude)
-                if tallies is not None:
-                    tallies.append(reader.facet_tally(ranked, compiled, filters))
-                if ranked.ranked:
-                    coverage = _coverage(searcher, compiled, filters, order)
-                    key = _relevance_key(order)
-                    for docnum, score in ranked.ranked:
-                        covered = -coverage[order.head(docnum)]
-                        if sort == "date":  # newest first, then as by coverage and relevance
-                            full = (-order.day(docnum), covered, *key(docnum, score))
-                        else:
-                            full = (covered, *key(docnum, score))
-                        candidates.append(_Candidate(full, name, docnum, score))
-            total += ranked.total
-        return candidates, total
+    def _segmenter(self):
+        """The segmenter queries are cut with: the shards' (they share one configuration)."""
+        if self._segmenter_cache is None:
+            shard_dir = self.path / (self._live[0] if self._live else self.layout.shards[0])
+            profile = analysis.register_segmenter(indexer.index_userdict(shard_dir), shard_dir / indexer.LEXICON)
+            self._segmenter_cache = analysis.segmenter_for(profile)
+        return self._segmenter_cache
 
     def _filters(self, sources, since, until) -> list:
         return search_filters(sources, since, until, self._source_query)
@@ -565,23 +571,23 @@ class ShardedIndex:
             counts: dict[str, int] = {}
             spelling: dict[str, str] = {}
             aliases = []
-            for name in self._shards:
-                with self._reading(name) as reader:
-                    aliases.append(reader.aliases)
-                    for source, count in reader.count_sources().items():
-                        spelled = spelling.setdefault(source.lower(), source)
-                        counts[spelled] = counts.get(spelled, 0) + count
+            for name in self._live:
+                described = self._described[name]
+                aliases.append(described.aliases)
+                for source, count in described.sources.items():
+                    spelled = spelling.setdefault(source.lower(), source)
+                    counts[spelled] = counts.get(spelled, 0) + count
             ordered = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
             self._source_table_cache = SourceTable(ordered, combine_aliases(*aliases))
         return self._source_table_cache
 
     def resolve_source(self, name: str) -> str:
         """The source name that name means (see SearchIndex.resolve_source)."""
-        return self._retrying(lambda: self._source_table().resolve(name))
+        return self._retrying(lambda: (self._describe(), self._source_table().resolve(name))[1])
 
     def sources(self) -> dict[str, int]:
         """Source names with their document counts, over every shard."""
-        return self._retrying(lambda: dict(self._source_table().counts))
+        return self._retrying(lambda: (self._describe(), dict(self._source_table().counts))[1])
 
     # -- documents and statistics -------------------------------------------------------
 
@@ -590,36 +596,29 @@ class ShardedIndex:
         name = self.layout.shards[shard_of(doc_id, len(self.layout.shards))]
 
         def read() -> Document:
-            if name not in self._shards:
+            if name not in self._live:
                 raise ShardUnavailableError(f"{name} of {self.path}", self._failed.get(name, "not open"))
-            try:
-                return self._shards[name].document(doc_id)
-            except _SHARD_FAULTS as exc:
-                raise _ShardFailed(name, exc) from exc
+            return self._ask("document", {name: (doc_id,)})[name]
         return self._retrying(read)
 
     def document_count(self) -> int:
         """How many documents the shards hold together."""
-        return self._retrying(lambda: sum(self._each(lambda shard: shard.document_count())))
+        return self._retrying(lambda: sum(self._each("document_count")))
 
-    def _each(self, read: Callable[[SearchIndex], Any]) -> list:
-        """read(shard) for every shard that can be read, in layout order."""
-        found = []
-        for name in list(self._shards):
-            try:
-                found.append(read(self._shards[name]))
-            except _SHARD_FAULTS as exc:
-                raise _ShardFailed(name, exc) from exc
-        return found
+    def _each(self, method: str) -> list:
+        """method() of every shard in service, in layout order."""
+        return list(self._ask(method, {name: () for name in self._live}).values())
 
     def stats(self) -> IndexStats:
         """Document count, sources, date range and size of all shards, and each shard's."""
         def gather() -> IndexStats:
-            each = dict(zip(self._shards, self._each(lambda shard: shard.stats())))
+            self._describe()
+            each = dict(zip(self._live, self._each("stats")))
             earliest = [s.earliest for s in each.values() if s.earliest]
             latest = [s.latest for s in each.values() if s.latest]
             layout_size = (self.path / LAYOUT).stat().st_size
             first = next(iter(each.values()), None)
+            placement = self._pool.placement()
             return IndexStats(
                 path=str(self.path), documents=sum(s.documents for s in each.values()),
                 sources=dict(self._source_table().counts),
@@ -627,7 +626,8 @@ class ShardedIndex:
                 undated=sum(s.undated for s in each.values()),
                 size_bytes=layout_size + sum(s.size_bytes for s in each.values()),
                 analyzer=dict(first.analyzer) if first else dict(self.layout.config),
-                shards=[{"name": name, "documents": s.documents, "size_bytes": s.size_bytes}
+                shards=[{"name": name, "documents": s.documents, "size_bytes": s.size_bytes,
+                         **({} if isinstance(self._pool, LocalShards) else {"worker": placement[name]})}
                         for name, s in each.items()]
                 + [{"name": name, "error": reason} for name, reason in sorted(self._failed.items())],
             )
@@ -635,7 +635,7 @@ class ShardedIndex:
 
     def verify(self) -> integrity.Verified:
         """Verify every shard's files (see SearchIndex.verify); the first damage found is raised."""
-        verified = [shard.verify() for shard in self._shards.values()]
+        verified = self._retrying(lambda: self._each("verify"))
         return integrity.Verified(sum(v.files for v in verified), sum(v.bytes for v in verified))
 
     def warm_up(self) -> None:
@@ -657,34 +657,26 @@ class ShardedIndex:
         grouped: dict[str, list[Document]] = {}
         for document in documents:
             grouped.setdefault(self.layout.shards[shard_of(document.id, count)], []).append(document)
-        added = 0
-        for name, group in grouped.items():
-            if name not in self._shards:
+        for name in grouped:
+            if name not in self._live:
                 raise ShardUnavailableError(f"{name} of {self.path}", self._failed.get(name, "not open"))
-            added += self._shards[name].add_documents(group)
+        added = sum(self._retrying(lambda: self._ask("add_documents", {name: (group,) for name, group
+                                                                       in grouped.items()})).values())
         self.refresh()
         return added
 
 
-def _relevance_key(order: ranking.TieBreak) -> Callable[[int, float], tuple]:
-    """The key one index sorts hits by (ranking.TieBreak.key), with values comparable across shards."""
-    return lambda docnum, score: (-round(score, 6), -order.day(docnum), order.id(docnum))
+def _merged(ranked: dict[str, ShardRanking]) -> tuple[list[_Candidate], int, bool]:
+    """Every shard's candidates in the one index's order, the total, and whether it is exact.
 
-
-def _date_key(order: ranking.TieBreak) -> Callable[[int, float], tuple]:
-    """The key of sort='date' (ranking.TieBreak.date_key), comparable across shards."""
-    return lambda docnum, score: (-order.day(docnum), -round(score, 6), order.id(docnum))
-
-
-def _coverage(searcher, compiled, filters, order: ranking.TieBreak) -> dict[int, int]:
-    """How many of the query's clauses each document matches (by its first passage's docnum).
-
-    What ranking.best_partial ranks by first; documents never span shards,
-    so one shard's figure is the one index's.
+    An estimated total (a shard ranked by bounds, see ranking.best_bounded)
+    is the largest of the shards' totals and the sum of the exact ones: at
+    least that many, as one index's estimate is.
     """
-    required = compiler.and_([*compiled.required, *filters])
-    coverage: dict[int, int] = {}
-    for clause in compiled.clauses:
-        for head in {order.head(docnum) for docnum in matching_docs(searcher, compiler.and_([clause, required]))}:
-            coverage[head] = coverage.get(head, 0) + 1
-    return coverage
+    candidates = [_Candidate(key, name, docnum, score)
+                  for name, found in ranked.items() for key, docnum, score in found.candidates]
+    candidates.sort(key=lambda candidate: candidate.key)
+    exact = all(found.exact for found in ranked.values())
+    totals = [found.total for found in ranked.values()]
+    total = sum(totals) if exact else max(max(totals), sum(f.total for f in ranked.values() if f.exact))
+    return candidates, total, exact

@@ -32,12 +32,12 @@ class LiveBM25F(scoring.BM25F):
     the very same floats, as a clean build (see ``_LiveStatistics``).
     """
 
-    def __init__(self, statistics: "_LiveStatistics | SummedStatistics | None" = None) -> None:
+    def __init__(self, statistics: "_LiveStatistics | GatheredStatistics | None" = None) -> None:
         super().__init__()
         self._statistics: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self.shared = statistics
 
-    def statistics(self, searcher) -> "_LiveStatistics | SummedStatistics":
+    def statistics(self, searcher) -> "_LiveStatistics | GatheredStatistics":
         """The live statistics of searcher's top-level searcher, computed once.
 
         Or the statistics given when the model was made: those of every shard
@@ -61,15 +61,19 @@ class LiveBM25F(scoring.BM25F):
         """Whoosh's BM25F scorer, given the live average field length."""
         if not searcher.schema[fieldname].scorable:
             return super().scorer(searcher, fieldname, text, qf)
+        # Given statistics change from search to search (another shard
+        # changed): their idf is not kept in the searcher's cache.
+        idf = self.idf(searcher, fieldname, text) if self.shared is not None \
+            else searcher.get_parent().idf(fieldname, text)
         return _LiveBM25FScorer(searcher, fieldname, text, self._field_B.get(fieldname, self.B),
-                                self.K1, qf, self.statistics(searcher))
+                                self.K1, qf, self.statistics(searcher), idf)
 
 
 class _LiveBM25FScorer(scoring.BM25FScorer):
     """BM25FScorer.__init__ with the average field length of the live documents."""
 
-    def __init__(self, searcher, fieldname, text, B, K1, qf, statistics) -> None:
-        self.idf = searcher.get_parent().idf(fieldname, text)  # cached per searcher
+    def __init__(self, searcher, fieldname, text, B, K1, qf, statistics, idf: float) -> None:
+        self.idf = idf
         self.avgfl = statistics.field_length(fieldname) / (statistics.count or 1) or 1
         self.B, self.K1, self.qf = B, K1, qf
         self._max_weight = searcher.term_info(fieldname, text).max_weight()
@@ -133,44 +137,126 @@ def live_statistics(reader) -> _LiveStatistics:
     return _LiveStatistics(reader)
 
 
-class SummedStatistics:
-    """The collection statistics of several indexes (shards) taken as one.
+class GatheredStatistics:
+    """Collection statistics given as figures: a sharded index's, gathered from every shard.
 
-    Document counts, field-length totals and document frequencies are
-    integers, so their sums are exactly the figures one index of all the
-    documents has, and BM25F computes the very same floats from them. The
-    shards' statistics are given with ``bind`` once their searchers exist
-    (each searcher's scoring model holds this object).
+    The document count, field-length totals and document frequencies are
+    integers summed over the shards, so BM25F computes from them the very
+    floats one index of all the documents gives. A shard scores with the
+    table of the search at hand (``use``); a figure the table lacks is a
+    ``MissingStatisticError``, never the shard's own figure in silence.
     """
 
     def __init__(self) -> None:
-        self._parts: list[_LiveStatistics] = []
-        self._lengths: dict[str, int] = {}
-        self._frequencies: dict[tuple[str, Any], int] = {}
-        self.count = 0
+        self._table: "StatisticsTable | None" = None
 
-    def bind(self, parts: "list[_LiveStatistics]") -> None:
-        """Take the figures of these shards' live documents from now on."""
-        self._parts = list(parts)
-        self._lengths.clear()
-        self._frequencies.clear()
-        self.count = sum(part.count for part in self._parts)
+    def use(self, table: "StatisticsTable") -> None:
+        """Score with this table from now on (the coordinator's, for one search)."""
+        self._table = table
+
+    @property
+    def count(self) -> int:
+        return self._current().count
 
     def field_length(self, fieldname: str) -> int:
         """The summed lengths in fieldname of every shard's live documents."""
-        total = self._lengths.get(fieldname)
-        if total is None:
-            total = self._lengths[fieldname] = sum(part.field_length(fieldname) for part in self._parts)
-        return total
+        try:
+            return self._current().lengths[fieldname]
+        except KeyError:
+            raise MissingStatisticError(f"the length of field {fieldname!r} was not gathered") from None
 
     def doc_frequency(self, fieldname: str, text) -> int:
         """How many live documents of all shards have the term."""
-        key = (fieldname, text)
-        frequency = self._frequencies.get(key)
-        if frequency is None:
-            frequency = self._frequencies[key] = sum(part.doc_frequency(fieldname, text)
-                                                     for part in self._parts)
-        return frequency
+        try:
+            return self._current().frequencies[(fieldname, text)]
+        except KeyError:
+            raise MissingStatisticError(f"the frequency of {fieldname}:{text!r} was not gathered") from None
+
+    def _current(self) -> "StatisticsTable":
+        if self._table is None:
+            raise MissingStatisticError("no statistics were gathered for this search")
+        return self._table
+
+
+class MissingStatisticError(LookupError):
+    """A shard asked for a collection statistic the coordinator did not gather (a bug, said loudly)."""
+
+
+class StatisticsTable:
+    """The figures BM25F reads: document count, field-length totals, document frequencies.
+
+    Plain data (picklable): one shard's figures for a query's terms, or
+    the sum of every shard's (``summed``). Frequencies are keyed by
+    (field, term bytes).
+    """
+
+    __slots__ = ("count", "lengths", "frequencies")
+
+    def __init__(self, count: int, lengths: dict[str, int], frequencies: dict[tuple[str, bytes], int]) -> None:
+        self.count, self.lengths, self.frequencies = count, lengths, frequencies
+
+    def __getstate__(self):
+        return self.count, self.lengths, self.frequencies
+
+    def __setstate__(self, state) -> None:
+        self.count, self.lengths, self.frequencies = state
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, StatisticsTable) and self.__getstate__() == other.__getstate__()
+
+    @classmethod
+    def summed(cls, tables: "list[StatisticsTable]") -> "StatisticsTable":
+        """The figures of all these shards taken as one index.
+
+        A term one shard lacks (a term a query expands to elsewhere) counts
+        as none of its documents; every shard gives every scorable field's length.
+        """
+        lengths: dict[str, int] = {}
+        frequencies: dict[tuple[str, bytes], int] = {}
+        for table in tables:
+            for fieldname, length in table.lengths.items():
+                lengths[fieldname] = lengths.get(fieldname, 0) + length
+            for key, frequency in table.frequencies.items():
+                frequencies[key] = frequencies.get(key, 0) + frequency
+        return cls(sum(table.count for table in tables), lengths, frequencies)
+
+
+def query_statistics(statistics: _LiveStatistics, schema, queries) -> StatisticsTable:
+    """One index's figures for everything scoring queries may ask of it (see ``asked_terms``)."""
+    lengths = {name: statistics.field_length(name) for name, field in schema.items() if field.scorable}
+    frequencies = {key: statistics.doc_frequency(*key) for query in queries for key in asked_terms(query, schema)}
+    return StatisticsTable(statistics.count, lengths, frequencies)
+
+
+def asked_terms(query: wq.Query, schema) -> set[tuple[str, bytes]]:
+    """(field, term bytes) of every term whose statistics matching or scoring query reads.
+
+    Its terms, a phrase's words (each a Term, see Phrase), whatever field,
+    whether or not an index holds them (ranking reads the frequency of an
+    absent word too, see ``live_doc_frequency``). A query that expands
+    into terms per index (prefix, wildcard: Whoosh's MultiTerm) is refused:
+    the compiler makes none, and its terms would have to be gathered per shard.
+    """
+    keys: set[tuple[str, bytes]] = set()
+    stack = [query]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, wq.MultiTerm):
+            raise MissingStatisticError(f"statistics of {type(node).__name__} queries are not gathered")
+        if isinstance(node, wq.Phrase):
+            words = [(node.fieldname, word) for word in node.words]
+        elif isinstance(node, wq.Term):
+            words = [(node.fieldname, node.text)]
+        else:
+            stack.extend(node.children())
+            continue
+        for fieldname, text in words:
+            if fieldname in schema:
+                try:
+                    keys.add((fieldname, schema[fieldname].to_bytes(text) if isinstance(text, str) else text))
+                except ValueError:  # no such value in this field: no matcher asks for it
+                    pass
+    return keys
 
 
 def scored_matches(searcher, query: wq.Query, allow: set[int] | None = None) -> list[tuple[int, float]]:
@@ -443,7 +529,7 @@ def live_doc_frequency(searcher, term: "Term") -> int:
     weighting = searcher.weighting
     if isinstance(weighting, LiveBM25F):
         text = searcher.schema[term.fieldname].to_bytes(term.text)
-        # A shard without the term still answers for all shards (see SummedStatistics).
+        # A shard without the term still answers for all shards (see GatheredStatistics).
         if weighting.shared is None and term.estimate_size(searcher.reader()) == 0:
             return 0
         return weighting.statistics(searcher).doc_frequency(term.fieldname, text)
@@ -491,6 +577,9 @@ class Term(wq.Term):
     def __init__(self, fieldname: str, text: str, boost: float = 1.0) -> None:
         super().__init__(fieldname, text, boost=boost)
         self._infos: dict[Any, Any] = {}  # reader -> its TermInfo, None if the term is absent
+
+    def __getstate__(self):  # sent to another process (a shard's, see shard_service.py) without its readers
+        return {**self.__dict__, "_infos": {}}
 
     def _term_info(self, ixreader):
         if ixreader not in self._infos:
