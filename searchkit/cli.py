@@ -155,6 +155,7 @@ def build_parser() -> Parser:
            help="run one query per line of FILE ('-' for stdin), print JSON lines")
     option("--allow-partial", action="store_true",
            help="of a sharded index, search the shards that can be read (results name the others)")
+    option("--cluster", dest="serve", metavar="ADDRESS", help=_SERVE_HELP)
     search.set_defaults(handler=cmd_search, usage=search.format_usage())
     parser.search, parser.search_options = search, options
 
@@ -189,10 +190,14 @@ def build_parser() -> Parser:
     _add_index_option(shell)
     shell.add_argument("--allow-partial", action="store_true",
                        help="of a sharded index, search the shards that can be read")
+    shell.add_argument("--cluster", dest="serve", metavar="ADDRESS", help=_SERVE_HELP)
     shell.add_argument("--color", **_COLOR_OPTION)
     shell.set_defaults(handler=cmd_shell)
     return parser
 
+
+_SERVE_HELP = ("serve the shards of a sharded index by Dask actors on the scheduler at ADDRESS "
+               "(tcp://HOST:8786), or 'local': a cluster started here (needs searchkit[cluster])")
 
 _COLOR_OPTION = dict(
     choices=render.COLOR_CHOICES, default="auto", metavar="WHEN",
@@ -287,8 +292,10 @@ def default_corpus() -> Path | None:
 def open_index(args: argparse.Namespace) -> SearchIndex:
     """Open the index named by --index; build the default one on first use."""
     if args.index:
-        return SearchIndex.open(args.index, allow_partial=getattr(args, "allow_partial", False))
-    return SearchIndex.open(default_index_dir(), build_from=default_corpus(), notice=_notice)
+        return SearchIndex.open(args.index, allow_partial=getattr(args, "allow_partial", False),
+                                cluster=getattr(args, "serve", None))
+    return SearchIndex.open(default_index_dir(), build_from=default_corpus(), notice=_notice,
+                            cluster=getattr(args, "serve", None))
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -529,7 +536,7 @@ def cmd_shell(args: argparse.Namespace) -> int:
 
     index_dir = Path(args.index) if args.index else default_index_dir()
     return run_shell(index_dir, build_from=None if args.index else default_corpus(), color=args.color,
-                     allow_partial=args.allow_partial)
+                     allow_partial=args.allow_partial, cluster=args.serve)
 
 
 if __name__ == "__main__":  # pragma: no cover

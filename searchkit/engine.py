@@ -58,6 +58,7 @@ class SearchIndex:
         build_from: str | os.PathLike | None = None,
         notice: Callable[[str], None] | None = None,
         allow_partial: bool = False,
+        cluster: Any = None,
     ) -> "SearchIndex":
         """Open the index at path (IndexNotFoundError, IndexMismatchError, IndexDamagedError).
 
@@ -69,10 +70,17 @@ class SearchIndex:
         A sharded index (see shards.py) opens as a ``ShardedIndex``, which
         answers like one index; ``allow_partial`` lets it answer from the
         shards it can read, naming the others in ``partial_shards``.
+        ``cluster`` serves its shards by Dask actors, one per shard, on the
+        workers of that cluster: a scheduler address ('tcp://host:8786'),
+        'local' (a cluster started here for the life of the index) or a
+        ``distributed.Client``; the index must then be sharded.
         """
-        sharded = _sharded_index(path, allow_partial)
+        sharded = _sharded_index(path, allow_partial, cluster)
         if sharded is not None:
             return sharded
+        if cluster is not None:
+            raise SearchkitError(f"only a sharded index is served on a cluster, and {path} holds none: "
+                                 "build one with --shards")
         try:
             ix, manifest = indexer.open_whoosh_index(path)
         except IndexNotFoundError:
@@ -579,12 +587,12 @@ def _is_sharded(path: str | os.PathLike) -> bool:
     return (Path(path) / SHARD_LAYOUT).is_file()
 
 
-def _sharded_index(path: str | os.PathLike, allow_partial: bool):
-    """The sharded index at path, or None if path holds none."""
+def _sharded_index(path: str | os.PathLike, allow_partial: bool, cluster: Any = None):
+    """The sharded index at path (served on cluster, if given), or None if path holds none."""
     if not _is_sharded(path):
         return None
     from .shards import ShardedIndex
-    return ShardedIndex.open(path, allow_partial=allow_partial)
+    return ShardedIndex.open(path, allow_partial=allow_partial, cluster=cluster)
 
 
 def check_search_options(query: str, sort: str, limit: int, offset: int, snippet_chars: int) -> None:

@@ -22,6 +22,7 @@ serves one coordinator, which makes one search at a time.
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -130,6 +131,17 @@ class ShardService:
         self._index.close()
         self._live = None
 
+    def call(self, method: str, payload: bytes) -> bytes:
+        """method(*pickle.loads(payload)), its result pickled: how a Dask actor is called (cluster.py).
+
+        Dask serializes a list or dict element by element: a call whose
+        arguments travelled as they are took 50-120 ms for a list of 1,000
+        numbers, as one pickled blob 1.3 ms (one call about 1.1 ms).
+        """
+        if method not in _CALLS:
+            raise ValueError(f"no call {method!r} of a shard service")
+        return pickle.dumps(getattr(self, method)(*pickle.loads(payload)), protocol=pickle.HIGHEST_PROTOCOL)
+
     # -- the phases of a search ------------------------------------------------------------
 
     def figures(self, search: Search) -> ShardFigures:
@@ -191,6 +203,10 @@ class ShardService:
         find_spans = highlight.span_finder(terms)
         with self._index.shard_reader() as reader:
             return [reader.hit(docnum, score, find_spans, original, snippet_chars) for docnum, score in picks]
+
+
+_CALLS = frozenset({"describe", "document", "document_count", "stats", "verify", "add_documents", "close",
+                    "figures", "rank", "rank_partial", "hits"})
 
 
 def relevance_key(order: ranking.TieBreak):

@@ -57,7 +57,7 @@ ROUTING = "id-blake2b64"
 
 # What makes a shard unreadable at query time: its directory gone, its files
 # damaged or not what its manifest says, or the storage under it failing.
-_SHARD_FAULTS = (IndexNotFoundError, IndexMismatchError, OSError)
+SHARD_FAULTS = (IndexNotFoundError, IndexMismatchError, OSError)
 
 
 def shard_of(doc_id: str, count: int) -> int:
@@ -250,7 +250,7 @@ def update(path: str | os.PathLike, corpus: Iterable[str | os.PathLike], *, shar
 # -- searching ------------------------------------------------------------------------
 
 
-class _ShardFailed(Exception):
+class ShardFailed(Exception):
     """A shard could not be read during an operation (internal: becomes ShardUnavailableError)."""
 
     def __init__(self, name: str, cause: BaseException) -> None:
@@ -283,13 +283,13 @@ class LocalShards:
         self._services[name] = ShardService(str(self.path / name))
 
     def ask(self, method: str, calls: dict[str, tuple]) -> dict[str, Any]:
-        """method(*args) of each named shard's service; a shard's fault is a _ShardFailed naming it."""
+        """method(*args) of each named shard's service; a shard's fault is a ShardFailed naming it."""
         found = {}
         for name, args in calls.items():
             try:
                 found[name] = getattr(self._services[name], method)(*args)
-            except _SHARD_FAULTS as exc:
-                raise _ShardFailed(name, exc) from exc
+            except SHARD_FAULTS as exc:
+                raise ShardFailed(name, exc) from exc
         return found
 
     def placement(self) -> dict[str, str]:
@@ -343,7 +343,7 @@ class ShardedIndex:
             for name in layout.shards:
                 try:
                     self._pool.open(name)
-                except _SHARD_FAULTS as exc:
+                except SHARD_FAULTS as exc:
                     self._fail(name, exc)
                     continue
                 self._live.append(name)
@@ -415,7 +415,7 @@ class ShardedIndex:
             while True:
                 try:
                     return step()
-                except _ShardFailed as failed:
+                except ShardFailed as failed:
                     self._fail(failed.name, failed.cause)
 
     def _describe(self, names: Iterable[str] | None = None) -> None:

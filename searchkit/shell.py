@@ -904,19 +904,20 @@ def _warm_up(shell: Shell, on_ready: Callable[[], None]) -> None:
 
 
 def run_shell(index_dir: Path, build_from: Path | None = None, *, color: str = "auto",
-              input=None, output=None, allow_partial: bool = False) -> int:
+              input=None, output=None, allow_partial: bool = False, cluster: str | None = None) -> int:
     """Open the index at index_dir (building it from build_from on first use) and run the shell.
 
     color is auto, always or never (``--color``; auto honours NO_COLOR, see
     render.use_color). Returns the exit code. input/output are prompt_toolkit
-    objects, for tests.
+    objects, for tests. ``cluster`` serves a sharded index's shards by Dask
+    actors there (see SearchIndex.open).
     """
     def notice(message: str) -> None:
         print(f"searchkit: {render.sanitize(message)}", file=sys.stderr, flush=True)
 
     try:
         index = SearchIndex.open(index_dir, build_from=build_from, notice=notice,
-                                 allow_partial=allow_partial)
+                                 allow_partial=allow_partial, cluster=cluster)
     except SearchkitError as exc:
         print(f"searchkit: error: {render.error_text(exc)}", file=sys.stderr)
         return 1
