@@ -105,9 +105,9 @@ class ActorShards:
     ``timeout`` seconds makes its shard's call a fault naming the shard.
     """
 
-    def __init__(self, path: Path, address: Any, shards: int, timeout: float = SHARD_TIMEOUT) -> None:
+    def __init__(self, path: Path, address: Any, shards: int, timeout: float | None = None) -> None:
         self.path = Path(path).resolve()  # the workers may run in another directory
-        self.timeout = timeout
+        self.timeout = SHARD_TIMEOUT if timeout is None else timeout
         self._run = uuid.uuid4().hex[:8]
         self._futures: dict[str, Any] = {}
         self._actors: dict[str, Any] = {}

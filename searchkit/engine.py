@@ -227,16 +227,16 @@ class SearchIndex:
             return self._get_searcher().doc_count() - len(self._tie_break().tails)
 
     def score_with(self, statistics) -> None:
-        """Score with these collection statistics from now on: the summed statistics of
-        every shard of a sharded index this index is a shard of (see shards.py)."""
+        """Score with these collection statistics from now on: those every shard of a
+        sharded index gathers for a search (see shard_service.py)."""
         with self._lock:
             self.close()
             self._statistics = statistics
 
     @contextlib.contextmanager
     def shard_reader(self) -> Iterator["ShardReader"]:
-        """This index read as one shard of a sharded index (see shards.py): locked, and
-        damage found meanwhile raised as IndexDamagedError."""
+        """This index read as one shard of a sharded index (see shard_service.py): locked,
+        and damage found meanwhile raised as IndexDamagedError."""
         with self._lock, self._guard():
             searcher = self._get_searcher()
             yield ShardReader(searcher, self._tie_break(), self._state, self._manifest.config,
@@ -563,7 +563,7 @@ class SearchIndex:
 
 @dataclass(frozen=True)
 class ShardReader:
-    """What a sharded index reads of one shard, while the shard is locked (see SearchIndex.shard_reader)."""
+    """What a shard's service reads of its shard, while it is locked (see SearchIndex.shard_reader)."""
 
     searcher: Any
     order: ranking.TieBreak

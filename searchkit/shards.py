@@ -328,12 +328,12 @@ class ShardedIndex:
     (shard_service.py), in this process or as a Dask actor (cluster.py).
     """
 
-    def __init__(self, path: Path, layout: Layout, allow_partial: bool, shards=None) -> None:
+    def __init__(self, path: Path, layout: Layout, allow_partial: bool, pool=None) -> None:
         self.path = path
         self.layout = layout
         self.allow_partial = allow_partial
         self._lock = threading.RLock()
-        self._pool = shards if shards is not None else LocalShards(path)
+        self._pool = pool if pool is not None else LocalShards(path)  # or cluster.ActorShards
         self._live: list[str] = []  # the shards in service, in layout order
         self._failed: dict[str, str] = {}  # name -> why it cannot be read
         self._described: dict[str, ShardDescription] = {}
@@ -635,7 +635,14 @@ class ShardedIndex:
 
     def verify(self) -> integrity.Verified:
         """Verify every shard's files (see SearchIndex.verify); the first damage found is raised."""
-        verified = self._retrying(lambda: self._each("verify"))
+        def each() -> list:
+            try:
+                return self._each("verify")
+            except ShardFailed as failed:
+                if isinstance(failed.cause, IndexDamagedError):  # what verify is for: said as it is
+                    raise failed.cause from None
+                raise
+        verified = self._retrying(each)
         return integrity.Verified(sum(v.files for v in verified), sum(v.bytes for v in verified))
 
     def warm_up(self) -> None:

@@ -116,6 +116,22 @@ def test_with_allow_partial_the_other_shards_answer_and_the_stopped_one_is_named
         assert served.search("城市").partial_shards == ["shard-001"]  # left out for the index's life
 
 
+def test_a_shard_whose_worker_hangs_fails_the_search_at_the_timeout(built, monkeypatch):
+    """A stopped (not killed) worker keeps its connections open: the wait is bounded, the shard named."""
+    from searchkit import cluster as dask_cluster
+    monkeypatch.setattr(dask_cluster, "SHARD_TIMEOUT", 3.0)
+    with _cluster() as local, SearchIndex.open(built / "shards-3", cluster=local.scheduler_address) as served:
+        served.search("城市")
+        pid = _pid_of_worker(local, served, "shard-001")
+        assert list(served.placement().values()).count(served.placement()["shard-001"]) == 1  # alone there
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            with pytest.raises(ShardUnavailableError, match=r"shard shard-001 of .* did not answer within 3 s"):
+                served.search("城市 发展")
+        finally:
+            os.kill(pid, signal.SIGCONT)
+
+
 def test_every_figure_a_shard_reads_was_gathered(built):
     """The statistics phase names every term ranking reads: a table without one is refused loudly."""
     service = ShardService(str(built / "shards-3" / "shard-000"))
