@@ -8,9 +8,10 @@ picklable data, one call per shard per phase of a search, as Elasticsearch's
 1. ``figures``: the shard's state and its collection statistics for the
    query (document count, field-length totals, the document frequency of
    every term the query's matchers read: see internals.queries.asked_terms);
-2. ``rank`` (and ``rank_partial``, the fill of partial matches): the shard's
-   first matches, scored with the figures of all shards summed, each with
-   the key one index would sort it by, the total and the overview counts;
+2. ``rank`` (and ``rank_partial``, the fill of partial matches, or within
+   ``rank`` when asked: ``Search.fill_top``): the shard's first matches,
+   scored with the figures of all shards summed, each with the key one
+   index would sort it by, the total and the overview counts;
 3. ``hits``: the hits of the final page that this shard holds, snippets cut.
 
 In this process (the default) the calls are direct; on a Dask cluster each
@@ -57,6 +58,10 @@ class Search:
     prune: bool = True
     facets: bool = True
     dated: bool = False
+    fill_top: int = 0
+    """When more than 0: a shard with fewer than ranking.FILL_BELOW documents with every word
+    also ranks its best fill_top partial matches in the same call (ShardRanking.fill), where a
+    round trip to the shard costs more than that work (an actor's)."""
 
     def queries(self) -> list:
         """Every query ranking, counting and the overview build matchers for."""
@@ -83,6 +88,8 @@ class ShardRanking:
     exact: bool = True
     tally: overview.Tally | None = None
     undated: int = 0
+    fill: "ShardRanking | None" = None
+    """The partial matches to fill a short list with, when the search asked for them (Search.fill_top)."""
 
 
 class ShardService:
@@ -168,8 +175,13 @@ class ShardService:
             tally = reader.facet_tally(ranked, compiled, filters) if search.facets else None
             key = date_key(order) if search.sort == "date" else relevance_key(order)
             undated = ranking.count_undated(reader.searcher, compiled, filters, order) if search.dated else 0
+            fill = None
+            if search.fill_top and len(compiled.clauses) > 1 and ranked.exact and ranked.total < ranking.FILL_BELOW:
+                # Fewer here means perhaps fewer over all shards: the fill, ranked now
+                # (all this shard's documents with every word are in ranked, left out).
+                fill = _partial(reader, search, search.fill_top, [docnum for docnum, _ in ranked.ranked])
             return ShardRanking([(key(docnum, score), docnum, score) for docnum, score in ranked.ranked],
-                                ranked.total, ranked.exact, tally, undated)
+                                ranked.total, ranked.exact, tally, undated, fill)
 
     def rank_partial(self, search: Search, statistics: StatisticsTable, top: int,
                      found: list[int]) -> ShardRanking:
@@ -180,22 +192,7 @@ class ShardService:
         """
         with self._index.shard_reader() as reader:
             self._statistics.use(statistics)
-            searcher, order, compiled, filters = reader.searcher, reader.order, search.compiled, search.filters
-            exclude = frozenset(order.head(docnum) for docnum in found)
-            ranked = ranking.best_partial(searcher, compiled, filters, top, search.sort, order, exclude=exclude)
-            tally = reader.facet_tally(ranked, compiled, filters) if search.facets else None
-            candidates = []
-            if ranked.ranked:
-                coverage = _coverage(searcher, compiled, filters, order)
-                key = relevance_key(order)
-                for docnum, score in ranked.ranked:
-                    covered = -coverage[order.head(docnum)]
-                    if search.sort == "date":  # newest first, then as by coverage and relevance
-                        full = (-order.day(docnum), covered, *key(docnum, score))
-                    else:
-                        full = (covered, *key(docnum, score))
-                    candidates.append((full, docnum, score))
-            return ShardRanking(candidates, ranked.total, True, tally)
+            return _partial(reader, search, top, found)
 
     def hits(self, picks: list[tuple[int, float]], terms: list[str], original: bool,
              snippet_chars: int) -> list[Hit]:
@@ -207,6 +204,26 @@ class ShardService:
 
 _CALLS = frozenset({"describe", "document", "document_count", "stats", "verify", "add_documents", "close",
                     "figures", "rank", "rank_partial", "hits"})
+
+
+def _partial(reader, search: Search, top: int, found: list[int]) -> ShardRanking:
+    """What rank_partial answers, of a shard locked and scoring with the search's statistics."""
+    searcher, order, compiled, filters = reader.searcher, reader.order, search.compiled, search.filters
+    exclude = frozenset(order.head(docnum) for docnum in found)
+    ranked = ranking.best_partial(searcher, compiled, filters, top, search.sort, order, exclude=exclude)
+    tally = reader.facet_tally(ranked, compiled, filters) if search.facets else None
+    candidates = []
+    if ranked.ranked:
+        coverage = _coverage(searcher, compiled, filters, order)
+        key = relevance_key(order)
+        for docnum, score in ranked.ranked:
+            covered = -coverage[order.head(docnum)]
+            if search.sort == "date":  # newest first, then as by coverage and relevance
+                full = (-order.day(docnum), covered, *key(docnum, score))
+            else:
+                full = (covered, *key(docnum, score))
+            candidates.append((full, docnum, score))
+    return ShardRanking(candidates, ranked.total, True, tally)
 
 
 def relevance_key(order: ranking.TieBreak):

@@ -274,6 +274,8 @@ def after_statistics(index: "ShardedIndex", names: list[str]) -> None:
 class LocalShards:
     """Shard services in this process: each call is a direct call (see shard_service.py)."""
 
+    remote = False  # a call costs nothing: the partial fill is its own phase, run only when needed
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self._services: dict[str, ShardService] = {}
@@ -482,23 +484,29 @@ class ShardedIndex:
         # As ranking.ranked_hits does on one index: those with every word
         # first, then, under FILL_BELOW of them, those with some of the words.
         search = dataclasses.replace(search, top=max(top, ranking.FILL_BELOW) if several else top,
-                                     prune=not any(found.passages for found in figures.values()))
+                                     prune=not any(found.passages for found in figures.values()),
+                                     fill_top=top if self._pool.remote else 0)
         ranked = self._ask("rank", {name: (search, statistics) for name in names})
         candidates, total, exact = _merged(ranked)
         tallies = [found.tally for found in ranked.values()]
         undated = sum(found.undated for found in ranked.values())
         partial, complete = False, None
-        if several and total == 0:
-            candidates, total, tallies = self._partial(names, search, statistics, top, {}, tallies)
-            partial = total > 0
-        elif several and total < ranking.FILL_BELOW:
-            found = {}
+        if several and total < ranking.FILL_BELOW:
+            found: dict[str, list[int]] = {}
             for candidate in candidates:
                 found.setdefault(candidate.shard, []).append(candidate.docnum)
-            more, more_total, tallies = self._partial(names, search, statistics, max(0, top - total), found,
-                                                      tallies)
-            candidates, complete = candidates + more, (total if more_total else None)
-            total += more_total
+            wanted = top if total == 0 else max(0, top - total)
+            fills = {name: answer.fill for name, answer in ranked.items()}
+            if all(fill is not None for fill in fills.values()):  # ranked within the ranking call
+                more, more_total, _ = _merged(fills)
+                tallies += [fill.tally for fill in fills.values()]
+            else:
+                more, more_total, tallies = self._partial(names, search, statistics, wanted, found, tallies)
+            if total == 0:
+                candidates, total, partial = more, more_total, more_total > 0
+            else:
+                candidates, complete = candidates + more, (total if more_total else None)
+                total += more_total
         return SearchResults(
             query=query, total=total, hits=self._hits(candidates[offset:top], compiled, original, snippet_chars),
             partial=partial, elapsed=0.0, undated_excluded=undated, terms=list(compiled.terms),

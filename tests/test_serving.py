@@ -107,7 +107,8 @@ def test_with_allow_partial_the_other_shards_answer_and_the_stopped_one_is_named
         served.search("城市")
         stopped: list[int] = []
         _stop_worker_after_statistics(monkeypatch, _pid_of_worker(local, served, "shard-001"), stopped)
-        results = served.search(*cases[0][:1], **cases[0][1])
+        query, options = cases[0]
+        results = served.search(query, **options)
         assert stopped
         assert results.partial_shards == ["shard-001"]
         assert results.to_json()["partial_shards"] == ["shard-001"]
