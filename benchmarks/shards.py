@@ -15,7 +15,11 @@ Steps, on the first ``--docs`` poems of benchmarks/data/poetry.jsonl:
 3. run the short and the natural query sets against every index in one
    fresh process, query by query in rotating order (a warm-up pass, then
    the timed one): median and p95 latency, and the median per-query
-   overhead of each sharded index over the one index;
+   overhead of each sharded index over the one index; each sharded index
+   is searched twice, its shards read in this process and served by Dask
+   actors on a LocalCluster of ``--workers`` worker processes started by
+   that process (``SearchIndex.open(path, cluster=...)``), whose RSS after
+   the queries is reported as the actor workers' memory;
 4. compare every hit (id, order, score to 1e-9 relative, snippet) of the
    sharded indexes with the one index's, on both query sets, first page
    and third page, relevance and date order.
@@ -27,8 +31,10 @@ deleted at the end unless ``--keep``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
+import os
 import resource
 import shutil
 import statistics
@@ -42,6 +48,8 @@ sys.path.insert(0, str(HERE))
 from corpus import DEFAULT_NATURAL, DEFAULT_OUT, DEFAULT_QUERIES, iter_jsonl  # noqa: E402
 
 LATENCY_WORKER = "latency"
+ACTORS = "actors:"
+"""Prefix of an index given to the latency worker: serve its shards by Dask actors."""
 
 
 def log(message: str) -> None:
@@ -78,48 +86,69 @@ def build_sharded(path: Path, corpus: Path, shards: int, workers: int) -> tuple[
     return seconds, [round(mb, 1) for mb in peaks.values()]
 
 
-def latency(indexes: list[Path], queries: Path) -> list[dict]:
-    """Median and p95 ms of a query set on each index, and the sharded ones' overhead.
+def latency(indexes: list[str], queries: Path, workers: int) -> tuple[list[dict], list[float]]:
+    """Median and p95 ms of a query set on each index, the sharded ones' overhead, and actor workers' MB.
 
     One fresh process opens every index and, after a warm-up pass, runs
     each query on every index in turn (the order rotating per query), so
     the load of a busy machine falls on all alike. ``overhead_ms`` is the
-    median over queries of (this index's time - the first index's).
+    median over queries of (this index's time - the first index's). An
+    index given as ``actors:PATH`` is served by actors on a LocalCluster
+    of workers processes that the process starts.
     """
-    done = subprocess.run([sys.executable, __file__, LATENCY_WORKER, str(queries), *map(str, indexes)],
+    done = subprocess.run([sys.executable, __file__, LATENCY_WORKER, str(queries), str(workers), *indexes],
                           capture_output=True, text=True, check=True)
-    return json.loads(done.stdout)
+    found = json.loads(done.stdout)
+    return found["times"], found["actor_workers_mb"]
 
 
-def latency_worker(queries: Path, indexes: list[Path]) -> None:
+def latency_worker(queries: Path, workers: int, indexes: list[str]) -> None:
     from searchkit import SearchIndex, SearchkitError
     lines = [line.strip() for line in queries.read_text(encoding="utf-8").splitlines() if line.strip()]
-    opened = [SearchIndex.open(path) for path in indexes]
-    times: list[list[float]] = [[] for _ in opened]
-    for timed in (False, True):
-        for number, query in enumerate(lines):
-            for turn in range(len(opened)):
-                which = (number + turn) % len(opened)
-                started = time.perf_counter()
-                try:
-                    opened[which].search(query)
-                except SearchkitError:
-                    pass
-                if timed:
-                    times[which].append((time.perf_counter() - started) * 1000)
+    with contextlib.ExitStack() as stack:
+        client = None
+        if any(spec.startswith(ACTORS) for spec in indexes):
+            from dask.distributed import Client, LocalCluster
+            cluster = stack.enter_context(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                                       dashboard_address=":0"))
+            client = stack.enter_context(Client(cluster))
+        opened = [stack.enter_context(SearchIndex.open(spec[len(ACTORS):], cluster=client)
+                                      if spec.startswith(ACTORS) else SearchIndex.open(spec)) for spec in indexes]
+        times: list[list[float]] = [[] for _ in opened]
+        for timed in (False, True):
+            for number, query in enumerate(lines):
+                for turn in range(len(opened)):
+                    which = (number + turn) % len(opened)
+                    started = time.perf_counter()
+                    try:
+                        opened[which].search(query)
+                    except SearchkitError:
+                        pass
+                    if timed:
+                        times[which].append((time.perf_counter() - started) * 1000)
+        memory = [] if client is None else [round(mb, 1) for mb in client.run(_rss_mb).values()]
     found = []
     for mine in times:
         ordered = sorted(mine)
         found.append({"median_ms": statistics.median(mine), "p95_ms": ordered[int(len(ordered) * 0.95)],
                       "overhead_ms": statistics.median(a - b for a, b in zip(mine, times[0]))})
-    print(json.dumps(found))
+    print(json.dumps({"times": found, "actor_workers_mb": memory}))
 
 
-def compare(one_dir: Path, sharded_dir: Path, query_files: list[Path]) -> tuple[int, int]:
-    """(answers compared, answers differing) of the sharded index against the one index."""
+def _rss_mb() -> float:
+    """This process's resident set size now, in MB (Linux)."""
+    with open("/proc/self/statm", encoding="ascii") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def compare(one_dir: Path, sharded: Path | str, query_files: list[Path]) -> tuple[int, int]:
+    """(answers compared, answers differing) of the sharded index (or actors:PATH) against the one index."""
     from searchkit import SearchIndex, SearchkitError
     compared = differing = 0
-    with SearchIndex.open(one_dir) as one, SearchIndex.open(sharded_dir) as sharded:
+    spec = str(sharded)
+    served = spec.startswith(ACTORS)
+    with SearchIndex.open(one_dir) as one, SearchIndex.open(spec[len(ACTORS):] if served else spec,
+                                                            cluster="local" if served else None) as sharded:
         for path in query_files:
             for query in (line.strip() for line in path.read_text(encoding="utf-8").splitlines()):
                 if not query:
@@ -143,7 +172,7 @@ def compare(one_dir: Path, sharded_dir: Path, query_files: list[Path]) -> tuple[
 
 def main(argv: list[str] | None = None) -> None:
     if argv is None and sys.argv[1:2] == [LATENCY_WORKER]:
-        return latency_worker(Path(sys.argv[2]), [Path(arg) for arg in sys.argv[3:]])
+        return latency_worker(Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4:])
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--docs", type=int, default=100_000)
     parser.add_argument("--data", type=Path, default=DEFAULT_OUT,
@@ -171,10 +200,14 @@ def main(argv: list[str] | None = None) -> None:
             seconds, peaks = build_sharded(path, corpus, count, args.workers)
             rows.append({"name": f"{count} shards", "build_s": seconds, "workers_mb": peaks, "path": path})
         rows[0]["path"] = one_dir
+        rows += [{"name": f"{row['name']}, actors", "build_s": None, "workers_mb": [],
+                  "path": f"{ACTORS}{row['path']}"} for row in rows[1:]]
         log("latency")
         for kind, queries in (("short", short), ("natural", natural)):
-            for row, measured in zip(rows, latency([row["path"] for row in rows], queries)):
-                row[kind] = measured
+            measured, memory = latency([str(row["path"]) for row in rows], queries, args.workers)
+            for row, times in zip(rows, measured):
+                row[kind] = times
+            rows[-1]["actors_mb"] = memory  # the workers serving every actor-served index at once
         identity = {}
         for row in rows[1:]:
             log(f"comparing {row['name']} with one index")
@@ -193,14 +226,20 @@ def _times(measured: dict) -> str:
 
 def report(args, rows: list[dict], identity: dict) -> str:
     lines = [f"**{args.docs:,} poems; shards built on a LocalCluster of {args.workers} worker "
-             "processes (1 thread each); one index built with one worker process per core**", "",
+             "processes (1 thread each); one index built with one worker process per core; "
+             "'actors': the shards served by Dask actors on a LocalCluster of "
+             f"{args.workers} worker processes**", "",
              "| index | build s | Dask worker peak RSS MB | short ms median / p95 / overhead | "
              "natural ms median / p95 / overhead |", "|---|---:|---:|---:|---:|"]
     for row in rows:
+        build = "-" if row["build_s"] is None else f"{row['build_s']:.1f}"
         lines.append(
-            f"| {row['name']} | {row['build_s']:.1f} | {', '.join(map(str, row['workers_mb'])) or '-'} | "
+            f"| {row['name']} | {build} | {', '.join(map(str, row['workers_mb'])) or '-'} | "
             f"{_times(row['short'])} | {_times(row['natural'])} |")
     lines.append("")
+    if rows[-1].get("actors_mb"):
+        lines.append(f"Actor workers' RSS after the queries (serving every actor-served index): "
+                     f"{', '.join(map(str, rows[-1]['actors_mb']))} MB")
     for name, (compared, differing) in identity.items():
         lines.append(f"{name}: {compared} answers compared with one index's "
                      f"(short and natural queries, page 1, page 3, date order): {differing} differ")
