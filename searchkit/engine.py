@@ -235,7 +235,8 @@ class SearchIndex:
                               self._manifest.aliases, self._segmenter,
                               functools.partial(self._hit, searcher),
                               functools.partial(self._count_sources, searcher),
-                              functools.partial(self._facet_tally, searcher))
+                              functools.partial(self._facet_tally, searcher),
+                              functools.partial(self._fold_inputs, searcher))
 
     def _get_searcher(self):
         if self._searcher is None:
@@ -322,41 +323,25 @@ class SearchIndex:
                      find_spans: Callable[[str], list[tuple[int, int]]],
                      limit: int, offset: int, original: bool,
                      snippet_chars: int) -> tuple[list[Hit], int]:
-        """The page of hits left after folding copies, and how many were folded up to its end.
-
-        Hits are folded from the first one on, whatever the page, so a hit is
-        folded on every page alike; when copies leave the page short, more
-        hits are ranked (twice as many each time) to fill it.
-        """
-        column = searcher.reader().column_reader(schema.FINGERPRINT) \
-            if searcher.reader().has_column(schema.FINGERPRINT) else None
-        find_spans = _remembered(find_spans)  # each text's spans are found once, for folding and its hit
-        folder = duplicates.Folder()
-        leaders: list[tuple[int, float, list[tuple[int, float]]]] = []
-        want = requested = offset + limit
-        seen = 0
-        while True:
-            for docnum, score in ranked[seen:]:
-                if len(leaders) >= want:
-                    break
-                seen += 1
-                text = searcher.stored_fields(docnum).get(schema.CONTENT, "")
-                found = fingerprints.decode(column[docnum]) if column is not None else None
-                under = folder.place(found, text, find_spans(text))
-                if under is None:
-                    leaders.append((docnum, score, []))
-                else:
-                    leaders[under][2].append((docnum, score))
-            if len(leaders) >= want or len(ranked) < requested:  # the page is full, or no more hits
-                break
-            requested *= 2
-            ranked = rank_more(requested)
+        """The page of hits left after folding copies, and how many were folded up to its end
+        (see duplicates.fold_ranked: a sharded index folds its hits with it too)."""
+        find_spans = duplicates.remembered_spans(find_spans)  # each text's spans are found once
+        page = duplicates.fold_ranked(ranked, rank_more, functools.partial(self._fold_inputs, searcher),
+                                      find_spans, limit, offset)
         hits = []
-        for docnum, score, copies in leaders[offset:offset + limit]:
+        for docnum, score, copies in page.leaders:
             hit = self._hit(searcher, docnum, score, find_spans, original, snippet_chars)
             hit.duplicates = [self._hit(searcher, d, s, find_spans, original, snippet_chars) for d, s in copies]
             hits.append(hit)
-        return hits, seen - len(leaders)
+        return hits, page.folded
+
+    @staticmethod
+    def _fold_inputs(searcher, docnums: list[int]) -> list[duplicates.FoldInput]:
+        """The stored text and encoded fingerprint of each docnum, as folding reads them."""
+        reader = searcher.reader()
+        column = reader.column_reader(schema.FINGERPRINT) if reader.has_column(schema.FINGERPRINT) else None
+        return [(searcher.stored_fields(docnum).get(schema.CONTENT, ""),
+                 column[docnum] if column is not None else b"") for docnum in docnums]
 
     def _facets(self, searcher, results: "ranking.Ranked", compiled, filters) -> Facets:
         """Every match of results counted by source and period, also where ranking read only the best."""
@@ -568,6 +553,8 @@ class ShardReader:
     count_sources: Callable[[], dict[str, int]]
     facet_tally: Callable[..., Any]
     """facet_tally(ranked, compiled, filters): the shard's matches counted (see facets.Tally)."""
+    fold_inputs: Callable[[list[int]], list[duplicates.FoldInput]]
+    """fold_inputs(docnums): each one's stored text and encoded fingerprint, for folding copies."""
 
 
 SHARD_LAYOUT = "searchkit-shards.json"
@@ -611,16 +598,3 @@ def search_filters(sources, since, until, source_query: Callable[[list[str]], wq
     if since is not None or until is not None:
         filters.append(compiler.date_range(*q.date_span(since, until)))
     return filters
-
-
-def _remembered(find_spans: Callable[[str], list[tuple[int, int]]]) -> Callable[[str], list[tuple[int, int]]]:
-    """find_spans, answering a text it has seen from memory."""
-    seen: dict[str, list[tuple[int, int]]] = {}
-
-    def remembered(text: str) -> list[tuple[int, int]]:
-        found = seen.get(text)
-        if found is None:
-            found = seen[text] = find_spans(text)
-        return found
-
-    return remembered
