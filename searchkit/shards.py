@@ -33,14 +33,14 @@ from typing import Any
 
 from whoosh import query as wq
 
-from . import compiler, highlight, indexer, integrity, ranking, schema
+from . import compiler, duplicates, highlight, indexer, integrity, ranking, schema
 from . import facets as overview
 from . import query as q
 from .engine import SHARD_LAYOUT, SearchIndex, ShardReader, check_search_options, search_filters
 from .errors import (IndexDamagedError, IndexMismatchError, IndexNotFoundError, SearchkitError,
                      ShardUnavailableError)
 from .internals.queries import SummedStatistics, live_statistics, matching_docs
-from .models import DEFAULT_LIMIT, DEFAULT_SNIPPET_CHARS, Document, IndexReport, IndexStats, SearchResults
+from .models import DEFAULT_LIMIT, DEFAULT_SNIPPET_CHARS, Document, Hit, IndexReport, IndexStats, SearchResults
 from .normalize import normalize_query
 from .sources import SourceTable, combine_aliases
 
@@ -421,19 +421,19 @@ class ShardedIndex:
     ) -> SearchResults:
         """Ranked hits for query over every shard, as one index would give them (see SearchIndex.search).
 
-        The overview (``facets``) adds up every shard's counts. Not yet over
-        shards: folding copies (``fold`` is accepted, and every hit is listed).
+        The overview (``facets``) adds up every shard's counts. ``fold`` folds
+        copies as one index does, whichever shards they are in (see _folded_hits).
         """
         started = time.perf_counter()
         check_search_options(query, sort, limit, offset, snippet_chars)
         text = normalize_query(query)
         results = self._retrying(lambda: self._search(query, text, sources, since, until, limit,
-                                                      offset, sort, original, snippet_chars, facets))
+                                                      offset, sort, original, snippet_chars, facets, fold))
         results.elapsed = time.perf_counter() - started
         return results
 
     def _search(self, query, text, sources, since, until, limit, offset, sort, original,
-                snippet_chars, facets) -> SearchResults:
+                snippet_chars, facets, fold=False) -> SearchResults:
         names = list(self._shards)
         if not names:
             raise SearchkitError(f"no shard of {self.path} can be read: " + "; ".join(
@@ -442,10 +442,41 @@ class ShardedIndex:
             compiled = compiler.Compiler(first.segmenter, self._source_query).compile(q.parse(text))
         filters = self._filters(sources, since, until)
         top = limit + offset
-        several = len(compiled.clauses) > 1
-        # As ranking.ranked_hits does on one index: those with every word
-        # first, then, under FILL_BELOW of them, those with some of the words.
         tallies = [] if facets else None  # each shard counts its matches for the overview
+        candidates, total, exact, partial, complete = self._merged(names, compiled, filters, top, sort, tallies)
+        find_spans = highlight.span_finder(compiled.terms)
+        folded = None
+        if fold:
+            hits, folded = self._folded_hits(
+                candidates[:top], lambda more: self._merged(names, compiled, filters, more, sort)[0][:more],
+                find_spans, limit, offset, original, snippet_chars)
+        else:
+            hits = []
+            for candidate in candidates[offset:top]:
+                with self._reading(candidate.shard) as reader:
+                    hits.append(reader.hit(candidate.docnum, candidate.score, find_spans, original, snippet_chars))
+        undated = 0
+        if compiled.dated or since is not None or until is not None:
+            for name in names:
+                with self._reading(name) as reader:
+                    undated += ranking.count_undated(reader.searcher, compiled, filters, reader.order)
+        return SearchResults(
+            query=query, total=total, hits=hits, partial=partial, elapsed=0.0,
+            undated_excluded=undated, terms=list(compiled.terms), total_exact=exact,
+            partial_shards=self._partial_shards(), complete=complete,
+            facets=overview.facets_of(sum(tallies, overview.Tally())) if facets else None, folded=folded,
+        )
+
+    def _merged(self, names: list[str], compiled, filters, top: int, sort: str,
+                tallies: list | None = None) -> tuple[list[_Candidate], int, bool, bool, int | None]:
+        """The first top hits of all shards in one index's order (more may follow them), the
+        total, whether it is exact, whether no hit has every word, and how many have every word
+        when partial ones follow (None: none follow).
+
+        As ranking.ranked_hits does on one index: those with every word
+        first, then, under FILL_BELOW of them, those with some of the words.
+        """
+        several = len(compiled.clauses) > 1
         candidates, total, exact = self._best(names, compiled, filters,
                                               max(top, ranking.FILL_BELOW) if several else top, sort, tallies)
         candidates.sort(key=lambda candidate: candidate.key)
@@ -461,22 +492,49 @@ class ShardedIndex:
             more.sort(key=lambda candidate: candidate.key)
             candidates, complete = candidates + more, (total if more_total else None)
             total += more_total
-        find_spans = highlight.span_finder(compiled.terms)
+        return candidates, total, exact, partial, complete
+
+    # -- folding copies across shards ---------------------------------------------------
+
+    def _folded_hits(self, ranked: list[_Candidate], rank_more: Callable[[int], list[_Candidate]],
+                     find_spans: Callable[[str], list[tuple[int, int]]], limit: int, offset: int,
+                     original: bool, snippet_chars: int) -> tuple[list[Hit], int]:
+        """The page of hits left after folding copies, and how many were folded up to its end.
+
+        The very loop one index folds with (duplicates.fold_ranked), over the
+        merged hits known as (shard, docnum): the same hits in the same order
+        read the same texts and fingerprints, so they fold alike wherever the
+        copies are. Texts are read a batch a call, each shard once a batch.
+        """
+        find_spans = duplicates.remembered_spans(find_spans)  # each text's spans are found once
+        page = duplicates.fold_ranked(_handles(ranked), lambda more: _handles(rank_more(more)),
+                                      self._fold_inputs, find_spans, limit, offset)
         hits = []
-        for candidate in candidates[offset:top]:
-            with self._reading(candidate.shard) as reader:
-                hits.append(reader.hit(candidate.docnum, candidate.score, find_spans, original, snippet_chars))
-        undated = 0
-        if compiled.dated or since is not None or until is not None:
-            for name in names:
-                with self._reading(name) as reader:
-                    undated += ranking.count_undated(reader.searcher, compiled, filters, reader.order)
-        return SearchResults(
-            query=query, total=total, hits=hits, partial=partial, elapsed=0.0,
-            undated_excluded=undated, terms=list(compiled.terms), total_exact=exact,
-            partial_shards=self._partial_shards(), complete=complete,
-            facets=overview.facets_of(sum(tallies, overview.Tally())) if facets else None,
-        )
+        for handle, score, copies in page.leaders:
+            hit = self._shard_hit(handle, score, find_spans, original, snippet_chars)
+            hit.duplicates = [self._shard_hit(copy, copy_score, find_spans, original, snippet_chars)
+                              for copy, copy_score in copies]
+            hits.append(hit)
+        return hits, page.folded
+
+    def _fold_inputs(self, handles: list[tuple[str, int]]) -> list[duplicates.FoldInput]:
+        """The text and encoded fingerprint of each (shard, docnum), one read per shard holding some."""
+        by_shard: dict[str, list[int]] = {}
+        for name, docnum in handles:
+            by_shard.setdefault(name, []).append(docnum)
+        found: dict[tuple[str, int], duplicates.FoldInput] = {}
+        for name, docnums in by_shard.items():
+            with self._reading(name) as reader:
+                found.update(zip([(name, docnum) for docnum in docnums], reader.fold_inputs(docnums)))
+        return [found[handle] for handle in handles]
+
+    def _shard_hit(self, handle: tuple[str, int], score: float,
+                   find_spans: Callable[[str], list[tuple[int, int]]], original: bool,
+                   snippet_chars: int) -> Hit:
+        """The Hit of the document at handle (shard, docnum)."""
+        name, docnum = handle
+        with self._reading(name) as reader:
+            return reader.hit(docnum, score, find_spans, original, snippet_chars)
 
     def _best(self, names: list[str], compiled, filters, top: int, sort: str,
               tallies: list | None = None) -> tuple[list[_Candidate], int, bool]:
@@ -664,6 +722,11 @@ class ShardedIndex:
             added += self._shards[name].add_documents(group)
         self.refresh()
         return added
+
+
+def _handles(candidates: list[_Candidate]) -> list[tuple[tuple[str, int], float]]:
+    """Merged hits as folding knows them: ((shard, docnum), score)."""
+    return [((candidate.shard, candidate.docnum), candidate.score) for candidate in candidates]
 
 
 def _relevance_key(order: ranking.TieBreak) -> Callable[[int, float], tuple]:
