@@ -461,16 +461,31 @@ class SearchIndex:
         with the index. SearchkitError for a threshold outside (0, 1].
         """
         duplicates.check_threshold(threshold)
+        ids, found = self.document_fingerprints()
+        groups = duplicates.clusters(found, threshold)
+        return [DuplicateCluster(self.duplicate_documents([(ids[n], share) for n, share in group]))
+                for group in groups]
+
+    def document_fingerprints(self) -> tuple[list[str], list]:
+        """Each live document's id and fingerprint (None if it has none), ordered by id.
+
+        By id, not by the order the index holds them in: clusters (whose
+        ties go to the first document) are then the same however the index
+        was built, and the same over the shards of a sharded index.
+        """
+        self.refresh()
+        with self._lock, self._guard():
+            return self._document_fingerprints(self._get_searcher())
+
+    def duplicate_documents(self, members: list[tuple[str, float]]) -> list[DuplicateDocument]:
+        """The documents of (id, similarity) pairs, as a duplicate cluster lists them."""
         self.refresh()
         with self._lock, self._guard():
             searcher = self._get_searcher()
-            ids, found = self._document_fingerprints(searcher)
-            groups = duplicates.clusters(found, threshold)
-            return [DuplicateCluster([self._duplicate_document(searcher, ids[n], share)
-                                      for n, share in group]) for group in groups]
+            return [self._duplicate_document(searcher, doc_id, share) for doc_id, share in members]
 
     def _document_fingerprints(self, searcher) -> tuple[list[str], list]:
-        """Each live document's id and fingerprint (its passages' merged), in index order."""
+        """Each live document's id and fingerprint (its passages' merged), ordered by id."""
         reader = searcher.reader()
         if not reader.doc_count() or not reader.has_column(schema.FINGERPRINT):
             return [], []
@@ -480,7 +495,7 @@ class SearchIndex:
         for docnum in reader.all_doc_ids():
             by_id.setdefault(id_column[docnum], []).append(fingerprints.decode(column[docnum]))
         ids, found = [], []
-        for doc_id, parts in by_id.items():
+        for doc_id, parts in sorted(by_id.items()):
             parts = [part for part in parts if part is not None]
             ids.append(doc_id)
             found.append(None if not parts else parts[0] if len(parts) == 1 else duplicates.merged(parts))

@@ -40,7 +40,8 @@ from .engine import SHARD_LAYOUT, SearchIndex, ShardReader, check_search_options
 from .errors import (IndexDamagedError, IndexMismatchError, IndexNotFoundError, SearchkitError,
                      ShardUnavailableError)
 from .internals.queries import SummedStatistics, live_statistics, matching_docs
-from .models import DEFAULT_LIMIT, DEFAULT_SNIPPET_CHARS, Document, Hit, IndexReport, IndexStats, SearchResults
+from .models import (DEFAULT_LIMIT, DEFAULT_SNIPPET_CHARS, Document, DuplicateCluster, DuplicateDocument, Hit,
+                     IndexReport, IndexStats, SearchResults)
 from .normalize import normalize_query
 from .sources import SourceTable, combine_aliases
 
@@ -690,6 +691,44 @@ class ShardedIndex:
                 + [{"name": name, "error": reason} for name, reason in sorted(self._failed.items())],
             )
         return self._retrying(gather)
+
+    def duplicates(self, threshold: float = duplicates.DEFAULT_THRESHOLD) -> list[DuplicateCluster]:
+        """Clusters of copies over every shard, as one index of all their documents gives them.
+
+        Each shard gives its documents' fingerprints by id; documents never
+        span shards, so the merged list, ordered by id, is the one index's
+        (see SearchIndex.document_fingerprints) and so are its clusters.
+        """
+        duplicates.check_threshold(threshold)
+
+        def gather() -> list[DuplicateCluster]:
+            ids, found = [], []
+            for shard_ids, shard_found in self._each(lambda shard: shard.document_fingerprints()):
+                ids.extend(shard_ids)
+                found.extend(shard_found)
+            order = sorted(range(len(ids)), key=ids.__getitem__)
+            ids, found = [ids[n] for n in order], [found[n] for n in order]
+            return [DuplicateCluster(self._duplicate_documents([(ids[n], share) for n, share in group]))
+                    for group in duplicates.clusters(found, threshold)]
+        return self._retrying(gather)
+
+    def _duplicate_documents(self, members: list[tuple[str, float]]) -> list[DuplicateDocument]:
+        """The documents of (id, similarity) pairs, each read from the shard its id routes to."""
+        count = len(self.layout.shards)
+        by_shard: dict[str, list[int]] = {}
+        for number, (doc_id, _) in enumerate(members):
+            by_shard.setdefault(self.layout.shards[shard_of(doc_id, count)], []).append(number)
+        documents: list[DuplicateDocument | None] = [None] * len(members)
+        for name, numbers in by_shard.items():
+            if name not in self._shards:
+                raise ShardUnavailableError(f"{name} of {self.path}", self._failed.get(name, "not open"))
+            try:
+                read = self._shards[name].duplicate_documents([members[n] for n in numbers])
+            except _SHARD_FAULTS as exc:
+                raise _ShardFailed(name, exc) from exc
+            for number, document in zip(numbers, read):
+                documents[number] = document
+        return documents
 
     def verify(self) -> integrity.Verified:
         """Verify every shard's files (see SearchIndex.verify); the first damage found is raised."""
