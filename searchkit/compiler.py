@@ -12,7 +12,7 @@ from whoosh import query as wq
 
 from . import analysis, regional, schema
 from . import query as q
-from .internals.queries import AndNot, Near, Phrase, Term
+from .internals.queries import AndMaybe, AndNot, Near, Phrase, Term
 
 
 CHAR_WEIGHT = 0.3  # a character-level match counts, but ranks below a word match
@@ -97,7 +97,7 @@ class Compiler:
         words = list(dict.fromkeys(words))
         if len(words) < 2 or len(words) > MAX_NEAR_WORDS:
             return query
-        return wq.AndMaybe(query, Near(schema.CONTENT, words, PROXIMITY_SLOP, boost=PROXIMITY_BONUS))
+        return AndMaybe(query, Near(schema.CONTENT, words, PROXIMITY_SLOP, boost=PROXIMITY_BONUS))
 
     def node(self, node) -> wq.Query:
         """The Whoosh query for one node of the syntax tree."""
@@ -184,12 +184,12 @@ class Compiler:
             # characters still score it (debian-handbook: 时区 matched 77
             # pages, 9 of them with 时区).
             literal = char_phrase(text)  # as typed: stop words too (接的长)
-            return wq.AndMaybe(literal, and_([self._word_query(w, None) for w in words]))
+            return AndMaybe(literal, and_([self._word_query(w, None) for w in words]))
         query = and_([self._word_query(w, field_name) for w in words])
         if len(words) > 1 and field_name is None:
             literal = char_phrase(text, boost=LITERAL_BONUS)
             if literal is not None:
-                query = wq.AndMaybe(query, literal)
+                query = AndMaybe(query, literal)
         return query
 
     def _word_query(self, word: str, field_name: str | None) -> wq.Query:
