@@ -3,11 +3,13 @@
 Usage::
 
     python benchmarks/search_identity.py INDEX QUERIES OUT.json [--limit 10] [--offset 0]
-                                         [--sort relevance|date] [--original]
+                                         [--sort relevance|date] [--original] [--fold]
 
 Runs every query of QUERIES (one a line) against the index at INDEX and writes,
 for each, the query, total, partial flag, undated count and every hit field
-(scores as exact floats, snippets and highlights included). Run it once with
+(scores as exact floats, snippets and highlights included); with ``--fold``,
+copies are folded and each hit's copies and the folded count are written too.
+INDEX may be a sharded index. Run it once with
 the committed code and once with a change, then compare the two files::
 
     git worktree add /tmp/searchkit-base main
@@ -36,21 +38,29 @@ def dump_results(index: SearchIndex, query: str, **options) -> dict:
         results = index.search(query, **options)
     except SearchkitError as error:
         return {"query": query, "error": str(error)}
-    return {
+    dumped = {
         "query": query,
         "total": results.total,
         "partial": results.partial,
         "undated_excluded": results.undated_excluded,
-        "hits": [
-            {
-                "id": hit.id, "path": hit.path, "title": hit.title,
-                "date": hit.date.isoformat() if hit.date else None,
-                "source": hit.source, "url": hit.url, "score": hit.score,
-                "snippet": hit.snippet, "highlights": [list(span) for span in hit.highlights],
-            }
-            for hit in results.hits
-        ],
+        "hits": [dump_hit(hit) for hit in results.hits],
     }
+    if options.get("fold"):
+        dumped["folded"] = results.folded
+    return dumped
+
+
+def dump_hit(hit) -> dict:
+    """Every field of a hit, and its copies when the search folded them."""
+    dumped = {
+        "id": hit.id, "path": hit.path, "title": hit.title,
+        "date": hit.date.isoformat() if hit.date else None,
+        "source": hit.source, "url": hit.url, "score": hit.score,
+        "snippet": hit.snippet, "highlights": [list(span) for span in hit.highlights],
+    }
+    if hit.duplicates is not None:
+        dumped["duplicates"] = [dump_hit(copy) for copy in hit.duplicates]
+    return dumped
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -62,12 +72,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--offset", type=int, default=0)
     parser.add_argument("--sort", choices=["relevance", "date"], default="relevance")
     parser.add_argument("--original", action="store_true", help="cut snippets from the original script")
+    parser.add_argument("--fold", action="store_true", help="fold copies under a better hit")
     args = parser.parse_args(argv)
     queries = [line.strip() for line in args.queries.read_text(encoding="utf-8").splitlines() if line.strip()]
     print(f"searchkit from {Path(searchkit.__file__).parent}", file=sys.stderr)
     with SearchIndex.open(args.index) as index:
         dumped = [dump_results(index, query, limit=args.limit, offset=args.offset, sort=args.sort,
-                               original=args.original) for query in queries]
+                               original=args.original, fold=args.fold) for query in queries]
     args.out.write_text(json.dumps(dumped, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     print(f"{len(dumped)} queries written to {args.out}", file=sys.stderr)
 

@@ -7,7 +7,10 @@ when the passages where the query matched it (the paragraphs around its
 highlights) are contained in that better hit. So a print page that carries a
 web article plus a second one is folded under the article for a query the
 article answers, and stands on its own for a query only its second article
-answers.
+answers. ``fold_ranked`` folds a ranked list into a page; it knows hits only
+by opaque handles (a docnum in one index, a shard and a docnum in a sharded
+one) and reads their texts and fingerprints a batch at a time, so one index
+and a sharded one fold alike.
 
 Clustering (``clusters``) lists the documents of a whole index that are copies
 of one another, without comparing every pair: each document is put in the
@@ -22,13 +25,14 @@ from __future__ import annotations
 
 from array import array
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 import numpy as np
 
 from .errors import SearchkitError
-from .fingerprints import Fingerprint, at_rate
+from .fingerprints import Fingerprint, at_rate, decode
 
 FOLD_THRESHOLD = 0.7
 """Share of a hit's matching passages found in a better hit for it to be folded.
@@ -113,6 +117,76 @@ class Folder:
         if found is None:
             found = self._samples[number, rate] = at_rate(self._leaders[number].hashes, rate)
         return found
+
+
+Handle = TypeVar("Handle", bound=Hashable)
+"""Where a hit is: a docnum in one index, (shard, docnum) in a sharded one."""
+
+FoldInput = tuple[str, bytes]
+"""What folding reads of a hit: its stored text and its encoded fingerprint (b"" for none)."""
+
+
+@dataclass
+class FoldedPage(Generic[Handle]):
+    """A page of ranked hits after folding: each leader with the copies folded under it."""
+
+    leaders: list[tuple[Handle, float, list[tuple[Handle, float]]]]
+    """(handle, score, [(handle, score) of its copies, best first]) for each hit of the page."""
+    folded: int
+    """How many hits, ranked up to the end of the page, were folded under a better one."""
+
+
+def fold_ranked(ranked: Sequence[tuple[Handle, float]],
+                rank_more: Callable[[int], Sequence[tuple[Handle, float]]],
+                read: Callable[[list[Handle]], list[FoldInput]],
+                find_spans: Callable[[str], list[tuple[int, int]]],
+                limit: int, offset: int) -> FoldedPage[Handle]:
+    """The page offset..offset+limit of ranked hits once copies are folded under better hits.
+
+    ranked: the first offset+limit (handle, score) hits, best first (fewer:
+    there are no more). ``rank_more(n)`` ranks the first n, when copies leave
+    the page short (twice as many each time); its first hits must be those of
+    ranked. ``read(handles)`` gives each handle's text and encoded
+    fingerprint, in the order asked: one call a batch, never a hit twice.
+
+    Hits are folded from the first one on, whatever the page, so a hit is
+    folded on every page alike. A batch holds as many hits as the page still
+    lacks leaders (each hit leads at most once), so no hit past the page's
+    last leader is read.
+    """
+    folder = Folder()
+    leaders: list[tuple[Handle, float, list[tuple[Handle, float]]]] = []
+    want = requested = offset + limit
+    seen = 0
+    while True:
+        while len(leaders) < want and seen < len(ranked):
+            batch = ranked[seen:seen + want - len(leaders)]
+            inputs = read([handle for handle, _ in batch])
+            for (handle, score), (text, data) in zip(batch, inputs):
+                under = folder.place(decode(data), text, find_spans(text))
+                if under is None:
+                    leaders.append((handle, score, []))
+                else:
+                    leaders[under][2].append((handle, score))
+            seen += len(batch)
+        if len(leaders) >= want or len(ranked) < requested:  # the page is full, or no more hits
+            break
+        requested *= 2
+        ranked = rank_more(requested)
+    return FoldedPage(leaders[offset:offset + limit], seen - len(leaders))
+
+
+def remembered_spans(find_spans: Callable[[str], list[tuple[int, int]]]) -> Callable[[str], list[tuple[int, int]]]:
+    """find_spans, answering a text it has seen from memory (folding and the hit's snippet ask alike)."""
+    seen: dict[str, list[tuple[int, int]]] = {}
+
+    def remembered(text: str) -> list[tuple[int, int]]:
+        found = seen.get(text)
+        if found is None:
+            found = seen[text] = find_spans(text)
+        return found
+
+    return remembered
 
 
 # -- clusters of a whole index -------------------------------------------------------

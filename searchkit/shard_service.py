@@ -130,6 +130,14 @@ class ShardService:
     def verify(self) -> integrity.Verified:
         return self._index.verify()
 
+    def document_fingerprints(self) -> tuple[list[str], list]:
+        """Each live document's id and fingerprint, ordered by id (see SearchIndex.document_fingerprints)."""
+        return self._index.document_fingerprints()
+
+    def duplicate_documents(self, members: list[tuple[str, float]]) -> list:
+        """The DuplicateDocument of each (id, similarity) (see SearchIndex.duplicate_documents)."""
+        return self._index.duplicate_documents(members)
+
     def add_documents(self, documents: list[Document]) -> int:
         return self._index.add_documents(documents)
 
@@ -194,6 +202,11 @@ class ShardService:
             self._statistics.use(statistics)
             return _partial(reader, search, top, found)
 
+    def fold_inputs(self, docnums: list[int]) -> list:
+        """The stored text and encoded fingerprint of each docnum, as folding copies reads them."""
+        with self._index.shard_reader() as reader:
+            return reader.fold_inputs(docnums)
+
     def hits(self, picks: list[tuple[int, float]], terms: list[str], original: bool,
              snippet_chars: int) -> list[Hit]:
         """Phase 3: the hits of these (docnum, score) of the final page, snippets cut."""
@@ -203,7 +216,8 @@ class ShardService:
 
 
 _CALLS = frozenset({"describe", "document", "document_count", "stats", "verify", "add_documents", "close",
-                    "figures", "rank", "rank_partial", "hits"})
+                    "document_fingerprints", "duplicate_documents",
+                    "figures", "rank", "rank_partial", "fold_inputs", "hits"})
 
 
 def _partial(reader, search: Search, top: int, found: list[int]) -> ShardRanking:

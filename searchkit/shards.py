@@ -37,7 +37,7 @@ from typing import Any
 
 from whoosh import query as wq
 
-from . import analysis, compiler, indexer, integrity, ranking, schema
+from . import analysis, compiler, duplicates, highlight, indexer, integrity, ranking, schema
 from . import facets as overview
 from . import query as q
 from .engine import SHARD_LAYOUT, check_search_options, search_filters
@@ -45,7 +45,8 @@ from .errors import (IndexDamagedError, IndexMismatchError, IndexNotFoundError, 
                      ShardUnavailableError)
 from .internals.queries import StatisticsTable
 from .shard_service import Search, ShardDescription, ShardFigures, ShardRanking, ShardService
-from .models import DEFAULT_LIMIT, DEFAULT_SNIPPET_CHARS, Document, IndexReport, IndexStats, SearchResults
+from .models import (DEFAULT_LIMIT, DEFAULT_SNIPPET_CHARS, Document, DuplicateCluster, DuplicateDocument, Hit,
+                     IndexReport, IndexStats, SearchResults)
 from .normalize import normalize_query
 from .sources import SourceTable, combine_aliases
 
@@ -458,19 +459,19 @@ class ShardedIndex:
     ) -> SearchResults:
         """Ranked hits for query over every shard, as one index would give them (see SearchIndex.search).
 
-        The overview (``facets``) adds up every shard's counts. Not yet over
-        shards: folding copies (``fold`` is accepted, and every hit is listed).
+        The overview (``facets``) adds up every shard's counts. ``fold`` folds
+        copies as one index does, whichever shards they are in (see _folded_hits).
         """
         started = time.perf_counter()
         check_search_options(query, sort, limit, offset, snippet_chars)
         text = normalize_query(query)
         results = self._retrying(lambda: self._search(query, text, sources, since, until, limit,
-                                                      offset, sort, original, snippet_chars, facets))
+                                                      offset, sort, original, snippet_chars, facets, fold))
         results.elapsed = time.perf_counter() - started
         return results
 
     def _search(self, query, text, sources, since, until, limit, offset, sort, original,
-                snippet_chars, facets) -> SearchResults:
+                snippet_chars, facets, fold=False) -> SearchResults:
         names = list(self._live)
         if not names:
             raise SearchkitError(f"no shard of {self.path} can be read: " + "; ".join(
@@ -478,13 +479,34 @@ class ShardedIndex:
         top = limit + offset
         search, figures = self._gather(names, text, sources, since, until, sort, facets)
         compiled = search.compiled
-        several = len(compiled.clauses) > 1
         statistics = StatisticsTable.summed([found.statistics for found in figures.values()])
         after_statistics(self, names)
-        # As ranking.ranked_hits does on one index: those with every word
-        # first, then, under FILL_BELOW of them, those with some of the words.
+        search = dataclasses.replace(search, prune=not any(found.passages for found in figures.values()))
+        ranked = self._ranked(names, search, statistics, top)
+        folded = None
+        if fold:
+            unscored = dataclasses.replace(search, facets=False, dated=False)  # more hits, for folding only
+            hits, folded = self._folded_hits(
+                ranked.candidates[:top], lambda more: self._ranked(names, unscored, statistics, more).candidates[:more],
+                compiled, limit, offset, original, snippet_chars)
+        else:
+            hits = self._hits(ranked.candidates[offset:top], compiled, original, snippet_chars)
+        return SearchResults(
+            query=query, total=ranked.total, hits=hits, partial=ranked.partial, elapsed=0.0,
+            undated_excluded=ranked.undated, terms=list(compiled.terms), total_exact=ranked.exact,
+            partial_shards=self._partial_shards(), complete=ranked.complete,
+            facets=overview.facets_of(sum(ranked.tallies, overview.Tally())) if facets else None, folded=folded,
+        )
+
+    def _ranked(self, names: list[str], search: Search, statistics: StatisticsTable, top: int) -> "_Ranked":
+        """The first top hits of all shards in one index's order (more may follow them), and what
+        ranking them counted (the ranking phase, and the partial fill's when it has its own).
+
+        As ranking.ranked_hits does on one index: those with every word
+        first, then, under FILL_BELOW of them, those with some of the words.
+        """
+        several = len(search.compiled.clauses) > 1
         search = dataclasses.replace(search, top=max(top, ranking.FILL_BELOW) if several else top,
-                                     prune=not any(found.passages for found in figures.values()),
                                      fill_top=top if self._pool.remote else 0)
         ranked = self._ask("rank", {name: (search, statistics) for name in names})
         candidates, total, exact = _merged(ranked)
@@ -507,12 +529,45 @@ class ShardedIndex:
             else:
                 candidates, complete = candidates + more, (total if more_total else None)
                 total += more_total
-        return SearchResults(
-            query=query, total=total, hits=self._hits(candidates[offset:top], compiled, original, snippet_chars),
-            partial=partial, elapsed=0.0, undated_excluded=undated, terms=list(compiled.terms),
-            total_exact=exact, partial_shards=self._partial_shards(), complete=complete,
-            facets=overview.facets_of(sum(tallies, overview.Tally())) if facets else None,
-        )
+        return _Ranked(candidates, total, exact, partial, complete, tallies, undated)
+
+    # -- folding copies across shards ---------------------------------------------------
+
+    def _folded_hits(self, ranked: list[_Candidate], rank_more: Callable[[int], list[_Candidate]], compiled,
+                     limit: int, offset: int, original: bool, snippet_chars: int) -> tuple[list[Hit], int]:
+        """The page of hits left after folding copies, and how many were folded up to its end.
+
+        The very loop one index folds with (duplicates.fold_ranked), over the
+        merged hits known as (shard, docnum): the same hits in the same order
+        read the same texts and fingerprints, so they fold alike wherever the
+        copies are. Texts are read a batch a call, each shard once a batch;
+        the page's hits and their copies are cut in one call per shard.
+        """
+        find_spans = duplicates.remembered_spans(highlight.span_finder(compiled.terms))
+        page = duplicates.fold_ranked(_handles(ranked), lambda more: _handles(rank_more(more)),
+                                      self._fold_inputs, find_spans, limit, offset)
+        wanted = []  # each leader, then its copies
+        for handle, score, copies in page.leaders:
+            for (name, docnum), each in [(handle, score), *copies]:
+                wanted.append(_Candidate((), name, docnum, each))
+        made = iter(self._hits(wanted, compiled, original, snippet_chars))
+        hits = []
+        for _, _, copies in page.leaders:
+            hit = next(made)
+            hit.duplicates = [next(made) for _ in copies]
+            hits.append(hit)
+        return hits, page.folded
+
+    def _fold_inputs(self, handles: list[tuple[str, int]]) -> list[duplicates.FoldInput]:
+        """The text and encoded fingerprint of each (shard, docnum), one call per shard holding some."""
+        by_shard: dict[str, list[int]] = {}
+        for name, docnum in handles:
+            by_shard.setdefault(name, []).append(docnum)
+        read = self._ask("fold_inputs", {name: (docnums,) for name, docnums in by_shard.items()})
+        found: dict[tuple[str, int], duplicates.FoldInput] = {}
+        for name, docnums in by_shard.items():
+            found.update(zip([(name, docnum) for docnum in docnums], read[name]))
+        return [found[handle] for handle in handles]
 
     def _gather(self, names: list[str], text: str, sources, since, until, sort: str,
                 facets: bool) -> tuple[Search, dict[str, ShardFigures]]:
@@ -641,6 +696,43 @@ class ShardedIndex:
             )
         return self._retrying(gather)
 
+    def duplicates(self, threshold: float = duplicates.DEFAULT_THRESHOLD) -> list[DuplicateCluster]:
+        """Clusters of copies over every shard, as one index of all their documents gives them.
+
+        Each shard gives its documents' fingerprints by id; documents never
+        span shards, so the merged list, ordered by id, is the one index's
+        (see SearchIndex.document_fingerprints) and so are its clusters.
+        """
+        duplicates.check_threshold(threshold)
+
+        def gather() -> list[DuplicateCluster]:
+            ids, found = [], []
+            for shard_ids, shard_found in self._each("document_fingerprints"):
+                ids.extend(shard_ids)
+                found.extend(shard_found)
+            order = sorted(range(len(ids)), key=ids.__getitem__)
+            ids, found = [ids[n] for n in order], [found[n] for n in order]
+            return [DuplicateCluster(self._duplicate_documents([(ids[n], share) for n, share in group]))
+                    for group in duplicates.clusters(found, threshold)]
+        return self._retrying(gather)
+
+    def _duplicate_documents(self, members: list[tuple[str, float]]) -> list[DuplicateDocument]:
+        """The documents of (id, similarity) pairs, each read from the shard its id routes to."""
+        count = len(self.layout.shards)
+        by_shard: dict[str, list[int]] = {}
+        for number, (doc_id, _) in enumerate(members):
+            by_shard.setdefault(self.layout.shards[shard_of(doc_id, count)], []).append(number)
+        for name in by_shard:
+            if name not in self._live:
+                raise ShardUnavailableError(f"{name} of {self.path}", self._failed.get(name, "not open"))
+        read = self._ask("duplicate_documents", {name: ([members[n] for n in numbers],)
+                                                 for name, numbers in by_shard.items()})
+        documents: list[DuplicateDocument | None] = [None] * len(members)
+        for name, numbers in by_shard.items():
+            for number, document in zip(numbers, read[name]):
+                documents[number] = document
+        return documents
+
     def verify(self) -> integrity.Verified:
         """Verify every shard's files (see SearchIndex.verify); the first damage found is raised."""
         def each() -> list:
@@ -679,6 +771,24 @@ class ShardedIndex:
                                                                        in grouped.items()})).values())
         self.refresh()
         return added
+
+
+@dataclass
+class _Ranked:
+    """The merged ranking of a search: its candidates in one index's order, and what was counted."""
+
+    candidates: list[_Candidate]
+    total: int
+    exact: bool
+    partial: bool
+    complete: int | None
+    tallies: list
+    undated: int
+
+
+def _handles(candidates: list[_Candidate]) -> list[tuple[tuple[str, int], float]]:
+    """Merged hits as folding knows them: ((shard, docnum), score)."""
+    return [((candidate.shard, candidate.docnum), candidate.score) for candidate in candidates]
 
 
 def _merged(ranked: dict[str, ShardRanking]) -> tuple[list[_Candidate], int, bool]:

@@ -3,7 +3,10 @@
 Deterministic (seeded): documents of common words, some very frequent (so a
 query of one of them is ranked by bounds, see ranking.best_bounded), dated
 over three years or undated, from a handful of sources, with duplicate
-titles and dates so that ties are broken by date and id.
+titles and dates so that ties are broken by date and id. On request
+(``copies``), some documents are reprinted under other ids (so in other
+shards), as another paper would: another title, source and date, and small
+edits, for folding copies (see duplicates.py).
 """
 
 from __future__ import annotations
@@ -52,11 +55,44 @@ def record(rng: random.Random, number: int) -> dict:
     }
 
 
-def write_corpus(directory: Path, documents: int = 1200, files: int = 3, seed: int = 17) -> Path:
-    """The corpus as files JSON Lines files under directory."""
+def reprint(rng: random.Random, original: dict, number: int) -> dict:
+    """original as another paper prints it: id, title, source and date changed, and one or two
+    small edits (a word changed, the last sentence cut, a line added before or a paragraph after)."""
+    text = original["text"]
+    for edit in rng.sample(["word", "cut", "lead", "more"], rng.randrange(1, 3)):
+        if edit == "word":
+            word = rng.choice([w for w in WORDS if w in text] or [text[:2]])
+            text = text.replace(word, rng.choice(WORDS), 1)
+        elif edit == "cut" and text.count("。") + text.count("，") > 2:
+            text = text[:max(text.rfind("，", 0, len(text) - 1), text.rfind("。", 0, len(text) - 1)) + 1]
+        elif edit == "lead":
+            text = f"{rng.choice(SOURCES)}讯\n{text}"
+        elif edit == "more":
+            text = f"{text}\n{_text(rng, rng.randrange(5, 30))}"
+    day = rng.randrange(1, 120)
+    return {
+        "id": f"{original['id']}-{number}",
+        "title": rng.choice(TITLES),
+        "text": text,
+        "date": None if rng.random() < 0.1 else f"{rng.choice([2021, 2022, 2023])}-"
+                                                  f"{1 + day % 12:02d}-{1 + day % 28:02d}",
+        "source": rng.choice(SOURCES),
+    }
+
+
+def write_corpus(directory: Path, documents: int = 1200, files: int = 3, seed: int = 17,
+                 copies: float = 0.0) -> Path:
+    """The corpus as files JSON Lines files under directory.
+
+    copies: the share of documents reprinted once or twice (``reprint``); the
+    documents of the corpus without copies are the same.
+    """
     rng = random.Random(seed)
     directory.mkdir(parents=True, exist_ok=True)
     records = [record(rng, number) for number in range(documents)]
+    copier = random.Random(f"copies-{seed}")  # its own draws: the originals stay as they are
+    records += [reprint(copier, original, number) for original in records if copier.random() < copies
+                for number in range(1, copier.randrange(2, 4))]
     for part in range(files):
         lines = [json.dumps(r, ensure_ascii=False) for r in records[part::files]]
         (directory / f"part-{part}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")

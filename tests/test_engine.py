@@ -928,3 +928,49 @@ def test_the_package_says_it_is_typed():
     from importlib.resources import files
 
     assert files("searchkit").joinpath("py.typed").is_file()
+
+
+def write_verse(directory, lines: int = 300, seed: int = 3):
+    """Lines of verse made of words jieba cuts into characters (人若, 无休, 如山), also found apart."""
+    import json
+    import random
+
+    rng = random.Random(seed)
+    pieces = ["人若", "人", "若", "无休", "无", "休", "如山", "山", "如", "春风", "明月", "江水", "，", "。"]
+    directory.mkdir()
+    with open(directory / "verse.jsonl", "w", encoding="utf-8") as fh:
+        for number in range(lines):
+            text = "".join(rng.choice(pieces) for _ in range(rng.randrange(4, 20)))
+            fh.write(json.dumps({"id": f"v{number:03d}", "title": "诗", "text": text}, ensure_ascii=False) + "\n")
+    return directory
+
+
+VERSE_QUERIES = ["人若", "人若 无休", "如山 无休 人若", "人若 明月", "无休 春风", "如山 -明月 人若"]
+
+
+def test_a_document_scores_the_same_whichever_documents_are_scored_with_it(tmp_path):
+    """Ranking scores chosen documents (the fill, a shard's); a score must not depend on the choice.
+
+    Whoosh's AND-MAYBE lost its optional side's score after skipping past a
+    document the optional side had (a word typed as one but found apart).
+    """
+    from whoosh import query as wq
+
+    from searchkit import SearchIndex
+    from searchkit import query as q
+    from searchkit.internals import queries
+    from searchkit.normalize import normalize_query
+
+    SearchIndex.build(tmp_path / "index", [write_verse(tmp_path / "verse")], workers=1)
+    with SearchIndex.open(tmp_path / "index") as index:
+        searcher = index._get_searcher()
+        everything = set(range(searcher.doc_count_all()))
+        compared = 0
+        for text in VERSE_QUERIES:
+            compiled = index._compile(q.parse(normalize_query(text)))
+            for whoosh_query in [compiled.query, wq.Or(compiled.clauses or [compiled.query])]:
+                together = dict(queries.scored_matches(searcher, whoosh_query, allow=everything))
+                for docnum, score in together.items():
+                    assert dict(queries.scored_matches(searcher, whoosh_query, allow={docnum})) == {docnum: score}
+                    compared += 1
+        assert compared > 1000

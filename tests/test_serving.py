@@ -169,3 +169,17 @@ def test_the_command_line_searches_actor_served_shards(cluster, built):
     assert refused.returncode == 1
     assert refused.stderr.startswith("searchkit: error: only a sharded index is served on a cluster")
     assert "Traceback" not in refused.stderr
+
+
+def test_actor_served_shards_fold_copies_and_list_duplicates_as_one_index(cluster, tmp_path):
+    from test_shards_fold import assert_same_folding, folded_answer
+    corpus = write_corpus(tmp_path / "corpus", documents=400, copies=0.3, seed=29)
+    SearchIndex.build(tmp_path / "one", [corpus], workers=1)
+    SearchIndex.build(tmp_path / "shards-3", [corpus], shards=3, workers=1)
+    cases = queries(60, seed=37)
+    with SearchIndex.open(tmp_path / "one") as one, \
+            SearchIndex.open(tmp_path / "shards-3", cluster=cluster.scheduler_address) as served:
+        expected = [folded_answer(one, query, options) for query, options in cases]
+        assert sum(bool(a.get("folded")) for a in expected) >= 5  # copies are folded
+        assert_same_folding(one, served, cases, expected)
+        assert served.duplicates() == one.duplicates()

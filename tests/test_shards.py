@@ -231,3 +231,27 @@ def test_the_command_line_names_a_missing_shard(built, tmp_path):
     partial = run_cli("search", "--index", str(tmp_path / "sharded"), "--json", "--allow-partial", "城市")
     assert partial.returncode == 0, partial.stderr
     assert json.loads(partial.stdout)["partial_shards"] == ["shard-000"]
+
+
+def test_duplicates_over_shards_are_one_index_clusters(tmp_path, seeds_dir):
+    """searchkit duplicates lists the same clusters on 1 index and on 2, 3 shards (copies across shards)."""
+    corpus = tmp_path / "corpus"
+    shutil.copytree(seeds_dir, corpus)
+    for name in ("000", "002"):  # reprints under other names: their ids route to other shards
+        source = next(corpus.glob(f"{name}_*.txt"))
+        for copy in range(3):
+            (corpus / f"reprint-{copy}-{source.name}").write_bytes(source.read_bytes())
+    SearchIndex.build(tmp_path / "one", [corpus], workers=1)
+    with SearchIndex.open(tmp_path / "one") as one:
+        expected = [cluster.to_json() for cluster in one.duplicates()]
+    assert len(expected) == 2 and sum(len(cluster["documents"]) for cluster in expected) == 9
+    for count in (2, 3):
+        SearchIndex.build(tmp_path / f"shards-{count}", [corpus], shards=count, workers=1)
+        with SearchIndex.open(tmp_path / f"shards-{count}") as sharded:
+            spread = {shard_of(document["id"], count) for cluster in expected for document in cluster["documents"]}
+            assert len(spread) == count
+            assert [cluster.to_json() for cluster in sharded.duplicates()] == expected
+    listed = subprocess.run([sys.executable, "-m", "searchkit", "duplicates", "--index",
+                             str(tmp_path / "shards-3"), "--json"], capture_output=True, text=True)
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout)["clusters"] == expected

@@ -478,3 +478,31 @@ def test_timeline_is_in_help_and_completion(shell, out):
     completions = sh.ShellCompleter(shell).get_completions(PromptDocument(":tim"), None)
     assert [c.text for c in completions] == ["timeline"]
 
+
+
+# -- a sharded index, through the same prompt ----------------------------------
+
+
+SESSION = ("数据中心\r韶關 改革\r\r:prev\r:sort date\r改革\r:open 2\r:source 羊城\r数据中心\r:all\r数据中心\r"
+           ":clear\r:since 2022\r发展\r:timeline\r:sources\r" + CTRL_D)
+
+
+def without_timings(text: str) -> str:
+    """What the shell printed, its search times (which vary) taken out."""
+    return re.sub(r", \d+ ms\)", ")", text)
+
+
+def test_a_sharded_index_answers_the_shell_as_one_index(seed_index, seeds_dir, tmp_path):
+    """Every command of a session prints the same on the seeds in 3 shards as on one index."""
+    from searchkit import SearchIndex
+
+    SearchIndex.build(tmp_path / "sharded", [seeds_dir], shards=3, workers=1)
+    printed = []
+    with SearchIndex.open(tmp_path / "sharded") as sharded:
+        for index in (seed_index, sharded):
+            out = Recorder()
+            assert drive(sh.Shell(index, write=out, size=lambda: (40, 100)), SESSION) == 0
+            printed.append(without_timings(out.text))
+    one, shards = printed
+    assert "+1 similar" in one and "2022-05" in one  # the session folds and draws a timeline
+    assert shards == one
