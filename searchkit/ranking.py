@@ -172,10 +172,10 @@ def best_partial(searcher, compiled: Compiled, filters, top: int, sort: str,
     if sort == "date":  # stable: same-day documents keep their coverage order
         ranked = sorted(found, key=lambda pair: (-coverage[pair[0]], *order.key(pair)))
         ranked.sort(key=lambda pair: -order.day(pair[0]))
-        return Ranked(total, ranked[:top], matches=every)
+        return Ranked(total, ranked[:top], matches=every, coverage=coverage)
     ranked = first(found, top, lambda pair: (-coverage[pair[0]], order.rank(pair)),
                     lambda pair: (-coverage[pair[0]], *order.key(pair)))
-    return Ranked(total, ranked, matches=every)
+    return Ranked(total, ranked, matches=every, coverage=coverage)
 
 
 def ranked_hits(searcher, compiled: Compiled, filters, top: int, sort: str,
@@ -333,3 +333,5 @@ class Ranked:
     matches: Iterable[int] | None = None
     """The docnums of every match (a passage's for a long document), to be read once;
     None when ranking did not read them all (best_bounded's estimate)."""
+    coverage: dict[int, int] | None = None
+    """Of best_partial's ranked hits: how many of the query's clauses each matches (by docnum)."""

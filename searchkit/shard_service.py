@@ -31,7 +31,7 @@ from typing import Any
 from . import compiler, highlight, integrity, ranking
 from . import facets as overview
 from .engine import SearchIndex
-from .internals.queries import (GatheredStatistics, StatisticsTable, live_statistics, matching_docs,
+from .internals.queries import (GatheredStatistics, StatisticsTable, live_statistics,
                                 query_statistics)
 from .models import Document, Hit, IndexStats
 
@@ -228,10 +228,9 @@ def _partial(reader, search: Search, top: int, found: list[int]) -> ShardRanking
     tally = reader.facet_tally(ranked, compiled, filters) if search.facets else None
     candidates = []
     if ranked.ranked:
-        coverage = _coverage(searcher, compiled, filters, order)
         key = relevance_key(order)
         for docnum, score in ranked.ranked:
-            covered = -coverage[order.head(docnum)]
+            covered = -ranked.coverage[docnum]  # what one index ranks partial matches by first
             if search.sort == "date":  # newest first, then as by coverage and relevance
                 full = (-order.day(docnum), covered, *key(docnum, score))
             else:
@@ -249,16 +248,3 @@ def date_key(order: ranking.TieBreak):
     """The key of sort='date' (ranking.TieBreak.date_key), comparable across shards."""
     return lambda docnum, score: (-order.day(docnum), -round(score, 6), order.id(docnum))
 
-
-def _coverage(searcher, compiled, filters, order: ranking.TieBreak) -> dict[int, int]:
-    """How many of the query's clauses each document matches (by its first passage's docnum).
-
-    What ranking.best_partial ranks by first; documents never span shards,
-    so one shard's figure is the one index's.
-    """
-    required = compiler.and_([*compiled.required, *filters])
-    coverage: dict[int, int] = {}
-    for clause in compiled.clauses:
-        for head in {order.head(docnum) for docnum in matching_docs(searcher, compiler.and_([clause, required]))}:
-            coverage[head] = coverage.get(head, 0) + 1
-    return coverage
