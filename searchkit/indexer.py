@@ -38,7 +38,7 @@ from .internals import storage
 from .internals.writer import FastSegmentWriter, StagedCommit, cancel_quietly
 from .errors import (IndexDamagedError, IndexLockedError, IndexMismatchError, IndexNotFoundError,
                      SearchkitError)
-from .loaders import WalkSummary, iter_corpus_files, load_file, warn_stderr
+from .loaders import CorpusFile, WalkSummary, iter_corpus_files, load_file, warn_stderr
 from .roots import (Corpus, Plan, Root, Scan, file_record, id_prefix, parse_file_term, plan_run,
                     record_stamp, resolved_roots)
 from .sources import checked_aliases
@@ -249,6 +249,7 @@ def update_index(
     include: Iterable[str] | None = None,
     exclude: Iterable[str] | None = None,
     route: Callable[[str], bool] | None = None,
+    keep: Callable[[Document], bool] | None = None,
 ) -> IndexReport:
     """Bring the index at index_dir up to date with the files under paths.
 
@@ -267,7 +268,10 @@ def update_index(
     total)`` is told the bytes indexed so far; ``workers`` processes share
     the work (default: one per core; small jobs are done in this process).
     ``route(document_id)`` keeps the documents this index holds (a shard's,
-    see shards.py): the others are read and left out.
+    see shards.py): the others are read and left out. ``keep(document)``
+    does the same once a document is loaded, for routing by what only a
+    loaded document tells (its date): before it is segmented, which is most
+    of the work.
     """
     started = time.perf_counter()
     index_dir = Path(index_dir)
@@ -292,9 +296,40 @@ def update_index(
         run = _WriteRun(index_dir)
         with run.undone_on_failure():
             report = _write(run, manifest, plan, corpus, rebuild, userdict, progress, warn,
-                            workers or default_workers(), route)
+                            workers or default_workers(), route, keep)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def run_corpus(index_dir: str | os.PathLike, paths: Iterable[str | os.PathLike], *,
+               rebuild: bool = False, remove: Iterable[str | os.PathLike] = (),
+               include: Iterable[str] | None = None, exclude: Iterable[str] | None = None) -> Corpus:
+    """The roots and globs the index at index_dir records after a run with these arguments.
+
+    Nothing is written. A look at the corpus before a run: the dates of a
+    sharded index's documents, a new shard's roots (see shards.py).
+    """
+    paths = [Path(os.path.abspath(path)) for path in paths]
+    request = _Request(paths, [os.fspath(r) for r in remove],
+                       None if include is None else list(include),
+                       None if exclude is None else list(exclude))
+    index_dir = Path(index_dir)
+    manifest = read_manifest(index_dir, rebuild=rebuild) if index_dir.is_dir() else None
+    plan, corpus = _plan(index_dir, manifest, request, rebuild)
+    return Corpus(plan.roots, corpus.include, corpus.exclude)
+
+
+def corpus_files(corpus: Corpus) -> Iterator[CorpusFile]:
+    """Every file under the roots of corpus that its globs select, each once (as a full re-scan walks)."""
+    met: set[str] = set()
+    for root in corpus.roots:
+        if not Path(root.path).exists():
+            continue
+        for corpus_file in iter_corpus_files([Path(root.path)], warn=lambda message: None,
+                                             include=corpus.include, exclude=corpus.exclude):
+            if corpus_file.key not in met:
+                met.add(corpus_file.key)
+                yield corpus_file
 
 
 @dataclass
@@ -332,7 +367,8 @@ def _plan(index_dir: Path, manifest: Manifest | None, request: _Request,
 
 def _write(run: "_WriteRun", manifest: Manifest | None, plan: Plan, corpus: Corpus,
            rebuild: bool, userdict, progress, warn, workers: int,
-           route: Callable[[str], bool] | None = None) -> IndexReport:
+           route: Callable[[str], bool] | None = None,
+           keep: Callable[[Document], bool] | None = None) -> IndexReport:
     """Index the changes into the live generation, or into a new one, and commit them."""
     index_dir = run.index_dir
     new = manifest is None or rebuild
@@ -348,7 +384,7 @@ def _write(run: "_WriteRun", manifest: Manifest | None, plan: Plan, corpus: Corp
         ix = whoosh_index.create_in(str(index_dir), schema.build_schema(profile), indexname=generation)
     report = IndexReport()
     run.writer = FastSegmentWriter(ix, limitmb=WRITER_LIMIT_MB)
-    segments = _apply_changes(ix, run.writer, plan, corpus, report, progress, warn, workers, route)
+    segments = _apply_changes(ix, run.writer, plan, corpus, report, progress, warn, workers, route, keep)
     run.aliases = corpus.aliases  # the scanned roots' sidecars' aliases replace theirs
     _commit(run, StagedCommit(run.writer, segments), generation, corpus, new,
             userdict, ix.schema[schema.CONTENT].analyzer.profile)
@@ -593,7 +629,8 @@ def _next_generation(manifest: Manifest | None) -> str:
 
 def _apply_changes(ix, writer, plan: Plan, corpus: Corpus, report: IndexReport,
                    progress: ProgressCallback | None, warn, workers: int,
-                   route: Callable[[str], bool] | None = None) -> list:
+                   route: Callable[[str], bool] | None = None,
+                   keep: Callable[[Document], bool] | None = None) -> list:
     """Delete and index in writer (and workers) what changed; return the workers' segments.
 
     The roots the plan names are walked; each gets its sidecars' alias
@@ -623,19 +660,22 @@ def _apply_changes(ix, writer, plan: Plan, corpus: Corpus, report: IndexReport,
         # No more workers than parts: one big text file is one part, indexed
         # in this process rather than in a worker whose segment is then handed back.
         segments = parallel.index_in_parallel(
-            lambda: _segment_writer(ix), _routed(index_unit, route), segmenter, parts, min(workers, len(parts)),
+            lambda: _segment_writer(ix), _routed(index_unit, route, keep), segmenter, parts, min(workers, len(parts)),
             tally.add, before_join=lambda: hold_point("workers-done"))
     else:
         segments = []
         for unit in changed:
-            tally.add(_routed(index_unit, route)(unit, writer, segmenter))
+            tally.add(_routed(index_unit, route, keep)(unit, writer, segmenter))
     tally.finish()
     return segments
 
 
-def _routed(index: parallel.UnitIndexer, route: Callable[[str], bool] | None) -> parallel.UnitIndexer:
-    """index_unit keeping only the documents route keeps (a shard's), or index_unit itself."""
-    return index if route is None else functools.partial(index, route=route)
+def _routed(index: parallel.UnitIndexer, route: Callable[[str], bool] | None,
+            keep: Callable[[Document], bool] | None = None) -> parallel.UnitIndexer:
+    """index_unit keeping only the documents route and keep keep (a shard's), or index_unit itself."""
+    if route is None and keep is None:
+        return index
+    return functools.partial(index, route=route, keep=keep)
 
 
 class _Walk:
@@ -741,10 +781,12 @@ def _segment_writer(ix) -> FastSegmentWriter:
 
 
 def index_unit(unit: parallel.Unit, writer, segmenter: analysis.Segmenter,
-               route: Callable[[str], bool] | None = None) -> parallel.UnitResult:
+               route: Callable[[str], bool] | None = None,
+               keep: Callable[[Document], bool] | None = None) -> parallel.UnitResult:
     """Add the documents of one unit of work to writer (a file above MAX_FILE_BYTES is refused).
 
-    With route, only the documents whose ids it keeps (see update_index).
+    With route, only the documents whose ids it keeps; with keep, only the
+    loaded documents it keeps (see update_index).
     """
     size = _unit_bytes(unit)
     result = parallel.UnitResult(unit.key, 0, size / 1e6)
@@ -754,7 +796,10 @@ def index_unit(unit: parallel.Unit, writer, segmenter: analysis.Segmenter,
         return result
     prefix = id_prefix(unit.checksum)  # the label of its root, in an index of several
     wanted = None if route is None else _counting_route(route, prefix, result)
-    for batch in _fingerprinted(load_file(unit.part, warn=result.warnings.append, wanted=wanted)):
+    documents = load_file(unit.part, warn=result.warnings.append, wanted=wanted)
+    if keep is not None:
+        documents = _kept(documents, keep, result)
+    for batch in _fingerprinted(documents):
         for document, fingerprint in batch:
             if prefix:
                 document = dataclasses.replace(document, id=prefix + document.id)
@@ -772,6 +817,16 @@ def _counting_route(route: Callable[[str], bool], prefix: str,
         result.routed += not kept
         return kept
     return wanted
+
+
+def _kept(documents: Iterable[Document], keep: Callable[[Document], bool],
+          result: parallel.UnitResult) -> Iterator[Document]:
+    """The documents keep keeps, counting those it leaves out (as _counting_route does)."""
+    for document in documents:
+        if keep(document):
+            yield document
+        else:
+            result.routed += 1
 
 
 def _fingerprinted(documents: Iterable[Document]) -> Iterator[list[tuple[Document, bytes | None]]]:
