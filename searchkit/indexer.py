@@ -88,6 +88,9 @@ class Manifest:
     time and checksum of every file the live index reads (see integrity.py;
     None in a manifest written before checksums), and the manifest carries a
     checksum of itself: ``intact`` is False when that does not match.
+    ``routed`` records, for a shard (see shards.py), the files walked whose
+    documents all went to other shards: {file key: record}, so that an
+    update reads them again only when they change.
     """
 
     generation: str
@@ -96,12 +99,15 @@ class Manifest:
     files: dict[str, integrity.FileRecord] | None = None
     intact: bool = True
     aliases: dict[str, list[str]] = dataclasses.field(default_factory=dict)  # the sidecars' (see sources.py)
+    routed: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         data = {"format": FORMAT_VERSION, "generation": self.generation,
                 "config": self.config, **self.corpus.to_json()}
         if self.aliases:
             data["aliases"] = self.aliases
+        if self.routed:
+            data["routed"] = self.routed
         if self.files is not None:
             data["files"] = {name: record.to_json() for name, record in self.files.items()}
             data["checksum"] = integrity.json_crc32(data)
@@ -116,12 +122,15 @@ class Manifest:
                 and isinstance(files, (dict, type(None)))):
             raise ValueError("fields of the wrong types")
         aliases = checked_aliases(data.get("aliases"))  # none in an index built before them
+        routed = data.get("routed") or {}  # none but in a shard
+        if not (isinstance(routed, dict) and all(isinstance(v, str) for v in routed.values())):
+            raise ValueError("routed files of the wrong types")
         return cls(
             data["generation"], data["config"], Corpus.from_json(data, aliases),
             files={name: integrity.FileRecord.from_json(r) for name, r in files.items()}
             if files is not None else None,
             intact=checksum is None or checksum == integrity.json_crc32(data),
-            aliases=aliases,
+            aliases=aliases, routed=routed,
         )
 
 
@@ -384,7 +393,9 @@ def _write(run: "_WriteRun", manifest: Manifest | None, plan: Plan, corpus: Corp
         ix = whoosh_index.create_in(str(index_dir), schema.build_schema(profile), indexname=generation)
     report = IndexReport()
     run.writer = FastSegmentWriter(ix, limitmb=WRITER_LIMIT_MB)
-    segments = _apply_changes(ix, run.writer, plan, corpus, report, progress, warn, workers, route, keep)
+    run.routed = dict(manifest.routed) if manifest is not None and not new else {}
+    segments = _apply_changes(ix, run.writer, plan, corpus, report, progress, warn, workers, route, keep,
+                              run.routed)
     run.aliases = corpus.aliases  # the scanned roots' sidecars' aliases replace theirs
     _commit(run, StagedCommit(run.writer, segments), generation, corpus, new,
             userdict, ix.schema[schema.CONTENT].analyzer.profile)
@@ -422,7 +433,7 @@ def _commit(run: "_WriteRun", commit: StagedCommit, generation: str, corpus: Cor
             for install in staged:
                 install()
             run.is_live = lambda: _live_generation(index_dir) == generation
-            _switch_to(index_dir, generation, corpus, run.aliases)
+            _switch_to(index_dir, generation, corpus, run.aliases, run.routed)
             run.switched = True
             hold_point("manifest-written")
             remove_leftovers(index_dir, generation)
@@ -444,7 +455,7 @@ def _rename_toc_and_finish(run: "_WriteRun", commit: StagedCommit, generation: s
     run.switched = True
     hold_point("toc-renamed")
     _finish(run, commit, generation)
-    _switch_to(run.index_dir, generation, corpus, run.aliases)
+    _switch_to(run.index_dir, generation, corpus, run.aliases, run.routed)
     hold_point("manifest-written")
 
 
@@ -463,6 +474,7 @@ class _WriteRun:
         self.writer: FastSegmentWriter | None = None
         # The sidecars' aliases the manifest records (None: keep the ones it has).
         self.aliases: dict[str, list[str]] | None = None
+        self.routed: dict[str, str] | None = None  # a shard's (see Manifest; None: keep the recorded)
         self.switched = False  # the run's changes are live
         # Asked when the switch itself failed: did it happen anyway?
         self.is_live: Callable[[], bool] | None = None
@@ -630,14 +642,17 @@ def _next_generation(manifest: Manifest | None) -> str:
 def _apply_changes(ix, writer, plan: Plan, corpus: Corpus, report: IndexReport,
                    progress: ProgressCallback | None, warn, workers: int,
                    route: Callable[[str], bool] | None = None,
-                   keep: Callable[[Document], bool] | None = None) -> list:
+                   keep: Callable[[Document], bool] | None = None,
+                   routed: dict[str, str] | None = None) -> list:
     """Delete and index in writer (and workers) what changed; return the workers' segments.
 
     The roots the plan names are walked; each gets its sidecars' alias
-    tables, for the manifest.
+    tables, for the manifest. routed (a shard's files of other shards'
+    documents only, see Manifest) counts as indexed, and is brought up to date.
     """
     segmenter = analysis.segmenter_for(ix.schema[schema.CONTENT].analyzer.profile)
-    seen = indexed_files(ix)
+    routed = {} if routed is None else routed
+    seen = {**routed, **indexed_files(ix)}
     walk = _Walk(seen, corpus, warn or warn_stderr)
     for scan in plan.scans:
         walk.scan(scan, plan.several, report)
@@ -647,7 +662,8 @@ def _apply_changes(ix, writer, plan: Plan, corpus: Corpus, report: IndexReport,
     for unit in changed:
         if unit.key in seen:
             writer.delete_by_term(schema.PATH, unit.key)
-    for key in _vanished_files(seen, plan, walk):
+    vanished = _vanished_files(seen, plan, walk)
+    for key in vanished:
         report.removed += writer.delete_by_term(schema.PATH, key) or 0
     tally = _Tally(report, seen, progress, warn, sum(_unit_bytes(u) for u in changed))
     large = tally.total_bytes >= LARGE_BYTES
@@ -667,7 +683,24 @@ def _apply_changes(ix, writer, plan: Plan, corpus: Corpus, report: IndexReport,
         for unit in changed:
             tally.add(_routed(index_unit, route, keep)(unit, writer, segmenter))
     tally.finish()
+    _update_routed(routed, changed, vanished, tally)
     return segments
+
+
+def _update_routed(routed: dict[str, str], changed: list[parallel.Unit], vanished: list[str],
+                   tally: "_Tally") -> None:
+    """Bring a shard's record of files holding only other shards' documents up to date after a run.
+
+    Without it every shard re-read, at every update, each file it holds no
+    document of: routed by date, nearly the whole corpus for every shard.
+    """
+    for key in vanished:
+        routed.pop(key, None)
+    for unit in changed:
+        if tally.documents.get(unit.key) == 0 and unit.key in tally.routed:
+            routed[unit.key] = unit.checksum
+        else:
+            routed.pop(unit.key, None)
 
 
 def _routed(index: parallel.UnitIndexer, route: Callable[[str], bool] | None,
@@ -1063,7 +1096,7 @@ def _stage_query_lexicon(index_dir: Path, profile: str,
 
 
 def _switch_to(index_dir: Path, generation: str, corpus: Corpus,
-               aliases: dict[str, list[str]] | None = None) -> None:
+               aliases: dict[str, list[str]] | None = None, routed: dict[str, str] | None = None) -> None:
     """Point the manifest at generation (atomically); remove_leftovers then drops the others.
 
     The manifest records the checksums of the files generation reads (only
@@ -1074,8 +1107,10 @@ def _switch_to(index_dir: Path, generation: str, corpus: Corpus,
     previous = read_manifest(index_dir, rebuild=True)
     files = integrity.record(index_dir, integrity.live_files(index_dir, generation, (LEXICON, USERDICT)),
                              previous.files if previous is not None else None)
+    if routed is None:
+        routed = previous.routed if previous is not None else {}
     manifest = Manifest(generation, current_config(userdict), corpus, files,
-                        aliases=_persisted_aliases(aliases, previous))
+                        aliases=_persisted_aliases(aliases, previous), routed=routed)
     tmp = index_dir / (MANIFEST + ".tmp")
     tmp.write_text(json.dumps(manifest.to_json(), ensure_ascii=False, indent=2), encoding="utf-8")
     os.replace(tmp, index_dir / MANIFEST)

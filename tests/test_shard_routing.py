@@ -310,3 +310,30 @@ def test_progress_reaches_the_end_when_shards_have_nothing_to_read(built, tmp_pa
     SearchIndex.build(tmp_path / "sharded", [], workers=1, progress=lambda *figures: heard.append(figures))
     size = (tmp_path / "corpus" / "part-2.jsonl").stat().st_size
     assert heard[-1] == (3 * size, 3 * size)
+
+
+def test_an_update_reads_again_only_the_files_that_changed(built, tmp_path, monkeypatch):
+    """A file of one year's documents is recorded by every other shard too: not read again unchanged."""
+    from searchkit import indexer
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    records = [json.loads(line) for part in sorted((built / "corpus").glob("*.jsonl"))
+               for line in part.read_text(encoding="utf-8").splitlines()]
+    for year in ("2021", "2022", "2023", None):
+        kept = [r for r in records if (r["date"] or "")[:4] == (year or "")]
+        (corpus / f"{year or 'undated'}.jsonl").write_text(
+            "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept), encoding="utf-8")
+    SearchIndex.build(tmp_path / "sharded", [corpus], shards_by="year", workers=1)
+    loaded = []
+    original = indexer.load_file
+    monkeypatch.setattr(indexer, "load_file", lambda part, **k: loaded.append(part.path.name) or original(part, **k))
+    report = SearchIndex.build(tmp_path / "sharded", [], workers=1)
+    assert (report.added, report.updated, report.removed, report.unchanged, loaded) == (0, 0, 0, 4, [])
+    _rewrite(corpus, lambda r: {**r, "date": "2021-01-02"} if r["id"] == "doc-00004" else r)
+    SearchIndex.build(tmp_path / "sharded", [], workers=1)
+    changed = next(name for name in os.listdir(corpus) if "doc-00004" in (corpus / name).read_text("utf-8"))
+    assert loaded == [changed] * 4  # by every shard: any of them may hold its documents now
+    with SearchIndex.open(tmp_path / "sharded") as sharded:
+        assert sharded.document("doc-00004").date.isoformat() == "2021-01-02"
+        assert sharded.search(sharded.document("doc-00004").title, since="2021-01-02",
+                              until="2021-01-02").total >= 1
