@@ -4,9 +4,13 @@ A sharded index is a directory holding a layout file (``LAYOUT``) and one
 searchkit index per shard (``shard-000``, ``shard-001``, ...). Each document
 goes to the shard ``shard_of(id, count)`` names: a stable hash of its id, so
 an update sends a changed document to the shard that already holds it, and
-``document(id)`` reads one shard only. Every shard is built from the whole
-corpus and keeps its own documents (see ``indexer.index_unit``): shards are
-built independently, in this process or on a Dask cluster (cluster.py).
+``document(id)`` reads one shard only. Or, chosen when the index is built,
+by date (``shards_by``): a shard a year or month of the documents' dates and
+one of the undated, each shard's period in the layout, so that a search with
+since/until ranks only the shards it can match (``_ranking_shards``). Every
+shard is built from the whole corpus and keeps its own documents (see
+``indexer.index_unit``): shards are built independently, in this process or
+on a Dask cluster (cluster.py).
 
 Searching is Elasticsearch's ``dfs_query_then_fetch`` in one process: the
 shards' collection statistics are summed (``SummedStatistics``: document
