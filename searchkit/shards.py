@@ -287,20 +287,24 @@ def _plan(path: Path, corpus: Iterable[str | os.PathLike], shards: int | None, s
                                      "or directories to build it from")
         count = shards
     fixed = tuple(sorted((key, value) for key, value in options.items()))
-    root = str(path.resolve())
+    location = str(path.resolve())
     if shards_by is not None:
         planned = plan_by_date(path, paths, shards_by, options)
-        # A new period's shard of an existing index starts from every root the others have.
+        # A new period's shard of an existing index starts from every root the
+        # others have, with their globs and user dictionary.
         whole = tuple(root.path for root in planned.corpus.roots)
+        userdict = options.get("userdict")
+        if userdict is None and is_sharded(path):
+            userdict = indexer.index_userdict(path / Layout.read(path).shards[0])
         start = tuple(sorted({**options, "remove": (), "include": planned.corpus.include,
-                              "exclude": planned.corpus.exclude}.items()))
+                              "exclude": planned.corpus.exclude, "userdict": userdict}.items()))
         jobs = []
         for period in planned.periods:
             new = is_sharded(path) and not (path / period_shard(period) / indexer.MANIFEST).exists()
-            jobs.append(ShardJob(root, period_shard(period), DateRoute(shards_by, period),
+            jobs.append(ShardJob(location, period_shard(period), DateRoute(shards_by, period),
                                  whole if new else tuple(paths), start if new else fixed))
         return jobs, planned.census
-    return [ShardJob(root, shard_name(number), Route(number, count), tuple(paths), fixed)
+    return [ShardJob(location, shard_name(number), Route(number, count), tuple(paths), fixed)
             for number in range(count)], None
 
 

@@ -337,3 +337,16 @@ def test_an_update_reads_again_only_the_files_that_changed(built, tmp_path, monk
         assert sharded.document("doc-00004").date.isoformat() == "2021-01-02"
         assert sharded.search(sharded.document("doc-00004").title, since="2021-01-02",
                               until="2021-01-02").total >= 1
+
+
+def test_a_new_period_shard_takes_the_user_dictionary_of_the_others(built, tmp_path):
+    shutil.copytree(built / "corpus", tmp_path / "corpus")
+    words = tmp_path / "words.txt"
+    words.write_text("韶关民政 1000 n\n", encoding="utf-8")
+    SearchIndex.build(tmp_path / "sharded", [tmp_path / "corpus"], shards_by="year", userdict=words, workers=1)
+    _rewrite(tmp_path / "corpus", lambda r: {**r, "date": "2027-03-03"} if r["id"] == "doc-00009" else r)
+    SearchIndex.build(tmp_path / "sharded", [], workers=1)
+    with SearchIndex.open(tmp_path / "sharded") as sharded:
+        assert "shard-2027" in sharded.layout.shards
+        assert sharded.stats().analyzer["userdict"]
+        assert sharded.document("doc-00009").date.isoformat() == "2027-03-03"
