@@ -113,6 +113,10 @@ def build_parser() -> Parser:
     index.add_argument("--shards", type=_positive, metavar="N",
                        help="build a sharded index of N shards, on a Dask cluster "
                        "(needs searchkit[cluster]; see the README)")
+    index.add_argument("--shards-by", choices=("year", "month"),
+                       help="build a sharded index of a shard a year (or month) of the documents' "
+                       "dates and one of the undated: --since/--until then search only the shards "
+                       "they can match")
     index.add_argument("--cluster", metavar="ADDRESS",
                        help="build (or update) the shards on the Dask scheduler at ADDRESS "
                        "(tcp://HOST:8786); default: a local cluster started for the run")
@@ -302,13 +306,15 @@ def cmd_index(args: argparse.Namespace) -> int:
     from .shards import is_sharded  # only here: a search of one index does not load it
 
     index_dir = args.index or default_index_dir()
-    progress = ProgressBar() if sys.stderr.isatty() else None
+    sharded = bool(args.shards or args.shards_by or args.cluster or is_sharded(index_dir))
+    # Sharded, the bar adds up the bytes every shard reads (each walks the corpus).
+    progress = ProgressBar(label="indexing shards" if sharded else "indexing") if sys.stderr.isatty() else None
     options = dict(rebuild=args.rebuild, userdict=args.userdict, progress=progress, warn=_notice,
                    workers=args.workers, remove=args.remove,
                    include=_globs(args.include), exclude=_globs(args.exclude))
-    if args.shards or args.cluster or is_sharded(index_dir):
+    if sharded:
         # Shards are built on Dask: a cluster started for the run unless one is named.
-        options.update(shards=args.shards, cluster=args.cluster or "local")
+        options.update(shards=args.shards, shards_by=args.shards_by, cluster=args.cluster or "local")
     try:
         try:
             report = SearchIndex.build(index_dir, args.paths, **options)
@@ -337,9 +343,10 @@ class ProgressBar:
     the terminal's width at each report, so a resized window gets no wrapped lines.
     """
 
-    def __init__(self, stream=None, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, stream=None, clock: Callable[[], float] = time.monotonic, label: str = "indexing") -> None:
         self.stream = stream or sys.stderr
         self.clock = clock
+        self.label = label
         self.first: tuple[float, int] | None = None
 
     def __call__(self, done: int, total: int) -> None:
@@ -348,7 +355,7 @@ class ProgressBar:
             self.first = (now, done)
         start, start_done = self.first
         rate = (done - start_done) / (now - start) if now > start and done > start_done else None
-        line = render.progress_text(done, total, rate, self.columns())
+        line = render.progress_text(done, total, rate, self.columns(), self.label)
         self.stream.write(f"\r{line}\x1b[K")
         self.stream.flush()
 

@@ -26,7 +26,7 @@ import dataclasses
 import pickle
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,31 +34,78 @@ from . import indexer
 from .errors import SearchkitError
 from .models import IndexReport
 from .shard_service import ShardService
-from .shards import SHARD_FAULTS, ShardJob, ShardFailed
+from .shards import SHARD_FAULTS, ShardFailed, ShardJob, ShardProgress
 
 LOCAL = "local"
 """The cluster address that starts a Dask cluster on this machine for the run."""
 
 
-def run_jobs(jobs: list[ShardJob], address: str) -> list[tuple[IndexReport, list[str]]]:
+# A worker tells how far its shard is at most this often (seconds): each
+# report is a message through the scheduler.
+REPORT_EVERY = 0.5
+
+
+def run_jobs(jobs: list[ShardJob], address: str,
+             progress: ShardProgress | None = None) -> list[tuple[IndexReport, list[str]]]:
     """Run the shard jobs on the Dask cluster at address ('local': one started here); their outcomes.
 
     A task runs one shard on one process: Dask's worker processes may not
     start processes of their own, and segmenting (most of the work) holds
     the GIL, so workers should have one thread each and the shards should
-    be at least as many as the workers' processes.
+    be at least as many as the workers' processes. ``progress`` hears each
+    shard's bytes read, sent by its worker as a Dask event, and each shard
+    finished, as its task completes.
     """
     single = [dataclasses.replace(job, options=_one_process(job.options)) for job in jobs]
     run = uuid.uuid4().hex[:8]  # a fresh key per run: Dask would reuse a finished task's result
+    topic = f"searchkit-progress-{run}"
     with _client(address, len(jobs)) as client:
-        from distributed import KilledWorker
-        futures = [client.submit(ShardJob.run, job, key=f"searchkit-shard-{job.shard:03d}-{run}",
-                                 pure=False) for job in single]
+        from distributed import KilledWorker, as_completed
+        if progress is not None:
+            client.subscribe_topic(topic, lambda event: progress.report(*event[1]))
+        futures = [client.submit(_run_reporting, job, topic if progress else None,
+                                 key=f"searchkit-{job.name}-{run}", pure=False) for job in single]
+        names = {future.key: job.name for future, job in zip(futures, jobs)}
         try:
-            return client.gather(futures)
+            for future in as_completed(futures):
+                _, _, last = future.result()  # a failed shard fails the run now, not after the others
+                if progress is not None:  # its last figures, whether or not the events came first
+                    progress.report(names[future.key], *last)
+            return [(report, warnings) for report, warnings, _ in client.gather(futures)]
         except KilledWorker as exc:  # the shards built so far are kept: a new run finishes the rest
             raise SearchkitError(f"workers kept dying while building a shard ({exc}); "
                                  "the shards built so far are kept: run the same command again") from None
+        finally:
+            if progress is not None:
+                client.unsubscribe_topic(topic)
+
+
+def _run_reporting(job: ShardJob, topic: str | None) -> tuple[IndexReport, list[str], tuple[int, int]]:
+    """job.run on a worker, telling topic (if any) how far it is: (shard, bytes done, bytes in all).
+
+    Returns the job's outcome and its last (done, total) figures.
+    """
+    reporter = _WorkerReport(topic, job.name)
+    report, warnings = job.run(reporter)
+    return report, warnings, reporter.figures
+
+
+class _WorkerReport:
+    """A shard job's progress callback on a Dask worker: events to the client, one per REPORT_EVERY."""
+
+    def __init__(self, topic: str | None, name: str, clock: Callable[[], float] = time.monotonic) -> None:
+        from distributed import get_worker
+        self.worker = get_worker() if topic is not None else None
+        self.topic, self.name, self.clock = topic, name, clock
+        self.last = float("-inf")
+        self.figures = (0, 0)  # a shard with nothing to read reports nothing
+
+    def __call__(self, done: int, total: int) -> None:
+        self.figures = (done, total)
+        now = self.clock()
+        if self.worker is not None and (now - self.last >= REPORT_EVERY or done >= total):
+            self.last = now
+            self.worker.log_event(self.topic, (self.name, done, total))
 
 
 def _one_process(options: tuple) -> tuple:

@@ -110,6 +110,7 @@ class SearchIndex:
         exclude: Iterable[str] | None = None,
         shards: int | None = None,
         cluster: str | None = None,
+        shards_by: str | None = None,
     ) -> IndexReport:
         """Index (or update the index of) the files under corpus into path.
 
@@ -123,10 +124,14 @@ class SearchIndex:
         ``shards`` builds a sharded index of that many shards (see shards.py),
         on the Dask cluster at ``cluster`` ('local': one started for the run;
         None: in this process); a sharded index is updated shard by shard.
+        ``shards_by`` ('year' or 'month') instead builds a shard a period,
+        documents routed by their dates, and one of the undated documents:
+        a search with since/until then reads only the shards it can match.
         """
-        if shards is not None or cluster is not None or _is_sharded(path):
+        if shards is not None or shards_by is not None or cluster is not None or _is_sharded(path):
             from . import shards as sharding
-            return sharding.update(path, corpus, shards=shards, cluster=cluster, rebuild=rebuild,
+            return sharding.update(path, corpus, shards=shards, shards_by=shards_by, cluster=cluster,
+                                   rebuild=rebuild,
                                    userdict=userdict, progress=progress, warn=warn, workers=workers,
                                    remove=remove, include=include, exclude=exclude)
         return indexer.update_index(path, corpus, rebuild=rebuild, userdict=userdict,
@@ -147,12 +152,13 @@ class SearchIndex:
         exclude: Iterable[str] | None = None,
         shards: int | None = None,
         cluster: str | None = None,
+        shards_by: str | None = None,
     ) -> IndexReport:
         """Bring this index up to date with the files under corpus (see ``build``)."""
-        if shards is not None or cluster is not None:
+        if shards is not None or shards_by is not None or cluster is not None:
             from . import shards as sharding
             # This index is not sharded: that is refused with one clear error.
-            sharding.plan_jobs(self.path, corpus, shards)
+            sharding.plan_jobs(self.path, corpus, shards, shards_by)
         report = indexer.update_index(self.path, corpus, rebuild=rebuild, userdict=userdict,
                                       progress=progress, warn=warn, workers=workers,
                                       remove=remove, include=include, exclude=exclude)

@@ -38,7 +38,7 @@ from .internals import storage
 from .internals.writer import FastSegmentWriter, StagedCommit, cancel_quietly
 from .errors import (IndexDamagedError, IndexLockedError, IndexMismatchError, IndexNotFoundError,
                      SearchkitError)
-from .loaders import WalkSummary, iter_corpus_files, load_file, warn_stderr
+from .loaders import CorpusFile, WalkSummary, iter_corpus_files, load_file, warn_stderr
 from .roots import (Corpus, Plan, Root, Scan, file_record, id_prefix, parse_file_term, plan_run,
                     record_stamp, resolved_roots)
 from .sources import checked_aliases
@@ -88,6 +88,9 @@ class Manifest:
     time and checksum of every file the live index reads (see integrity.py;
     None in a manifest written before checksums), and the manifest carries a
     checksum of itself: ``intact`` is False when that does not match.
+    ``routed`` records, for a shard (see shards.py), the files walked whose
+    documents all went to other shards: {file key: record}, so that an
+    update reads them again only when they change.
     """
 
     generation: str
@@ -96,12 +99,15 @@ class Manifest:
     files: dict[str, integrity.FileRecord] | None = None
     intact: bool = True
     aliases: dict[str, list[str]] = dataclasses.field(default_factory=dict)  # the sidecars' (see sources.py)
+    routed: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         data = {"format": FORMAT_VERSION, "generation": self.generation,
                 "config": self.config, **self.corpus.to_json()}
         if self.aliases:
             data["aliases"] = self.aliases
+        if self.routed:
+            data["routed"] = self.routed
         if self.files is not None:
             data["files"] = {name: record.to_json() for name, record in self.files.items()}
             data["checksum"] = integrity.json_crc32(data)
@@ -116,12 +122,15 @@ class Manifest:
                 and isinstance(files, (dict, type(None)))):
             raise ValueError("fields of the wrong types")
         aliases = checked_aliases(data.get("aliases"))  # none in an index built before them
+        routed = data.get("routed") or {}  # none but in a shard
+        if not (isinstance(routed, dict) and all(isinstance(v, str) for v in routed.values())):
+            raise ValueError("routed files of the wrong types")
         return cls(
             data["generation"], data["config"], Corpus.from_json(data, aliases),
             files={name: integrity.FileRecord.from_json(r) for name, r in files.items()}
             if files is not None else None,
             intact=checksum is None or checksum == integrity.json_crc32(data),
-            aliases=aliases,
+            aliases=aliases, routed=routed,
         )
 
 
@@ -249,6 +258,7 @@ def update_index(
     include: Iterable[str] | None = None,
     exclude: Iterable[str] | None = None,
     route: Callable[[str], bool] | None = None,
+    keep: Callable[[Document], bool] | None = None,
 ) -> IndexReport:
     """Bring the index at index_dir up to date with the files under paths.
 
@@ -267,7 +277,10 @@ def update_index(
     total)`` is told the bytes indexed so far; ``workers`` processes share
     the work (default: one per core; small jobs are done in this process).
     ``route(document_id)`` keeps the documents this index holds (a shard's,
-    see shards.py): the others are read and left out.
+    see shards.py): the others are read and left out. ``keep(document)``
+    does the same once a document is loaded, for routing by what only a
+    loaded document tells (its date): before it is segmented, which is most
+    of the work.
     """
     started = time.perf_counter()
     index_dir = Path(index_dir)
@@ -292,9 +305,40 @@ def update_index(
         run = _WriteRun(index_dir)
         with run.undone_on_failure():
             report = _write(run, manifest, plan, corpus, rebuild, userdict, progress, warn,
-                            workers or default_workers(), route)
+                            workers or default_workers(), route, keep)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def run_corpus(index_dir: str | os.PathLike, paths: Iterable[str | os.PathLike], *,
+               rebuild: bool = False, remove: Iterable[str | os.PathLike] = (),
+               include: Iterable[str] | None = None, exclude: Iterable[str] | None = None) -> Corpus:
+    """The roots and globs the index at index_dir records after a run with these arguments.
+
+    Nothing is written. A look at the corpus before a run: the dates of a
+    sharded index's documents, a new shard's roots (see shards.py).
+    """
+    paths = [Path(os.path.abspath(path)) for path in paths]
+    request = _Request(paths, [os.fspath(r) for r in remove],
+                       None if include is None else list(include),
+                       None if exclude is None else list(exclude))
+    index_dir = Path(index_dir)
+    manifest = read_manifest(index_dir, rebuild=rebuild) if index_dir.is_dir() else None
+    plan, corpus = _plan(index_dir, manifest, request, rebuild)
+    return Corpus(plan.roots, corpus.include, corpus.exclude)
+
+
+def corpus_files(corpus: Corpus) -> Iterator[CorpusFile]:
+    """Every file under the roots of corpus that its globs select, each once (as a full re-scan walks)."""
+    met: set[str] = set()
+    for root in corpus.roots:
+        if not Path(root.path).exists():
+            continue
+        for corpus_file in iter_corpus_files([Path(root.path)], warn=lambda message: None,
+                                             include=corpus.include, exclude=corpus.exclude):
+            if corpus_file.key not in met:
+                met.add(corpus_file.key)
+                yield corpus_file
 
 
 @dataclass
@@ -332,7 +376,8 @@ def _plan(index_dir: Path, manifest: Manifest | None, request: _Request,
 
 def _write(run: "_WriteRun", manifest: Manifest | None, plan: Plan, corpus: Corpus,
            rebuild: bool, userdict, progress, warn, workers: int,
-           route: Callable[[str], bool] | None = None) -> IndexReport:
+           route: Callable[[str], bool] | None = None,
+           keep: Callable[[Document], bool] | None = None) -> IndexReport:
     """Index the changes into the live generation, or into a new one, and commit them."""
     index_dir = run.index_dir
     new = manifest is None or rebuild
@@ -348,7 +393,9 @@ def _write(run: "_WriteRun", manifest: Manifest | None, plan: Plan, corpus: Corp
         ix = whoosh_index.create_in(str(index_dir), schema.build_schema(profile), indexname=generation)
     report = IndexReport()
     run.writer = FastSegmentWriter(ix, limitmb=WRITER_LIMIT_MB)
-    segments = _apply_changes(ix, run.writer, plan, corpus, report, progress, warn, workers, route)
+    run.routed = dict(manifest.routed) if manifest is not None and not new else {}
+    segments = _apply_changes(ix, run.writer, plan, corpus, report, progress, warn, workers, route, keep,
+                              run.routed)
     run.aliases = corpus.aliases  # the scanned roots' sidecars' aliases replace theirs
     _commit(run, StagedCommit(run.writer, segments), generation, corpus, new,
             userdict, ix.schema[schema.CONTENT].analyzer.profile)
@@ -386,7 +433,7 @@ def _commit(run: "_WriteRun", commit: StagedCommit, generation: str, corpus: Cor
             for install in staged:
                 install()
             run.is_live = lambda: _live_generation(index_dir) == generation
-            _switch_to(index_dir, generation, corpus, run.aliases)
+            _switch_to(index_dir, generation, corpus, run.aliases, run.routed)
             run.switched = True
             hold_point("manifest-written")
             remove_leftovers(index_dir, generation)
@@ -408,7 +455,7 @@ def _rename_toc_and_finish(run: "_WriteRun", commit: StagedCommit, generation: s
     run.switched = True
     hold_point("toc-renamed")
     _finish(run, commit, generation)
-    _switch_to(run.index_dir, generation, corpus, run.aliases)
+    _switch_to(run.index_dir, generation, corpus, run.aliases, run.routed)
     hold_point("manifest-written")
 
 
@@ -427,6 +474,7 @@ class _WriteRun:
         self.writer: FastSegmentWriter | None = None
         # The sidecars' aliases the manifest records (None: keep the ones it has).
         self.aliases: dict[str, list[str]] | None = None
+        self.routed: dict[str, str] | None = None  # a shard's (see Manifest; None: keep the recorded)
         self.switched = False  # the run's changes are live
         # Asked when the switch itself failed: did it happen anyway?
         self.is_live: Callable[[], bool] | None = None
@@ -593,14 +641,18 @@ def _next_generation(manifest: Manifest | None) -> str:
 
 def _apply_changes(ix, writer, plan: Plan, corpus: Corpus, report: IndexReport,
                    progress: ProgressCallback | None, warn, workers: int,
-                   route: Callable[[str], bool] | None = None) -> list:
+                   route: Callable[[str], bool] | None = None,
+                   keep: Callable[[Document], bool] | None = None,
+                   routed: dict[str, str] | None = None) -> list:
     """Delete and index in writer (and workers) what changed; return the workers' segments.
 
     The roots the plan names are walked; each gets its sidecars' alias
-    tables, for the manifest.
+    tables, for the manifest. routed (a shard's files of other shards'
+    documents only, see Manifest) counts as indexed, and is brought up to date.
     """
     segmenter = analysis.segmenter_for(ix.schema[schema.CONTENT].analyzer.profile)
-    seen = indexed_files(ix)
+    routed = {} if routed is None else routed
+    seen = {**routed, **indexed_files(ix)}
     walk = _Walk(seen, corpus, warn or warn_stderr)
     for scan in plan.scans:
         walk.scan(scan, plan.several, report)
@@ -610,7 +662,8 @@ def _apply_changes(ix, writer, plan: Plan, corpus: Corpus, report: IndexReport,
     for unit in changed:
         if unit.key in seen:
             writer.delete_by_term(schema.PATH, unit.key)
-    for key in _vanished_files(seen, plan, walk):
+    vanished = _vanished_files(seen, plan, walk)
+    for key in vanished:
         report.removed += writer.delete_by_term(schema.PATH, key) or 0
     tally = _Tally(report, seen, progress, warn, sum(_unit_bytes(u) for u in changed))
     large = tally.total_bytes >= LARGE_BYTES
@@ -623,19 +676,39 @@ def _apply_changes(ix, writer, plan: Plan, corpus: Corpus, report: IndexReport,
         # No more workers than parts: one big text file is one part, indexed
         # in this process rather than in a worker whose segment is then handed back.
         segments = parallel.index_in_parallel(
-            lambda: _segment_writer(ix), _routed(index_unit, route), segmenter, parts, min(workers, len(parts)),
+            lambda: _segment_writer(ix), _routed(index_unit, route, keep), segmenter, parts, min(workers, len(parts)),
             tally.add, before_join=lambda: hold_point("workers-done"))
     else:
         segments = []
         for unit in changed:
-            tally.add(_routed(index_unit, route)(unit, writer, segmenter))
+            tally.add(_routed(index_unit, route, keep)(unit, writer, segmenter))
     tally.finish()
+    _update_routed(routed, changed, vanished, tally)
     return segments
 
 
-def _routed(index: parallel.UnitIndexer, route: Callable[[str], bool] | None) -> parallel.UnitIndexer:
-    """index_unit keeping only the documents route keeps (a shard's), or index_unit itself."""
-    return index if route is None else functools.partial(index, route=route)
+def _update_routed(routed: dict[str, str], changed: list[parallel.Unit], vanished: list[str],
+                   tally: "_Tally") -> None:
+    """Bring a shard's record of files holding only other shards' documents up to date after a run.
+
+    Without it every shard re-read, at every update, each file it holds no
+    document of: routed by date, nearly the whole corpus for every shard.
+    """
+    for key in vanished:
+        routed.pop(key, None)
+    for unit in changed:
+        if tally.documents.get(unit.key) == 0 and unit.key in tally.routed:
+            routed[unit.key] = unit.checksum
+        else:
+            routed.pop(unit.key, None)
+
+
+def _routed(index: parallel.UnitIndexer, route: Callable[[str], bool] | None,
+            keep: Callable[[Document], bool] | None = None) -> parallel.UnitIndexer:
+    """index_unit keeping only the documents route and keep keep (a shard's), or index_unit itself."""
+    if route is None and keep is None:
+        return index
+    return functools.partial(index, route=route, keep=keep)
 
 
 class _Walk:
@@ -741,10 +814,12 @@ def _segment_writer(ix) -> FastSegmentWriter:
 
 
 def index_unit(unit: parallel.Unit, writer, segmenter: analysis.Segmenter,
-               route: Callable[[str], bool] | None = None) -> parallel.UnitResult:
+               route: Callable[[str], bool] | None = None,
+               keep: Callable[[Document], bool] | None = None) -> parallel.UnitResult:
     """Add the documents of one unit of work to writer (a file above MAX_FILE_BYTES is refused).
 
-    With route, only the documents whose ids it keeps (see update_index).
+    With route, only the documents whose ids it keeps; with keep, only the
+    loaded documents it keeps (see update_index).
     """
     size = _unit_bytes(unit)
     result = parallel.UnitResult(unit.key, 0, size / 1e6)
@@ -754,7 +829,10 @@ def index_unit(unit: parallel.Unit, writer, segmenter: analysis.Segmenter,
         return result
     prefix = id_prefix(unit.checksum)  # the label of its root, in an index of several
     wanted = None if route is None else _counting_route(route, prefix, result)
-    for batch in _fingerprinted(load_file(unit.part, warn=result.warnings.append, wanted=wanted)):
+    documents = load_file(unit.part, warn=result.warnings.append, wanted=wanted)
+    if keep is not None:
+        documents = _kept(documents, keep, result)
+    for batch in _fingerprinted(documents):
         for document, fingerprint in batch:
             if prefix:
                 document = dataclasses.replace(document, id=prefix + document.id)
@@ -772,6 +850,16 @@ def _counting_route(route: Callable[[str], bool], prefix: str,
         result.routed += not kept
         return kept
     return wanted
+
+
+def _kept(documents: Iterable[Document], keep: Callable[[Document], bool],
+          result: parallel.UnitResult) -> Iterator[Document]:
+    """The documents keep keeps, counting those it leaves out (as _counting_route does)."""
+    for document in documents:
+        if keep(document):
+            yield document
+        else:
+            result.routed += 1
 
 
 def _fingerprinted(documents: Iterable[Document]) -> Iterator[list[tuple[Document, bytes | None]]]:
@@ -1008,7 +1096,7 @@ def _stage_query_lexicon(index_dir: Path, profile: str,
 
 
 def _switch_to(index_dir: Path, generation: str, corpus: Corpus,
-               aliases: dict[str, list[str]] | None = None) -> None:
+               aliases: dict[str, list[str]] | None = None, routed: dict[str, str] | None = None) -> None:
     """Point the manifest at generation (atomically); remove_leftovers then drops the others.
 
     The manifest records the checksums of the files generation reads (only
@@ -1019,8 +1107,10 @@ def _switch_to(index_dir: Path, generation: str, corpus: Corpus,
     previous = read_manifest(index_dir, rebuild=True)
     files = integrity.record(index_dir, integrity.live_files(index_dir, generation, (LEXICON, USERDICT)),
                              previous.files if previous is not None else None)
+    if routed is None:
+        routed = previous.routed if previous is not None else {}
     manifest = Manifest(generation, current_config(userdict), corpus, files,
-                        aliases=_persisted_aliases(aliases, previous))
+                        aliases=_persisted_aliases(aliases, previous), routed=routed)
     tmp = index_dir / (MANIFEST + ".tmp")
     tmp.write_text(json.dumps(manifest.to_json(), ensure_ascii=False, indent=2), encoding="utf-8")
     os.replace(tmp, index_dir / MANIFEST)

@@ -584,11 +584,13 @@ def use_color(choice: str, stream) -> bool:
     return terminal and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
 
 
-def progress_text(done: int, total: int, rate: float | None, width: int = 80) -> str:
+def progress_text(done: int, total: int, rate: float | None, width: int = 80,
+                  label: str = "indexing") -> str:
     """The indexing progress line, at most width - 1 columns.
 
     ``indexing [#######.......] 12.3/84.0 MB  1.2 MB/s  0:58 left``; rate is in
     bytes a second (None until it is known). The bar shrinks on a narrow terminal.
+    label replaces 'indexing' (for shards: 'indexing shards').
     """
     digits = 2 if total < 10e6 else 1
     size = f"{done / 1e6:.{digits}f}/{total / 1e6:.{digits}f} MB"
@@ -596,11 +598,11 @@ def progress_text(done: int, total: int, rate: float | None, width: int = 80) ->
     if rate:
         speed = f"{rate / 1e6:.1f} MB/s" if rate >= 1e6 else f"{rate / 1e3:.0f} kB/s"
         extra = f"  {speed}  {_clock(max(0, total - done) / rate)} left"
-    bar_width = min(30, width - 1 - len(f"indexing [] {size}{extra}"))
+    bar_width = min(30, width - 1 - len(f"{label} [] {size}{extra}"))
     if bar_width < 5:  # too narrow for a bar: the numbers alone
-        return f"indexing {size}{extra}"[:max(0, width - 1)]
+        return f"{label} {size}{extra}"[:max(0, width - 1)]
     filled = bar_width * min(done, total) // max(total, 1)
-    return f"indexing [{'#' * filled}{'.' * (bar_width - filled)}] {size}{extra}"
+    return f"{label} [{'#' * filled}{'.' * (bar_width - filled)}] {size}{extra}"
 
 
 def _clock(seconds: float) -> str:

@@ -76,6 +76,8 @@ class ShardFigures:
     passages: bool
     """Whether the shard holds documents indexed as passages (see ShardedIndex: no pruning then)."""
     statistics: StatisticsTable
+    undated: int = 0
+    """How many documents match but were left out for having no date (search.dated)."""
 
 
 @dataclass
@@ -87,7 +89,6 @@ class ShardRanking:
     total: int
     exact: bool = True
     tally: overview.Tally | None = None
-    undated: int = 0
     fill: "ShardRanking | None" = None
     """The partial matches to fill a short list with, when the search asked for them (Search.fill_top)."""
 
@@ -167,13 +168,16 @@ class ShardService:
             if self._live is None or self._live[0] is not searcher:
                 self._live = (searcher, live_statistics(searcher.reader()))
             table = query_statistics(self._live[1], searcher.schema, search.queries())
-            return ShardFigures(reader.state, bool(reader.order.tails), table)
+            # Counted here, where every shard is asked, not where they rank: a
+            # search routed by date does not rank the undated shard.
+            undated = (ranking.count_undated(searcher, search.compiled, search.filters, reader.order)
+                       if search.dated else 0)
+            return ShardFigures(reader.state, bool(reader.order.tails), table, undated)
 
     def rank(self, search: Search, statistics: StatisticsTable) -> ShardRanking:
         """Phase 2: the first search.top matches scored with every shard's statistics.
 
-        With the overview counts of every match (search.facets) and the
-        count of matches dropped for having no date (search.dated).
+        With the overview counts of every match (search.facets).
         """
         with self._index.shard_reader() as reader:
             self._statistics.use(statistics)
@@ -182,14 +186,13 @@ class ShardService:
                                   search.prune)
             tally = reader.facet_tally(ranked, compiled, filters) if search.facets else None
             key = date_key(order) if search.sort == "date" else relevance_key(order)
-            undated = ranking.count_undated(reader.searcher, compiled, filters, order) if search.dated else 0
             fill = None
             if search.fill_top and len(compiled.clauses) > 1 and ranked.exact and ranked.total < ranking.FILL_BELOW:
                 # Fewer here means perhaps fewer over all shards: the fill, ranked now
                 # (all this shard's documents with every word are in ranked, left out).
                 fill = _partial(reader, search, search.fill_top, [docnum for docnum, _ in ranked.ranked])
             return ShardRanking([(key(docnum, score), docnum, score) for docnum, score in ranked.ranked],
-                                ranked.total, ranked.exact, tally, undated, fill)
+                                ranked.total, ranked.exact, tally, fill)
 
     def rank_partial(self, search: Search, statistics: StatisticsTable, top: int,
                      found: list[int]) -> ShardRanking:

@@ -4,9 +4,13 @@ A sharded index is a directory holding a layout file (``LAYOUT``) and one
 searchkit index per shard (``shard-000``, ``shard-001``, ...). Each document
 goes to the shard ``shard_of(id, count)`` names: a stable hash of its id, so
 an update sends a changed document to the shard that already holds it, and
-``document(id)`` reads one shard only. Every shard is built from the whole
-corpus and keeps its own documents (see ``indexer.index_unit``): shards are
-built independently, in this process or on a Dask cluster (cluster.py).
+``document(id)`` reads one shard only. Or, chosen when the index is built,
+by date (``shards_by``): a shard a year or month of the documents' dates and
+one of the undated, each shard's period in the layout, so that a search with
+since/until ranks only the shards it can match (``_ranking_shards``). Every
+shard is built from the whole corpus and keeps its own documents (see
+``indexer.index_unit``): shards are built independently, in this process or
+on a Dask cluster (cluster.py).
 
 Searching is Elasticsearch's ``dfs_query_then_fetch``: a coordinator
 (``ShardedIndex``) gathers every shard's collection statistics for the query
@@ -28,6 +32,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -44,10 +49,12 @@ from .engine import SHARD_LAYOUT, check_search_options, search_filters
 from .errors import (IndexDamagedError, IndexMismatchError, IndexNotFoundError, SearchkitError,
                      ShardUnavailableError)
 from .internals.queries import StatisticsTable
-from .shard_service import Search, ShardDescription, ShardFigures, ShardRanking, ShardService
+from .loaders import load_file
 from .models import (DEFAULT_LIMIT, DEFAULT_SNIPPET_CHARS, Document, DuplicateCluster, DuplicateDocument, Hit,
                      IndexReport, IndexStats, SearchResults)
+from .shard_service import Search, ShardDescription, ShardFigures, ShardRanking, ShardService
 from .normalize import normalize_query
+from .roots import Corpus
 from .sources import SourceTable, combine_aliases
 
 LAYOUT = SHARD_LAYOUT
@@ -55,6 +62,12 @@ LAYOUT = SHARD_LAYOUT
 LAYOUT_FORMAT = 1
 ROUTING = "id-blake2b64"
 """Routing by the first 8 bytes of the BLAKE2b digest of the UTF-8 id, modulo the shard count."""
+DATE_ROUTINGS = {"year": "date-year", "month": "date-month"}
+"""Routing by the period a document's date falls in, one shard a period (see DateRoute)."""
+UNDATED = "shard-undated"
+"""The shard of the documents without a date, in an index routed by date."""
+CENSUS = "searchkit-census.json"
+"""Beside the layout of an index routed by date: the periods each corpus file's documents fall in."""
 
 # What makes a shard unreadable at query time: its directory gone, its files
 # damaged or not what its manifest says, or the storage under it failing.
@@ -76,6 +89,28 @@ def shard_name(number: int) -> str:
     return f"shard-{number:03d}"
 
 
+def period_of(date: dt.date | None, granularity: str) -> str | None:
+    """The period ('2021' by year, '2021-03' by month) a date falls in; None for no date."""
+    if date is None:
+        return None
+    return f"{date.year:04d}" if granularity == "year" else f"{date.year:04d}-{date.month:02d}"
+
+
+def period_range(period: str) -> tuple[dt.date, dt.date]:
+    """The first and last day of a period ('2021' or '2021-03')."""
+    year, _, month = period.partition("-")
+    if not month:
+        return dt.date(int(year), 1, 1), dt.date(int(year), 12, 31)
+    first = dt.date(int(year), int(month), 1)
+    following = dt.date(first.year + first.month // 12, first.month % 12 + 1, 1)
+    return first, following - dt.timedelta(days=1)
+
+
+def period_shard(period: str | None) -> str:
+    """The directory name of the shard of a period (UNDATED for None)."""
+    return UNDATED if period is None else f"shard-{period}"
+
+
 @dataclass(frozen=True)
 class Route:
     """Keeps the documents of one shard: ``Route(2, 5)(doc_id)`` (picklable, for workers)."""
@@ -87,13 +122,54 @@ class Route:
         return shard_of(doc_id, self.count) == self.shard
 
 
+@dataclass(frozen=True)
+class DateRoute:
+    """Keeps the loaded documents of one period: ``DateRoute("year", "2021")(document)``.
+
+    ``period`` None keeps the undated documents. A date is known only once a
+    document is loaded (a sidecar, the record, or the text's own date line may
+    give it), so this route is applied to loaded documents, before they are
+    segmented (see indexer.index_unit); the id route is applied earlier, to ids.
+    """
+
+    granularity: str
+    period: str | None
+
+    def __call__(self, document: Document) -> bool:
+        return period_of(document.date, self.granularity) == self.period
+
+
 @dataclass
 class Layout:
-    """What a sharded index's layout file records."""
+    """What a sharded index's layout file records.
+
+    An index routed by date (``routing`` one of DATE_ROUTINGS) records each
+    shard's period as ``ranges``: name -> (first day, last day), None for
+    the undated shard.
+    """
 
     shards: list[str]
     config: dict[str, Any]
     routing: str = ROUTING
+    ranges: dict[str, tuple[dt.date, dt.date] | None] | None = None
+
+    @property
+    def granularity(self) -> str | None:
+        """'year' or 'month' for an index routed by date, else None."""
+        return next((key for key, value in DATE_ROUTINGS.items() if value == self.routing), None)
+
+    def holders(self, doc_id: str) -> list[str]:
+        """The shards that may hold the document with this id: one by id; by date, any."""
+        if self.granularity is None:
+            return [self.shards[shard_of(doc_id, len(self.shards))]]
+        return list(self.shards)
+
+    def shard_for(self, document: Document) -> str | None:
+        """The shard document goes to (None: routed by date, to a period without a shard)."""
+        if self.granularity is None:
+            return self.shards[shard_of(document.id, len(self.shards))]
+        name = period_shard(period_of(document.date, self.granularity))
+        return name if name in self.shards else None
 
     @classmethod
     def read(cls, path: Path) -> "Layout":
@@ -108,15 +184,29 @@ class Layout:
                 or not isinstance(data.get("shards"), list) or not data["shards"]
                 or not isinstance(data.get("config"), dict)):
             raise IndexDamagedError(path, f"{LAYOUT}: not a layout of format {LAYOUT_FORMAT}")
-        if data.get("routing") != ROUTING:
+        routing = data.get("routing")
+        if routing != ROUTING and routing not in DATE_ROUTINGS.values():
             raise IndexMismatchError(path, f"sharded index at {path} routes documents by "
-                                     f"{data.get('routing')!r}, which this version does not know")
-        return cls(list(data["shards"]), data["config"], data["routing"])
+                                     f"{routing!r}, which this version does not know")
+        ranges = None
+        if routing != ROUTING:
+            try:
+                ranges = {name: None if span is None else (dt.date.fromisoformat(span[0]),
+                                                           dt.date.fromisoformat(span[1]))
+                          for name, span in data["ranges"].items()}
+            except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+                raise IndexDamagedError(path, f"{LAYOUT}: the shards' date ranges: {exc}") from None
+            if set(ranges) != set(data["shards"]):
+                raise IndexDamagedError(path, f"{LAYOUT}: the date ranges do not name the shards")
+        return cls(list(data["shards"]), data["config"], routing, ranges)
 
     def write(self, path: Path) -> None:
         """Write the layout file atomically (the last step of a build)."""
-        data = {"format": LAYOUT_FORMAT, "routing": self.routing, "shards": self.shards,
-                "config": self.config}
+        data: dict[str, Any] = {"format": LAYOUT_FORMAT, "routing": self.routing, "shards": self.shards,
+                                "config": self.config}
+        if self.ranges is not None:
+            data["ranges"] = {name: None if span is None else [span[0].isoformat(), span[1].isoformat()]
+                              for name, span in self.ranges.items()}
         tmp = path / (LAYOUT + ".tmp")
         tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
         os.replace(tmp, path / LAYOUT)
@@ -135,20 +225,25 @@ class ShardJob:
     """
 
     index_dir: str
-    shard: int
-    count: int
+    name: str
+    route: Route | DateRoute
     corpus: tuple[str, ...]
     options: tuple[tuple[str, Any], ...]
 
     @property
     def shard_dir(self) -> Path:
-        return Path(self.index_dir) / shard_name(self.shard)
+        return Path(self.index_dir) / self.name
 
-    def run(self) -> tuple[IndexReport, list[str]]:
-        """Index this shard's documents of the corpus; the report and the warnings."""
+    def run(self, progress: Callable[[int, int], None] | None = None) -> tuple[IndexReport, list[str]]:
+        """Index this shard's documents of the corpus; the report and the warnings.
+
+        ``progress(done, total)`` hears the bytes this shard has read, as
+        SearchIndex.build's does.
+        """
         warnings: list[str] = []
-        report = indexer.update_index(self.shard_dir, list(self.corpus), route=Route(self.shard, self.count),
-                                      warn=warnings.append, **dict(self.options))
+        routing = {"route": self.route} if isinstance(self.route, Route) else {"keep": self.route}
+        report = indexer.update_index(self.shard_dir, list(self.corpus), warn=warnings.append,
+                                      progress=progress, **routing, **dict(self.options))
         return report, warnings
 
 
@@ -158,36 +253,140 @@ def is_sharded(path: str | os.PathLike) -> bool:
 
 
 def plan_jobs(path: str | os.PathLike, corpus: Iterable[str | os.PathLike], shards: int | None,
-              **options) -> list[ShardJob]:
+              shards_by: str | None = None, **options) -> list[ShardJob]:
     """The jobs that build or update the sharded index at path (one per shard).
 
-    A new sharded index needs ``shards``; an existing one keeps its count
-    (another is an error: documents would land in other shards).
+    A new sharded index needs ``shards`` (that many shards, routed by id) or
+    ``shards_by`` ('year' or 'month': a shard a period, see plan_by_date); an
+    existing one keeps its routing and, routed by id, its count (another is
+    an error: documents would land in other shards).
     """
-    path = Path(path)
+    return _plan(Path(path), corpus, shards, shards_by, options)[0]
+
+
+def _plan(path: Path, corpus: Iterable[str | os.PathLike], shards: int | None, shards_by: str | None,
+          options: dict[str, Any]) -> tuple[list[ShardJob], dict[str, list] | None]:
+    """plan_jobs's jobs, and the census to record after them when routed by date."""
     paths = [os.path.abspath(p) for p in corpus]  # workers may run elsewhere: no relative paths
     for given in paths:
         if not Path(given).exists():
             raise SearchkitError(f"no such file or directory: {given}")
+    if shards is not None and shards_by is not None:
+        raise SearchkitError("give a number of shards or a period to shard by, not both")
+    if shards_by is not None and shards_by not in DATE_ROUTINGS:
+        raise SearchkitError(f"cannot shard by {shards_by!r}: by 'year' or 'month'")
     if is_sharded(path):
-        count = len(Layout.read(path).shards)
-        if shards is not None and shards != count:
-            raise SearchkitError(f"the index at {path} has {count} shards, not {shards}: "
-                                 "build the new count into a new directory")
+        layout = Layout.read(path)
+        _check_same_routing(path, layout, shards, shards_by)
+        shards_by = layout.granularity
+        count = len(layout.shards)
     else:
         if (path / indexer.MANIFEST).exists():
             raise SearchkitError(f"{path} holds an index that is not sharded: "
                                  "build the shards into a new directory")
-        if shards is None:
+        if shards is None and shards_by is None:
             raise IndexNotFoundError(path, f"no sharded index at {path} yet: give the number of shards")
-        if shards < 1:
+        if shards is not None and shards < 1:
             raise SearchkitError("the number of shards must be at least 1")
         if not paths:
             raise IndexNotFoundError(path, f"no index at {path} yet: name the files "
                                      "or directories to build it from")
         count = shards
     fixed = tuple(sorted((key, value) for key, value in options.items()))
-    return [ShardJob(str(path.resolve()), number, count, tuple(paths), fixed) for number in range(count)]
+    location = str(path.resolve())
+    if shards_by is not None:
+        planned = plan_by_date(path, paths, shards_by, options)
+        # A new period's shard of an existing index starts from every root the
+        # others have, with their globs and user dictionary.
+        whole = tuple(root.path for root in planned.corpus.roots)
+        userdict = options.get("userdict")
+        if userdict is None and is_sharded(path):
+            userdict = indexer.index_userdict(path / Layout.read(path).shards[0])
+        start = tuple(sorted({**options, "remove": (), "include": planned.corpus.include,
+                              "exclude": planned.corpus.exclude, "userdict": userdict}.items()))
+        jobs = []
+        for period in planned.periods:
+            new = is_sharded(path) and not (path / period_shard(period) / indexer.MANIFEST).exists()
+            jobs.append(ShardJob(location, period_shard(period), DateRoute(shards_by, period),
+                                 whole if new else tuple(paths), start if new else fixed))
+        return jobs, planned.census
+    return [ShardJob(location, shard_name(number), Route(number, count), tuple(paths), fixed)
+            for number in range(count)], None
+
+
+def _check_same_routing(path: Path, layout: Layout, shards: int | None, shards_by: str | None) -> None:
+    """Refuse a run asking for another routing than the sharded index at path has."""
+    granularity = layout.granularity
+    if granularity is None and shards_by is not None:
+        raise SearchkitError(f"the index at {path} routes documents by id, not by {shards_by}: "
+                             "build the shards by date into a new directory")
+    if granularity is not None and shards is not None:
+        raise SearchkitError(f"the index at {path} routes documents by {granularity}, not into {shards} "
+                             "shards by id: build those into a new directory")
+    if granularity is not None and shards_by is not None and shards_by != granularity:
+        raise SearchkitError(f"the index at {path} has a shard a {granularity}, not a {shards_by}: "
+                             "build the new periods into a new directory")
+    if granularity is None and shards is not None and shards != len(layout.shards):
+        raise SearchkitError(f"the index at {path} has {len(layout.shards)} shards, not {shards}: "
+                             "build the new count into a new directory")
+
+
+@dataclass
+class DatePlan:
+    """The periods a run routed by date builds shards for (None: the undated shard), its census,
+    and the roots and globs the shards record after it."""
+
+    periods: list[str | None]
+    census: dict[str, list]
+    corpus: Corpus
+
+
+def plan_by_date(path: Path, paths: list[str], granularity: str, options: dict[str, Any]) -> DatePlan:
+    """The shards of a run routed by date: one for every period a document falls in, and the undated one.
+
+    The periods must be known before the shard jobs start, each keeping its
+    own, so a census reads the dates first: of the files that changed since
+    the census the last run recorded (CENSUS, by checksum), so that an
+    update reads only what changed, as the shards do. A new period gets a
+    new shard, built from the whole corpus; a period no document falls in
+    any more keeps its (then empty) shard. Loading without segmenting costs
+    about a tenth of indexing (20,000 generated documents: 1.1 s against
+    11.1 s on one core).
+    """
+    previous = _read_census(path)
+    existing = Layout.read(path) if is_sharded(path) else None
+    first = path / (existing.shards[0] if existing else UNDATED)
+    picked = {key: options[key] for key in ("rebuild", "remove", "include", "exclude") if key in options}
+    corpus = indexer.run_corpus(first, paths, **picked)
+    census: dict[str, list] = {}
+    for corpus_file in indexer.corpus_files(corpus):
+        checksum = corpus_file.checksum()
+        known = previous.get(corpus_file.key)
+        if known and known[0] == checksum:
+            census[corpus_file.key] = known
+            continue
+        found = {period_of(document.date, granularity)
+                 for document in load_file(corpus_file, warn=lambda message: None)}
+        census[corpus_file.key] = [checksum, sorted(period for period in found if period)]
+    periods = {period for _, found in census.values() for period in found}
+    if existing and existing.ranges:
+        periods |= {name.removeprefix("shard-") for name in existing.ranges if name != UNDATED}
+    return DatePlan([*sorted(periods), None], census, corpus)
+
+
+def _read_census(path: Path) -> dict[str, list]:
+    """The census the last run recorded ({file key: [checksum, periods]}), empty if none or unreadable."""
+    try:
+        data = json.loads((path / CENSUS).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}  # a census is a cache: without one, every file is read again
+    return data if isinstance(data, dict) else {}
+
+
+def _write_census(path: Path, census: dict[str, list]) -> None:
+    tmp = path / (CENSUS + ".tmp")
+    tmp.write_text(json.dumps(census, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, path / CENSUS)
 
 
 def finish_build(path: str | os.PathLike, jobs: list[ShardJob],
@@ -198,9 +397,16 @@ def finish_build(path: str | os.PathLike, jobs: list[ShardJob],
     configs = [indexer.read_manifest(job.shard_dir).config for job in jobs]
     for job, config in zip(jobs, configs):
         if config != configs[0]:
-            raise IndexMismatchError(path, f"shard {shard_name(job.shard)} was built with another "
-                                     "analyzer configuration than shard-000: rebuild every shard")
-    Layout([shard_name(job.shard) for job in jobs], configs[0]).write(path)
+            raise IndexMismatchError(path, f"shard {job.name} was built with another "
+                                     f"analyzer configuration than {jobs[0].name}: rebuild every shard")
+    names = [job.name for job in jobs]
+    routes = [job.route for job in jobs]
+    if isinstance(routes[0], DateRoute):
+        ranges = {job.name: None if job.route.period is None else period_range(job.route.period)
+                  for job in jobs}
+        Layout(names, configs[0], DATE_ROUTINGS[routes[0].granularity], ranges).write(path)
+    else:
+        Layout(names, configs[0]).write(path)
     seen: set[str] = set()
     for _, warnings in outcomes:  # every shard walks the same files: say each thing once
         for message in warnings:
@@ -227,25 +433,92 @@ def combined_report(reports: list[IndexReport], seconds: float) -> IndexReport:
     )
 
 
+class ShardProgress:
+    """The shards' progress added up into one ``progress(done, total)`` of bytes read.
+
+    Each shard reads the files that changed for it, so the total is the sum
+    of theirs; a shard not started yet counts as much as the largest one
+    started (on a first build every shard reads the whole corpus). Reports
+    may come from another thread (Dask's, see cluster.py).
+    """
+
+    def __init__(self, names: list[str], progress: Callable[[int, int], None]) -> None:
+        self.progress = progress
+        self.work: dict[str, tuple[int, int] | None] = dict.fromkeys(names)
+        self.lock = threading.Lock()
+
+    def report(self, name: str, done: int, total: int) -> None:
+        """Shard name has read done of its total bytes (a report older than one heard is ignored)."""
+        with self.lock:
+            heard = self.work.get(name)
+            if heard is not None and heard[0] > done:
+                return
+            self.work[name] = (done, total)
+            started = [work for work in self.work.values() if work is not None]
+            guess = max(total for _, total in started)
+            waiting = sum(work is None for work in self.work.values())
+            self.progress(sum(done for done, _ in started),
+                          sum(total for _, total in started) + waiting * guess)
+
+    def finished(self, name: str) -> None:
+        """Shard name is built: all it had to read is read (nothing, if it never reported)."""
+        with self.lock:
+            total = (self.work.get(name) or (0, 0))[1]
+        self.report(name, total, total)
+
+    def for_shard(self, name: str) -> Callable[[int, int], None]:
+        """The progress callback of shard name's job."""
+        return lambda done, total: self.report(name, done, total)
+
+
 def update(path: str | os.PathLike, corpus: Iterable[str | os.PathLike], *, shards: int | None = None,
-           cluster: str | None = None, progress: Callable[[int, int], None] | None = None,
+           shards_by: str | None = None, cluster: str | None = None,
+           progress: Callable[[int, int], None] | None = None,
            warn: Callable[[str], None] | None = None, **options) -> IndexReport:
     """Build or update the sharded index at path from corpus (see SearchIndex.build).
 
     ``cluster``: None runs the shards one after the other in this process
     (each with its own worker processes); 'local' starts a Dask cluster on
     this machine for the run; a 'tcp://host:port' address uses that Dask
-    scheduler (see cluster.py). ``progress`` is not reported per shard.
+    scheduler (see cluster.py). ``progress(done, total)`` hears the bytes
+    the shards have read, added up (see ShardProgress). A run that fails
+    before any shard is built leaves no directory it created behind.
     """
     started = time.perf_counter()
-    jobs = plan_jobs(path, corpus, shards, **options)
-    Path(path).mkdir(parents=True, exist_ok=True)
-    if cluster is None:
-        outcomes = [job.run() for job in jobs]
-    else:
-        from . import cluster as dask_cluster  # Dask is an optional extra, imported only here
-        outcomes = dask_cluster.run_jobs(jobs, cluster)
-    return finish_build(path, jobs, outcomes, warn, started)
+    path = Path(path)
+    created = not path.exists()
+    try:
+        jobs, census = _plan(path, corpus, shards, shards_by, options)
+        path.mkdir(parents=True, exist_ok=True)
+        tracker = ShardProgress([job.name for job in jobs], progress) if progress else None
+        if cluster is None:
+            outcomes = []
+            for job in jobs:
+                outcomes.append(job.run(tracker.for_shard(job.name) if tracker else None))
+                if tracker:
+                    tracker.finished(job.name)
+        else:
+            from . import cluster as dask_cluster  # Dask is an optional extra, imported only here
+            outcomes = dask_cluster.run_jobs(jobs, cluster, tracker)
+        if census is not None:
+            _write_census(path, census)
+        return finish_build(path, jobs, outcomes, warn, started)
+    except BaseException:
+        if created:
+            _remove_unbuilt(path)
+        raise
+
+
+def _remove_unbuilt(path: Path) -> None:
+    """Remove the directory a failed first run created, unless a shard was built in it.
+
+    The shards built are kept: the same command run again builds the others.
+    """
+    if not path.is_dir():
+        return
+    if any((shard / indexer.MANIFEST).exists() for shard in path.iterdir() if shard.is_dir()):
+        return
+    shutil.rmtree(path, ignore_errors=True)
 
 
 # -- searching ------------------------------------------------------------------------
@@ -482,21 +755,39 @@ class ShardedIndex:
         statistics = StatisticsTable.summed([found.statistics for found in figures.values()])
         after_statistics(self, names)
         search = dataclasses.replace(search, prune=not any(found.passages for found in figures.values()))
-        ranked = self._ranked(names, search, statistics, top)
+        ranking_names = self._ranking_shards(since, until)  # every shard counted in the statistics
+        ranked = self._ranked(ranking_names, search, statistics, top)
         folded = None
         if fold:
             unscored = dataclasses.replace(search, facets=False, dated=False)  # more hits, for folding only
             hits, folded = self._folded_hits(
-                ranked.candidates[:top], lambda more: self._ranked(names, unscored, statistics, more).candidates[:more],
+                ranked.candidates[:top], lambda more: self._ranked(ranking_names, unscored, statistics, more).candidates[:more],
                 compiled, limit, offset, original, snippet_chars)
         else:
             hits = self._hits(ranked.candidates[offset:top], compiled, original, snippet_chars)
         return SearchResults(
             query=query, total=ranked.total, hits=hits, partial=ranked.partial, elapsed=0.0,
-            undated_excluded=ranked.undated, terms=list(compiled.terms), total_exact=ranked.exact,
+            undated_excluded=sum(found.undated for found in figures.values()), terms=list(compiled.terms),
+            total_exact=ranked.exact,
             partial_shards=self._partial_shards(), complete=ranked.complete,
             facets=overview.facets_of(sum(ranked.tallies, overview.Tally())) if facets else None, folded=folded,
         )
+
+    def _ranking_shards(self, since, until) -> list[str]:
+        """The shards (of those open) that can hold a match of a search from since to until.
+
+        In an index routed by date, a shard whose period ends before since or
+        starts after until holds no match, nor does the undated shard once
+        either is given (a date filter leaves undated documents out): those
+        are not searched. Every shard still counts in the statistics every
+        score is computed from, and in ``undated_excluded``.
+        """
+        ranges = self.layout.ranges
+        if ranges is None or (since is None and until is None):
+            return list(self._live)
+        start, end = q.date_span(since, until)
+        return [name for name in self._live if ranges.get(name) is not None
+                and (start is None or ranges[name][1] >= start) and (end is None or ranges[name][0] <= end)]
 
     def _ranked(self, names: list[str], search: Search, statistics: StatisticsTable, top: int) -> "_Ranked":
         """The first top hits of all shards in one index's order (more may follow them), and what
@@ -511,7 +802,6 @@ class ShardedIndex:
         ranked = self._ask("rank", {name: (search, statistics) for name in names})
         candidates, total, exact = _merged(ranked)
         tallies = [found.tally for found in ranked.values()]
-        undated = sum(found.undated for found in ranked.values())
         partial, complete = False, None
         if several and total < ranking.FILL_BELOW:
             found: dict[str, list[int]] = {}
@@ -529,7 +819,7 @@ class ShardedIndex:
             else:
                 candidates, complete = candidates + more, (total if more_total else None)
                 total += more_total
-        return _Ranked(candidates, total, exact, partial, complete, tallies, undated)
+        return _Ranked(candidates, total, exact, partial, complete, tallies)
 
     # -- folding copies across shards ---------------------------------------------------
 
@@ -655,13 +945,21 @@ class ShardedIndex:
     # -- documents and statistics -------------------------------------------------------
 
     def document(self, doc_id: str) -> Document:
-        """The full stored document with this id, read from the one shard that holds it (KeyError if none)."""
-        name = self.layout.shards[shard_of(doc_id, len(self.layout.shards))]
+        """The full stored document with this id (KeyError if none).
 
+        Routed by id, it is read from the one shard its id names; routed by
+        date, the id does not tell the period, so every shard is asked in
+        turn (a lookup of the id term in each: well under a millisecond each).
+        """
         def read() -> Document:
-            if name not in self._live:
-                raise ShardUnavailableError(f"{name} of {self.path}", self._failed.get(name, "not open"))
-            return self._ask("document", {name: (doc_id,)})[name]
+            for name in self.layout.holders(doc_id):
+                if name not in self._live:
+                    raise ShardUnavailableError(f"{name} of {self.path}", self._failed.get(name, "not open"))
+                try:
+                    return self._ask("document", {name: (doc_id,)})[name]
+                except KeyError:
+                    continue
+            raise KeyError(doc_id)
         return self._retrying(read)
 
     def document_count(self) -> int:
@@ -706,26 +1004,23 @@ class ShardedIndex:
         duplicates.check_threshold(threshold)
 
         def gather() -> list[DuplicateCluster]:
-            ids, found = [], []
-            for shard_ids, shard_found in self._each("document_fingerprints"):
+            ids, found, holders = [], [], []
+            for name, (shard_ids, shard_found) in zip(self._live, self._each("document_fingerprints")):
                 ids.extend(shard_ids)
                 found.extend(shard_found)
+                holders.extend([name] * len(shard_ids))
             order = sorted(range(len(ids)), key=ids.__getitem__)
-            ids, found = [ids[n] for n in order], [found[n] for n in order]
-            return [DuplicateCluster(self._duplicate_documents([(ids[n], share) for n, share in group]))
+            ids, found, holders = [ids[n] for n in order], [found[n] for n in order], [holders[n] for n in order]
+            return [DuplicateCluster(self._duplicate_documents([(holders[n], ids[n], share) for n, share in group]))
                     for group in duplicates.clusters(found, threshold)]
         return self._retrying(gather)
 
-    def _duplicate_documents(self, members: list[tuple[str, float]]) -> list[DuplicateDocument]:
-        """The documents of (id, similarity) pairs, each read from the shard its id routes to."""
-        count = len(self.layout.shards)
+    def _duplicate_documents(self, members: list[tuple[str, str, float]]) -> list[DuplicateDocument]:
+        """The documents of (shard, id, similarity), each read from the shard holding it (a call a shard)."""
         by_shard: dict[str, list[int]] = {}
-        for number, (doc_id, _) in enumerate(members):
-            by_shard.setdefault(self.layout.shards[shard_of(doc_id, count)], []).append(number)
-        for name in by_shard:
-            if name not in self._live:
-                raise ShardUnavailableError(f"{name} of {self.path}", self._failed.get(name, "not open"))
-        read = self._ask("duplicate_documents", {name: ([members[n] for n in numbers],)
+        for number, (name, _, _) in enumerate(members):
+            by_shard.setdefault(name, []).append(number)
+        read = self._ask("duplicate_documents", {name: ([members[n][1:] for n in numbers],)
                                                  for name, numbers in by_shard.items()})
         documents: list[DuplicateDocument | None] = [None] * len(members)
         for name, numbers in by_shard.items():
@@ -752,18 +1047,28 @@ class ShardedIndex:
     # -- changing -------------------------------------------------------------------------
 
     def update(self, corpus: Iterable[str | os.PathLike], *, shards: int | None = None,
-               cluster: str | None = None, **options) -> IndexReport:
+               shards_by: str | None = None, cluster: str | None = None, **options) -> IndexReport:
         """Bring every shard up to date with the files under corpus (see SearchIndex.update)."""
-        report = update(self.path, corpus, shards=shards, cluster=cluster, **options)
+        report = update(self.path, corpus, shards=shards, shards_by=shards_by, cluster=cluster, **options)
         self.refresh()
         return report
 
     def add_documents(self, documents: Iterable[Document]) -> int:
-        """Add (or replace, by id) documents, each in the shard its id routes to."""
-        count = len(self.layout.shards)
+        """Add (or replace, by id) documents, each in the shard it routes to.
+
+        Routed by date, a document of a period without a shard, or replacing
+        one held in another period's shard, is refused: indexing from files
+        makes new periods' shards and moves documents between them.
+        """
         grouped: dict[str, list[Document]] = {}
         for document in documents:
-            grouped.setdefault(self.layout.shards[shard_of(document.id, count)], []).append(document)
+            name = self.layout.shard_for(document)
+            if name is None:
+                raise SearchkitError(f"{self.path} has no shard for the date {document.date} of "
+                                     f"{document.id}: index it from files to make its period's shard")
+            if self.layout.granularity is not None:
+                self._check_not_elsewhere(document.id, name)
+            grouped.setdefault(name, []).append(document)
         for name in grouped:
             if name not in self._live:
                 raise ShardUnavailableError(f"{name} of {self.path}", self._failed.get(name, "not open"))
@@ -771,6 +1076,19 @@ class ShardedIndex:
                                                                        in grouped.items()})).values())
         self.refresh()
         return added
+
+
+    def _check_not_elsewhere(self, doc_id: str, name: str) -> None:
+        """Refuse adding doc_id to shard name while another shard holds a document of that id."""
+        for other in self.layout.shards:
+            if other == name or other not in self._live:
+                continue
+            try:
+                self._ask("document", {other: (doc_id,)})
+            except KeyError:
+                continue
+            raise SearchkitError(f"{doc_id} is held in {other}, its new date belongs to {name}: "
+                                 "update it from its file, which moves it")
 
 
 @dataclass
@@ -783,7 +1101,6 @@ class _Ranked:
     partial: bool
     complete: int | None
     tallies: list
-    undated: int
 
 
 def _handles(candidates: list[_Candidate]) -> list[tuple[tuple[str, int], float]]:
