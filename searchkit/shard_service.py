@@ -170,8 +170,10 @@ class ShardService:
             table = query_statistics(self._live[1], searcher.schema, search.queries())
             # Counted here, where every shard is asked, not where they rank: a
             # search routed by date does not rank the undated shard.
-            undated = (ranking.count_undated(searcher, search.compiled, search.filters, reader.order)
-                       if search.dated else 0)
+            undated = 0
+            if search.dated:  # a count: any figures do, the shard's own are at hand
+                self._statistics.use(table)
+                undated = ranking.count_undated(searcher, search.compiled, search.filters, reader.order)
             return ShardFigures(reader.state, bool(reader.order.tails), table, undated)
 
     def rank(self, search: Search, statistics: StatisticsTable) -> ShardRanking:

@@ -12,7 +12,8 @@ import sys
 
 import pytest
 
-from searchkit import SearchIndex, SearchkitError, ranking, shards
+from searchkit import SearchIndex, SearchkitError, shards
+from searchkit.shard_service import ShardService
 from searchkit.shards import CENSUS, LAYOUT, ShardedIndex
 
 from shard_corpus import queries, write_corpus
@@ -103,19 +104,16 @@ def test_a_document_is_found_in_whichever_shard_holds_it(built):
 
 
 def ranked_shards(sharded: ShardedIndex, monkeypatch) -> list[str]:
-    """A list that fills with the names of the shards ranking.best/best_partial rank, as searches run."""
-    names = {}
-    for name in sharded.layout.shards:
-        with sharded._shards[name].shard_reader() as reader:
-            names[id(reader.searcher)] = name
+    """A list that fills with the names of the shards asked to rank (ShardService.rank,
+    rank_partial), as searches run."""
     ranked: list[str] = []
-    for function in ("best", "best_partial"):
-        original = getattr(ranking, function)
+    for method in ("rank", "rank_partial"):
+        original = getattr(ShardService, method)
 
-        def spy(searcher, *args, original=original, **kwargs):
-            ranked.append(names.get(id(searcher), "?"))
-            return original(searcher, *args, **kwargs)
-        monkeypatch.setattr(ranking, function, spy)
+        def spy(service, *args, original=original, **kwargs):
+            ranked.append(service.path.name)
+            return original(service, *args, **kwargs)
+        monkeypatch.setattr(ShardService, method, spy)
     return ranked
 
 
