@@ -141,6 +141,16 @@ def _rss_mb() -> float:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+def same_answers(a, b) -> bool:
+    """Whether two SearchResults are the same answer: hits (id, snippet, score to 1e-9
+    relative), partial and undated counts, and totals (when both are exact)."""
+    return (a.partial == b.partial and len(a.hits) == len(b.hits)
+            and a.undated_excluded == b.undated_excluded
+            and (a.total == b.total or not (a.total_exact and b.total_exact))
+            and all(x.id == y.id and x.snippet == y.snippet and math.isclose(x.score, y.score, rel_tol=1e-9)
+                    for x, y in zip(a.hits, b.hits)))
+
+
 def compare(one_dir: Path, sharded: Path | str, query_files: list[Path]) -> tuple[int, int]:
     """(answers compared, answers differing) of the sharded index (or actors:PATH) against the one index."""
     from searchkit import SearchIndex, SearchkitError
@@ -159,12 +169,7 @@ def compare(one_dir: Path, sharded: Path | str, query_files: list[Path]) -> tupl
                     except SearchkitError:
                         continue
                     compared += 1
-                    same = (a.partial == b.partial and len(a.hits) == len(b.hits)
-                            and (a.total == b.total or not (a.total_exact and b.total_exact))
-                            and all(x.id == y.id and x.snippet == y.snippet
-                                    and math.isclose(x.score, y.score, rel_tol=1e-9)
-                                    for x, y in zip(a.hits, b.hits)))
-                    if not same:
+                    if not same_answers(a, b):
                         differing += 1
                         log(f"differs: {query!r} {options}")
     return compared, differing

@@ -33,7 +33,6 @@ import argparse
 import datetime as dt
 import hashlib
 import json
-import math
 import shutil
 import statistics
 import subprocess
@@ -44,6 +43,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from corpus import DEFAULT_OUT, DEFAULT_QUERIES, iter_jsonl  # noqa: E402
+from shards import same_answers  # noqa: E402
 
 LATENCY_WORKER = "latency"
 LAST_YEAR = 2024
@@ -152,13 +152,7 @@ def compare(one_dir: Path, sharded_dir: Path, queries: Path) -> tuple[int, int]:
                 except SearchkitError:
                     continue
                 compared += 1
-                same = (a.partial == b.partial and len(a.hits) == len(b.hits)
-                        and a.undated_excluded == b.undated_excluded
-                        and (a.total == b.total or not (a.total_exact and b.total_exact))
-                        and all(x.id == y.id and x.snippet == y.snippet
-                                and math.isclose(x.score, y.score, rel_tol=1e-9)
-                                for x, y in zip(a.hits, b.hits)))
-                if not same:
+                if not same_answers(a, b):
                     differing += 1
                     log(f"differs: {query!r} {options}")
     return compared, differing
