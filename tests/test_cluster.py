@@ -34,9 +34,10 @@ def corpus_and_index(tmp_path_factory):
     return corpus, root / "one"
 
 
-def test_shards_built_on_the_cluster_answer_as_one_index(cluster, corpus_and_index, tmp_path):
+@pytest.mark.parametrize("count", [2, 3, 5])
+def test_shards_built_on_the_cluster_answer_as_one_index(cluster, corpus_and_index, tmp_path, count):
     corpus, one_dir = corpus_and_index
-    report = SearchIndex.build(tmp_path / "sharded", [corpus], shards=3, cluster=cluster.scheduler_address)
+    report = SearchIndex.build(tmp_path / "sharded", [corpus], shards=count, cluster=cluster.scheduler_address)
     assert report.added == 500
     with SearchIndex.open(one_dir) as one, SearchIndex.open(tmp_path / "sharded") as sharded:
         assert_same_answers(one, sharded, queries(60, seed=8))

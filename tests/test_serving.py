@@ -60,6 +60,17 @@ def test_actor_served_shards_answer_exactly_as_one_index(cluster, built):
         assert [s["worker"] for s in served.stats().shards] == [placement[f"shard-00{n}"] for n in range(3)]
 
 
+@pytest.mark.parametrize("count", [2, 5])
+def test_two_or_five_actor_served_shards_answer_as_one_index(cluster, built, count):
+    """Also with fewer and more shards than workers."""
+    SearchIndex.build(built / f"shards-{count}", [built / "corpus"], shards=count, workers=1)
+    cases = queries(80, seed=37 + count)
+    with SearchIndex.open(built / "one") as one, \
+            SearchIndex.open(built / f"shards-{count}", cluster=cluster.scheduler_address) as served:
+        assert len(served.placement()) == count
+        assert_same_answers(one, served, cases)
+
+
 def test_a_client_given_is_used_and_left_open(cluster, built):
     with distributed.Client(cluster) as client:
         with SearchIndex.open(built / "shards-3", cluster=client) as served:
