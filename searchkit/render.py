@@ -509,16 +509,20 @@ def stats_text(stats: IndexStats) -> str:
     ]
     if stats.shards:
         lines.append(f"shards:     {len(stats.shards)}")
-        lines.extend(_shard_line(shard) for shard in stats.shards)
+        width = max(display_width(sanitize(str(shard["name"]))) for shard in stats.shards)
+        lines.extend(_shard_line(shard, width) for shard in stats.shards)
     return "\n".join(lines)
 
 
-def _shard_line(shard: dict) -> str:
-    """One shard of a sharded index, for stats_text."""
-    name = sanitize(str(shard["name"]))
+def _shard_line(shard: dict, width: int) -> str:
+    """One shard of a sharded index, for stats_text (its name padded to width, so figures align)."""
+    name = pad(sanitize(str(shard["name"])), width)
     if "error" in shard:
         return f"  {name}  cannot be read: {sanitize(str(shard['error']))}"
-    return f"  {name}  {shard['documents']} documents, {shard['size_bytes'] / 1e6:.2f} MB"
+    line = f"  {name}  {plural(shard['documents'], 'document')}, {shard['size_bytes'] / 1e6:.2f} MB"
+    if shard.get("worker"):  # served by a Dask actor
+        line += f", served by {sanitize(str(shard['worker']))}"
+    return line
 
 
 def report_text(report: IndexReport) -> str:

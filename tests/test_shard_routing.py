@@ -348,3 +348,15 @@ def test_a_new_period_shard_takes_the_user_dictionary_of_the_others(built, tmp_p
         assert "shard-2027" in sharded.layout.shards
         assert sharded.stats().analyzer["userdict"]
         assert sharded.document("doc-00009").date.isoformat() == "2027-03-03"
+
+
+def test_stats_lists_the_shards_aligned(tmp_path, seeds_dir):
+    """searchkit stats: one line a shard, the figures in one column however long the names."""
+    SearchIndex.build(tmp_path / "by-year", [seeds_dir], shards_by="year", workers=1)
+    shown = subprocess.run([sys.executable, "-m", "searchkit", "stats", "--index", str(tmp_path / "by-year")],
+                           capture_output=True, text=True)
+    assert shown.returncode == 0, shown.stderr
+    lines = [line for line in shown.stdout.splitlines() if line.startswith("  shard-")]
+    assert [line.split()[0] for line in lines] == ["shard-2021", "shard-2022", "shard-undated"]
+    assert len({line.index(" document") - len(line.split()[1]) for line in lines}) == 1  # one column
+    assert "  1 document, " in lines[0] and "  2 documents, " in lines[2]
