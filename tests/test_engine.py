@@ -1058,6 +1058,35 @@ def test_date_filter_matches_and_scores_as_whoosh_date_range(dated_index_dir, st
             assert queries.matching_docs(searcher, build(fast)) == sorted(expected)
 
 
+@pytest.mark.parametrize(("since", "until"), [
+    ("2020", None), (None, "2019"), ("2020-03", "2021-06"), ("2030", None), ("2021-02-03", "2021-02-03"),
+])
+@pytest.mark.parametrize("text", ["山", "山 月", "山 OR date:2021", "月 -date:2020", "date:2022", "春 date:2019..2020"])
+def test_undated_left_out_counted_as_before(dated_index_dir, since, until, text):
+    """The undated documents come from the day numbers; the count is Whoosh's Not(DATED)'s."""
+    from whoosh import query as wq
+
+    from searchkit import compiler, ranking, schema
+    from searchkit import query as q
+    from searchkit.normalize import normalize_query
+
+    with SearchIndex.open(dated_index_dir) as index:
+        results = index.search(text, since=since, until=until, limit=200)
+        searcher = index._get_searcher()
+        compiled = index._compile(q.parse(normalize_query(text)))
+        relaxed = compiler.strip_dates(compiled.query) if compiled.dated else compiled.query
+        if compiled.undated_may_match:
+            relaxed = compiler.AndNot(relaxed, compiled.query)
+        undated = wq.And([relaxed, wq.Not(wq.Term(schema.DATED, True))])
+        order = ranking.TieBreak(searcher)
+        assert results.undated_excluded == len({order.head(d) for d in searcher.docs_for_query(undated)})
+        stock = [_whoosh_date_range(*q.date_span(since, until))]
+        expected = {hit.docnum: hit.score for hit in searcher.search(wq.And([compiled.query, *stock]), limit=None)}
+        assert results.total == len(expected)
+        assert {hit.id: hit.score for hit in results.hits} == {
+            searcher.stored_fields(d)[schema.ID]: s for d, s in expected.items()}
+
+
 def test_date_filter_survives_pickling(dated_index_dir):
     """Shards receive the filters pickled (see shard_service.py)."""
     import pickle

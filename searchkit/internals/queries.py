@@ -816,6 +816,46 @@ class DayRange(wq.DateRange):
         return _constant_list(found.between(*self.day_bounds()), searcher.reader(), self.boost)
 
 
+class Undated(wq.Query):
+    """The documents whose day number (column ``days``) is 0: those without a date.
+
+    The complement of the dated documents, found in the segment's documents
+    sorted by day instead of by Whoosh's inverse matcher, which steps
+    through every document of the index. Unscored (a constant 1.0): it
+    counts, it does not rank.
+    """
+
+    def __init__(self, days: str) -> None:
+        self.days = days
+        self.boost = 1.0
+
+    def __eq__(self, other) -> bool:
+        return type(other) is Undated and other.days == self.days
+
+    def __hash__(self) -> int:
+        return hash((Undated, self.days))
+
+    def __repr__(self) -> str:
+        return f"Undated({self.days!r})"
+
+    def estimate_size(self, ixreader) -> int:
+        if not ixreader.is_atomic():
+            return sum(self.estimate_size(leaf) for leaf, _ in ixreader.leaf_readers())
+        if not ixreader.doc_count_all():
+            return 0
+        return day_sorted(ixreader, self.days).count(0, 0)
+
+    def matcher(self, searcher, context=None):
+        reader = searcher.reader()
+        if not reader.is_atomic():  # searches run segment by segment; this is never hot
+            docnums = [offset + docnum for sub, offset in searcher.leaf_searchers()
+                       for docnum in self.matcher(sub, context).all_ids()]
+            return _ListMatcher(array("I", docnums), all_weights=1.0) if docnums else matching.NullMatcher()
+        if not reader.doc_count_all():  # a segment of no documents has no columns
+            return matching.NullMatcher()
+        return _constant_list(day_sorted(reader, self.days).between(0, 0), reader, 1.0)
+
+
 def _constant_list(docnums: np.ndarray, reader, score: float):
     """A ListMatcher of the live documents of docnums (ascending), each scoring score.
 
