@@ -1061,7 +1061,8 @@ def test_date_filter_matches_and_scores_as_whoosh_date_range(dated_index_dir, st
 @pytest.mark.parametrize(("since", "until"), [
     ("2020", None), (None, "2019"), ("2020-03", "2021-06"), ("2030", None), ("2021-02-03", "2021-02-03"),
 ])
-@pytest.mark.parametrize("text", ["山", "山 月", "山 OR date:2021", "月 -date:2020", "date:2022", "春 date:2019..2020"])
+@pytest.mark.parametrize("text", ["山", "山 月", "山 OR date:2021", "月 -date:2020", "date:2022",
+                                  "春 date:2019..2020"])
 def test_undated_left_out_counted_as_before(dated_index_dir, since, until, text):
     """The undated documents come from the day numbers; the count is Whoosh's Not(DATED)'s."""
     from whoosh import query as wq
