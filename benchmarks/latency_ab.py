@@ -3,12 +3,14 @@
 Usage::
 
     python benchmarks/latency_ab.py INDEX QUERIES BASE_DIR NEW_DIR [--rounds 3] [--new-index DIR]
+                                    [--since DATE] [--until DATE] [--sort relevance|date]
 
 Starts one worker process per checkout (``PYTHONPATH=BASE_DIR`` and
 ``PYTHONPATH=NEW_DIR``), each with the index open. After a warm-up pass over
 the queries (as ``bench.py`` does), every query is sent to both workers in
 turn, alternating which goes first, so that a busy machine slows both alike.
-Each worker times ``SearchIndex.search(q, limit=10)`` itself. Prints the median,
+Each worker times ``SearchIndex.search(q, limit=10)`` itself (with ``--since``,
+``--until`` and ``--sort`` passed on, if given). Prints the median,
 p95 (nearest rank) and max in ms of each side, over all rounds. When the two
 checkouts write different index formats, ``--new-index`` names the index the
 new side searches (built from the same files by the new checkout).
@@ -26,29 +28,30 @@ import sys
 from pathlib import Path
 
 
-def worker(index_dir: str) -> None:
-    """Read queries from stdin, one a line; answer each with its latency in ms."""
+def worker(index_dir: str, options: str = "{}") -> None:
+    """Read queries from stdin, one a line; answer each with its latency in ms (search options: JSON)."""
     import time
 
     from searchkit import SearchIndex, SearchkitError
 
     index = SearchIndex.open(index_dir)
+    search_options = json.loads(options)
     print(json.dumps({"ready": str(Path(sys.modules["searchkit"].__file__).parent)}), flush=True)
     for line in sys.stdin:
         query = json.loads(line)
         started = time.perf_counter()
         try:
-            index.search(query, limit=10)
+            index.search(query, limit=10, **search_options)
         except SearchkitError:
             pass
         print(json.dumps((time.perf_counter() - started) * 1000), flush=True)
     index.close()
 
 
-def start_worker(checkout: Path, index_dir: Path) -> subprocess.Popen:
-    """A worker process running the searchkit of checkout."""
+def start_worker(checkout: Path, index_dir: Path, options: dict) -> subprocess.Popen:
+    """A worker process running the searchkit of checkout, searching with options."""
     env = dict(os.environ, PYTHONPATH=str(checkout))
-    process = subprocess.Popen([sys.executable, __file__, "--worker", str(index_dir)], env=env,
+    process = subprocess.Popen([sys.executable, __file__, "--worker", str(index_dir), json.dumps(options)], env=env,
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, encoding="utf-8")
     print(f"{checkout}: searchkit from {json.loads(process.stdout.readline())['ready']}", file=sys.stderr)
     return process
@@ -69,7 +72,7 @@ def percentile(values: list[float], pct: float) -> float:
 
 def main() -> None:
     if sys.argv[1:2] == ["--worker"]:
-        worker(sys.argv[2])
+        worker(*sys.argv[2:4])
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("index", type=Path)
@@ -78,10 +81,14 @@ def main() -> None:
     parser.add_argument("new", type=Path)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--new-index", type=Path, help="the new side's index (default: INDEX)")
+    parser.add_argument("--since", help="search only documents dated this day or later")
+    parser.add_argument("--until", help="search only documents dated this day or earlier")
+    parser.add_argument("--sort", choices=["relevance", "date"], help="the order of hits (default: the library's)")
     args = parser.parse_args()
+    options = {name: getattr(args, name) for name in ("since", "until", "sort") if getattr(args, name) is not None}
     queries = [q.strip() for q in args.queries.read_text(encoding="utf-8").splitlines() if q.strip()]
-    sides = {"base": start_worker(args.base, args.index),
-             "new": start_worker(args.new, args.new_index or args.index)}
+    sides = {"base": start_worker(args.base, args.index, options),
+             "new": start_worker(args.new, args.new_index or args.index, options)}
     for query in queries:  # warm-up
         for process in sides.values():
             ask(process, query)

@@ -4,11 +4,14 @@ Usage::
 
     python benchmarks/search_identity.py INDEX QUERIES OUT.json [--limit 10] [--offset 0]
                                          [--sort relevance|date] [--original] [--fold]
+                                         [--since DATE] [--until DATE] [--facets]
 
 Runs every query of QUERIES (one a line) against the index at INDEX and writes,
 for each, the query, total, partial flag, undated count and every hit field
 (scores as exact floats, snippets and highlights included); with ``--fold``,
-copies are folded and each hit's copies and the folded count are written too.
+copies are folded and each hit's copies and the folded count are written too;
+``--since``/``--until`` filter by date as ``search`` does; with ``--facets``,
+the facets of every search are written too.
 INDEX may be a sharded index. Run it once with
 the committed code and once with a change, then compare the two files::
 
@@ -24,6 +27,7 @@ A query the language rejects is recorded with its error message.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -47,6 +51,8 @@ def dump_results(index: SearchIndex, query: str, **options) -> dict:
     }
     if options.get("fold"):
         dumped["folded"] = results.folded
+    if options.get("facets"):
+        dumped["facets"] = dataclasses.asdict(results.facets)
     return dumped
 
 
@@ -73,12 +79,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sort", choices=["relevance", "date"], default="relevance")
     parser.add_argument("--original", action="store_true", help="cut snippets from the original script")
     parser.add_argument("--fold", action="store_true", help="fold copies under a better hit")
+    parser.add_argument("--since", help="only documents dated this day or later (YYYY, YYYY-MM, YYYY-MM-DD)")
+    parser.add_argument("--until", help="only documents dated this day or earlier")
+    parser.add_argument("--facets", action="store_true", help="write every search's facets too")
     args = parser.parse_args(argv)
     queries = [line.strip() for line in args.queries.read_text(encoding="utf-8").splitlines() if line.strip()]
     print(f"searchkit from {Path(searchkit.__file__).parent}", file=sys.stderr)
     with SearchIndex.open(args.index) as index:
         dumped = [dump_results(index, query, limit=args.limit, offset=args.offset, sort=args.sort,
-                               original=args.original, fold=args.fold) for query in queries]
+                               original=args.original, fold=args.fold, since=args.since, until=args.until,
+                               facets=args.facets) for query in queries]
     args.out.write_text(json.dumps(dumped, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     print(f"{len(dumped)} queries written to {args.out}", file=sys.stderr)
 

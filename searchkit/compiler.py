@@ -12,7 +12,7 @@ from whoosh import query as wq
 
 from . import analysis, regional, schema
 from . import query as q
-from .internals.queries import AndMaybe, AndNot, Near, Phrase, Term
+from .internals.queries import AndMaybe, AndNot, DayRange, Near, Phrase, Term
 
 
 CHAR_WEIGHT = 0.3  # a character-level match counts, but ranks below a word match
@@ -296,9 +296,14 @@ def char_phrase(text: str, boost: float = 1.0) -> wq.Query | None:
 
 
 def date_range(start: dt.date | None, end: dt.date | None) -> wq.Query:
+    """The documents dated from start to end, inclusive (None: no bound); undated ones never.
+
+    Whoosh's DateRange over the date field, matched through the day-number
+    column (see internals.queries.DayRange: the same matches and scores).
+    """
     low = dt.datetime.combine(start, dt.time()) if start else None
     high = dt.datetime.combine(end, dt.time.max) if end else None
-    return wq.DateRange(schema.DATE, low, high)
+    return DayRange(schema.DATE, low, high, days=schema.DAYNUMBER)
 
 
 def _nodes(node, *, negated: bool = True) -> Iterator:

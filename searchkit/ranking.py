@@ -17,7 +17,7 @@ from whoosh import query as wq
 
 from . import schema
 from .compiler import AndNot, Compiled, and_, or_, strip_dates
-from .internals.queries import Term, live_doc_frequency, matching_docs, score_bound, scored_matches
+from .internals.queries import Term, Undated, live_doc_frequency, matching_docs, score_bound, scored_matches
 
 
 FILL_BELOW = 100
@@ -229,12 +229,15 @@ def _best_covered(candidates: set[int], coverage: dict[int, int], order: "TieBre
 def count_undated(searcher, compiled: Compiled, filters, order: "TieBreak") -> int:
     """How many documents match the query but were dropped for having no date."""
     without_dates = [f for f in filters if not isinstance(f, wq.DateRange)]
-    undated = wq.Not(wq.Term(schema.DATED, True))
+    # The undated documents, listed from the day-number column: Whoosh's
+    # Not(Term(DATED)) stepped through every document (35% of a search
+    # with a date filter on 20,000 poems).
+    undated = Undated(schema.DAYNUMBER)
     relaxed = strip_dates(compiled.query) if compiled.dated else compiled.query
     if compiled.undated_may_match:  # an undated document the query matches was not dropped
         relaxed = AndNot(relaxed, compiled.query)
     query = and_([relaxed, *without_dates, undated])
-    return len({order.head(docnum) for docnum in searcher.docs_for_query(query)})
+    return len({order.head(docnum) for docnum in matching_docs(searcher, query)})
 
 
 class TieBreak:

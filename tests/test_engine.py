@@ -974,3 +974,130 @@ def test_a_document_scores_the_same_whichever_documents_are_scored_with_it(tmp_p
                     assert dict(queries.scored_matches(searcher, whoosh_query, allow={docnum})) == {docnum: score}
                     compared += 1
         assert compared > 1000
+
+
+# -- date filters: the day-number fast path answers as Whoosh's DateRange ------
+
+DATED_WORDS = ["山", "水", "月", "春", "风", "花"]
+
+
+def write_dated_corpus(directory, rng, files: int, first: int = 0) -> None:
+    """Poem-like documents over 2019..2023, one JSON Lines file each, one in five undated."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for number in range(first, first + files):
+        words = rng.sample(DATED_WORDS, rng.randint(1, 4))
+        day = dt.date(2019, 1, 1) + dt.timedelta(days=rng.randrange(5 * 365))
+        record = {"id": f"p{number:04d}", "title": f"{words[0]}之歌{number}",
+                  "text": "，".join(w * rng.randint(1, 3) + "在远方" for w in words) + "。"}
+        if rng.random() >= 0.2:
+            record["date"] = day.isoformat()
+        (directory / f"p{number:04d}.jsonl").write_text(json.dumps(record, ensure_ascii=False) + "\n",
+                                                        encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def dated_index_dir(tmp_path_factory):
+    """120 dated and undated documents in two segments, the first with deleted documents."""
+    import random
+
+    corpus = tmp_path_factory.mktemp("dated-corpus")
+    target = tmp_path_factory.mktemp("dated") / "index"
+    rng = random.Random(11)
+    write_dated_corpus(corpus, rng, 80)
+    SearchIndex.build(target, [corpus], workers=1)
+    for number in (3, 40, 77):  # deleted from the first segment
+        (corpus / f"p{number:04d}.jsonl").unlink()
+    write_dated_corpus(corpus, rng, 40, first=80)  # a second segment
+    SearchIndex.build(target, [corpus], workers=1)
+    return target
+
+
+def _whoosh_date_range(start, end):
+    from whoosh import query as wq
+
+    from searchkit import schema
+
+    low = dt.datetime.combine(start, dt.time()) if start else None
+    high = dt.datetime.combine(end, dt.time.max) if end else None
+    return wq.DateRange(schema.DATE, low, high)
+
+
+def test_dated_index_has_deleted_documents_and_several_segments(dated_index_dir):
+    with SearchIndex.open(dated_index_dir) as index:
+        leaves = [leaf for leaf, _ in index._get_searcher().reader().leaf_readers()]
+        assert len(leaves) >= 2 and any(leaf.has_deletions() for leaf in leaves)
+
+
+_DAYS = st.dates(min_value=dt.date(2018, 12, 1), max_value=dt.date(2024, 2, 1))
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(_DAYS | st.none(), _DAYS | st.none(), st.sampled_from(DATED_WORDS + [""]))
+def test_date_filter_matches_and_scores_as_whoosh_date_range(dated_index_dir, start, end, word):
+    """Same documents, same floats (the filter's constant score too), alone and under an AND."""
+    from whoosh import matching
+    from whoosh import query as wq
+
+    from searchkit import compiler
+    from searchkit.internals import queries
+
+    if start is None and end is None:
+        start = dt.date(2020, 3, 1)
+    with SearchIndex.open(dated_index_dir) as index:
+        searcher = index._get_searcher()
+        fast, stock = compiler.date_range(start, end), _whoosh_date_range(start, end)
+        assert isinstance(fast, wq.DateRange)  # the compiler's and ranking's checks still know it
+        for leaf, _ in searcher.leaf_searchers():  # the day numbers answer, not Whoosh's terms
+            assert type(fast.matcher(leaf, searcher.context())) in (queries._ListMatcher, matching.NullMatcherClass)
+        word_query = [queries.Term("content", word)] if word else []
+        for build in (lambda date: date, lambda date: wq.And([*word_query, date]),
+                      lambda date: wq.Or([*word_query, date])):
+            expected = {hit.docnum: hit.score for hit in searcher.search(build(stock), limit=None)}
+            assert {hit.docnum: hit.score for hit in searcher.search(build(fast), limit=None)} == expected
+            assert dict(queries.scored_matches(searcher, build(fast))) == expected
+            assert queries.matching_docs(searcher, build(fast)) == sorted(expected)
+
+
+@pytest.mark.parametrize(("since", "until"), [
+    ("2020", None), (None, "2019"), ("2020-03", "2021-06"), ("2030", None), ("2021-02-03", "2021-02-03"),
+])
+@pytest.mark.parametrize("text", ["山", "山 月", "山 OR date:2021", "月 -date:2020", "date:2022",
+                                  "春 date:2019..2020"])
+def test_undated_left_out_counted_as_before(dated_index_dir, since, until, text):
+    """The undated documents come from the day numbers; the count is Whoosh's Not(DATED)'s."""
+    from whoosh import query as wq
+
+    from searchkit import compiler, ranking, schema
+    from searchkit import query as q
+    from searchkit.normalize import normalize_query
+
+    with SearchIndex.open(dated_index_dir) as index:
+        results = index.search(text, since=since, until=until, limit=200)
+        searcher = index._get_searcher()
+        compiled = index._compile(q.parse(normalize_query(text)))
+        relaxed = compiler.strip_dates(compiled.query) if compiled.dated else compiled.query
+        if compiled.undated_may_match:
+            relaxed = compiler.AndNot(relaxed, compiled.query)
+        undated = wq.And([relaxed, wq.Not(wq.Term(schema.DATED, True))])
+        order = ranking.TieBreak(searcher)
+        assert results.undated_excluded == len({order.head(d) for d in searcher.docs_for_query(undated)})
+        stock = [_whoosh_date_range(*q.date_span(since, until))]
+        expected = {hit.docnum: hit.score for hit in searcher.search(wq.And([compiled.query, *stock]), limit=None)}
+        assert results.total == len(expected)
+        assert {hit.id: hit.score for hit in results.hits} == {
+            searcher.stored_fields(d)[schema.ID]: s for d, s in expected.items()}
+
+
+def test_date_filter_survives_pickling(dated_index_dir):
+    """Shards receive the filters pickled (see shard_service.py)."""
+    import pickle
+
+    from searchkit import compiler
+    from searchkit.internals import queries
+
+    fast = compiler.date_range(dt.date(2020, 1, 1), dt.date(2021, 12, 31))
+    copy = pickle.loads(pickle.dumps(fast))
+    assert copy == fast
+    with SearchIndex.open(dated_index_dir) as index:
+        searcher = index._get_searcher()
+        assert queries.scored_matches(searcher, copy) == queries.scored_matches(searcher, fast) != []

@@ -10,16 +10,23 @@ identity tests in tests/test_engine.py and tests/test_updates.py).
 
 from __future__ import annotations
 
+import bisect
+import datetime as dt
 import math
+import threading
 import weakref
+from array import array
 from typing import Any
 
+import numpy as np
 from whoosh import matching, scoring
 from whoosh import query as wq
 from whoosh.reading import TermNotFound
+from whoosh.matching import ReadTooFar
 from whoosh.util import make_binary_tree
 
 from . import writer
+from .columns import unsigned_column
 
 
 class LiveBM25F(scoring.BM25F):
@@ -751,3 +758,168 @@ class _AndNotMatcher(matching.AndNotMatcher):
         if not self.a.is_active():  # nothing left to exclude from
             return False
         return super()._find_next()
+
+
+class DayRange(wq.DateRange):
+    """Whoosh's DateRange over a field of midnights, matched through a column of day numbers.
+
+    Whoosh's matcher gathers, on every search, the documents of every trie
+    term the range spans (a range of a year over 20,000 dated poems: 60% of
+    a 19 ms search). This one finds them in the segment's documents sorted
+    by day (``_DaySorted``, built once per segment reader) by two binary
+    searches. It answers as Whoosh's does wherever every document's date
+    field holds the midnight of the day its ``days`` column numbers
+    (``date.toordinal()``, 0 for none; see indexer.document_fields): the
+    same documents in a ListMatcher of the same constant score (the
+    query's boost, as ConstantScoreQuery gives it). Anything else (a scored
+    or exclusive range, a context that needs the terms, a reader of several
+    segments or without the column) is left to Whoosh's matcher.
+    """
+
+    def __init__(self, fieldname: str, start: dt.datetime | None, end: dt.datetime | None,
+                 days: str, boost: float = 1.0) -> None:
+        super().__init__(fieldname, start, end, boost=boost)
+        self.days = days
+
+    def day_bounds(self) -> tuple[int, int]:
+        """The first and last day (ordinals) whose midnight falls within the range."""
+        first = 1  # day 0: no date, never in a range
+        if self.startdate is not None:
+            first = self.startdate.toordinal() + (self.startdate.time() != dt.time())
+        last = self.enddate.toordinal() if self.enddate is not None else dt.date.max.toordinal()
+        return first, last
+
+    def _by_days(self, reader) -> "_DaySorted | None":
+        """The segment's documents sorted by day, or None where Whoosh's matcher must answer."""
+        if (self.startexcl or self.endexcl or not self.constantscore or not reader.is_atomic()
+                or not reader.has_column(self.days)):
+            return None
+        return day_sorted(reader, self.days)
+
+    def estimate_size(self, ixreader) -> int:
+        """How many documents of the segment (live or not) the range holds."""
+        found = self._by_days(ixreader)
+        if found is None:
+            return super().estimate_size(ixreader)
+        return found.count(*self.day_bounds())
+
+    def estimate_min_size(self, ixreader) -> int:
+        return self.estimate_size(ixreader)
+
+    def docs(self, searcher):
+        return self.matcher(searcher, searcher.boolean_context()).all_ids()
+
+    def matcher(self, searcher, context=None):
+        """The live documents of the range in a ListMatcher scoring the boost, as Whoosh's."""
+        found = self._by_days(searcher.reader())
+        if found is None or (context is not None and context.needs_current):
+            return super().matcher(searcher, context)
+        return _constant_list(found.between(*self.day_bounds()), searcher.reader(), self.boost)
+
+
+class Undated(wq.Query):
+    """The documents whose day number (column ``days``) is 0: those without a date.
+
+    The complement of the dated documents, found in the segment's documents
+    sorted by day instead of by Whoosh's inverse matcher, which steps
+    through every document of the index. Unscored (a constant 1.0): it
+    counts, it does not rank.
+    """
+
+    def __init__(self, days: str) -> None:
+        self.days = days
+        self.boost = 1.0
+
+    def __eq__(self, other) -> bool:
+        return type(other) is Undated and other.days == self.days
+
+    def __hash__(self) -> int:
+        return hash((Undated, self.days))
+
+    def __repr__(self) -> str:
+        return f"Undated({self.days!r})"
+
+    def estimate_size(self, ixreader) -> int:
+        if not ixreader.is_atomic():
+            return sum(self.estimate_size(leaf) for leaf, _ in ixreader.leaf_readers())
+        if not ixreader.doc_count_all():
+            return 0
+        return day_sorted(ixreader, self.days).count(0, 0)
+
+    def matcher(self, searcher, context=None):
+        reader = searcher.reader()
+        if not reader.is_atomic():  # searches run segment by segment; this is never hot
+            docnums = [offset + docnum for sub, offset in searcher.leaf_searchers()
+                       for docnum in self.matcher(sub, context).all_ids()]
+            return _ListMatcher(array("I", docnums), all_weights=1.0) if docnums else matching.NullMatcher()
+        if not reader.doc_count_all():  # a segment of no documents has no columns
+            return matching.NullMatcher()
+        return _constant_list(day_sorted(reader, self.days).between(0, 0), reader, 1.0)
+
+
+def _constant_list(docnums: np.ndarray, reader, score: float):
+    """A ListMatcher of the live documents of docnums (ascending), each scoring score.
+
+    What ConstantScoreQuery makes of the range's documents: an array of
+    unsigned ints (so ids are Python ints), the score as ``all_weights``.
+    """
+    if reader.has_deletions() and len(docnums):
+        docnums = docnums[~np.isin(docnums, np.array(writer.deleted_docs(reader), dtype=docnums.dtype))]
+    if not len(docnums):
+        return matching.NullMatcher()
+    ids = array("I")
+    ids.frombytes(docnums.astype(np.uint32).tobytes())
+    return _ListMatcher(ids, all_weights=score)
+
+
+class _ListMatcher(matching.ListMatcher):
+    """Whoosh's ListMatcher, skipping by binary search.
+
+    Whoosh's steps id by id to the target: an AND leaping through a list of
+    thousands of documents (a year's, the undated ones) spent most of its time there.
+    """
+
+    def skip_to(self, id):
+        if not self.is_active():
+            raise ReadTooFar
+        if id > self._ids[self._i]:
+            self._i = bisect.bisect_left(self._ids, id, self._i)
+
+
+class _DaySorted:
+    """One segment's docnums ordered by day number (then docnum), for finding a range of days."""
+
+    def __init__(self, days: np.ndarray) -> None:
+        self.docnums = np.argsort(days, kind="stable")
+        self.days = days[self.docnums]
+
+    def _slice(self, first: int, last: int) -> slice:
+        return slice(int(np.searchsorted(self.days, first, "left")), int(np.searchsorted(self.days, last, "right")))
+
+    def count(self, first: int, last: int) -> int:
+        """How many documents (deleted ones too) have a day from first to last."""
+        span = self._slice(first, last)
+        return span.stop - span.start
+
+    def between(self, first: int, last: int) -> np.ndarray:
+        """The docnums (ascending) of the documents with a day from first to last, deleted ones too."""
+        return np.sort(self.docnums[self._slice(first, last)])
+
+
+_DAY_SORTED: "weakref.WeakKeyDictionary[Any, dict[str, _DaySorted]]" = weakref.WeakKeyDictionary()
+_DAY_SORTED_LOCK = threading.Lock()  # shards of one process search in threads
+
+
+def day_sorted(reader, days: str) -> _DaySorted:
+    """The documents of one segment reader sorted by their days column, built once per reader.
+
+    A segment's column never changes (deletions are read per search), so
+    the order lives as long as the reader (20,000 documents: 1.2 ms to load
+    and sort).
+    """
+    with _DAY_SORTED_LOCK:
+        kept = _DAY_SORTED.setdefault(reader, {})
+        found = kept.get(days)
+        if found is None:
+            found = kept[days] = _DaySorted(np.array(unsigned_column(reader, days), dtype=np.int64))
+        return found
