@@ -302,12 +302,19 @@ class _Block:
         self._ends = list(accumulate(lengths, initial=0))
 
     def _more(self, size: int) -> None:
-        """Decompress until the data holds size bytes."""
+        """Decompress until the data holds size bytes.
+
+        The inflater may hold output it had no room for even when all the
+        input is consumed (the rest of a long match): an empty unconsumed
+        tail does not mean the block ends, only no output does. (A manual
+        page whose path was a few characters longer or shorter was read
+        as truncated: its search printed a traceback.)
+        """
         while len(self._data) < size:
-            tail = self._inflater.unconsumed_tail
-            if not tail:
+            more = self._inflater.decompress(self._inflater.unconsumed_tail, size - len(self._data))
+            if not more:
                 raise ValueError("a stored block is truncated")
-            self._data += self._inflater.decompress(tail, size - len(self._data))
+            self._data += more
 
     def record(self, index: int) -> bytes:
         """The index-th record of the block."""
