@@ -153,25 +153,31 @@ def same_answers(a, b) -> bool:
 
 def compare(one_dir: Path, sharded: Path | str, query_files: list[Path]) -> tuple[int, int]:
     """(answers compared, answers differing) of the sharded index (or actors:PATH) against the one index."""
-    from searchkit import SearchIndex, SearchkitError
-    compared = differing = 0
+    from searchkit import SearchIndex
     spec = str(sharded)
     served = spec.startswith(ACTORS)
     with SearchIndex.open(one_dir) as one, SearchIndex.open(spec[len(ACTORS):] if served else spec,
                                                             cluster="local" if served else None) as sharded:
-        for path in query_files:
-            for query in (line.strip() for line in path.read_text(encoding="utf-8").splitlines()):
-                if not query:
-                    continue
-                for options in ({}, {"sort": "date"}, {"offset": 20}):
-                    try:
-                        a, b = one.search(query, **options), sharded.search(query, **options)
-                    except SearchkitError:
-                        continue
-                    compared += 1
-                    if not same_answers(a, b):
-                        differing += 1
-                        log(f"differs: {query!r} {options}")
+        lines = [line.strip() for path in query_files
+                 for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        return count_differing(one, sharded, lines, ({}, {"sort": "date"}, {"offset": 20}), log)
+
+
+def count_differing(one, sharded, queries: list[str], option_sets, say) -> tuple[int, int]:
+    """(answers compared, answers differing) of sharded against one, each query with each
+    option set (a query either refuses is skipped); say(message) names each difference."""
+    from searchkit import SearchkitError
+    compared = differing = 0
+    for query in queries:
+        for options in option_sets:
+            try:
+                a, b = one.search(query, **options), sharded.search(query, **options)
+            except SearchkitError:
+                continue
+            compared += 1
+            if not same_answers(a, b):
+                differing += 1
+                say(f"differs: {query!r} {options}")
     return compared, differing
 
 

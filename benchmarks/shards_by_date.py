@@ -43,7 +43,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from corpus import DEFAULT_OUT, DEFAULT_QUERIES, iter_jsonl  # noqa: E402
-from shards import same_answers  # noqa: E402
+from shards import count_differing  # noqa: E402
 
 LATENCY_WORKER = "latency"
 LAST_YEAR = 2024
@@ -139,23 +139,12 @@ def latency_worker(queries: Path, one_dir: Path, sharded_dir: Path) -> None:
 
 def compare(one_dir: Path, sharded_dir: Path, queries: Path) -> tuple[int, int]:
     """(answers compared, answers differing) of the sharded index against the one index."""
-    from searchkit import SearchIndex, SearchkitError
-    compared = differing = 0
+    from searchkit import SearchIndex
     lines = [line.strip() for line in queries.read_text(encoding="utf-8").splitlines() if line.strip()]
+    options = ({"since": str(LAST_YEAR)}, {"since": str(LAST_YEAR - 1), "sort": "date"},
+               {"since": f"{LAST_YEAR - 3}-06", "until": str(LAST_YEAR - 2), "offset": 20}, {"offset": 20})
     with SearchIndex.open(one_dir) as one, SearchIndex.open(sharded_dir) as sharded:
-        for query in lines:
-            for options in ({"since": str(LAST_YEAR)}, {"since": str(LAST_YEAR - 1), "sort": "date"},
-                            {"since": f"{LAST_YEAR - 3}-06", "until": str(LAST_YEAR - 2), "offset": 20},
-                            {"offset": 20}):
-                try:
-                    a, b = one.search(query, **options), sharded.search(query, **options)
-                except SearchkitError:
-                    continue
-                compared += 1
-                if not same_answers(a, b):
-                    differing += 1
-                    log(f"differs: {query!r} {options}")
-    return compared, differing
+        return count_differing(one, sharded, lines, options, log)
 
 
 def main(argv: list[str] | None = None) -> None:
