@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -104,7 +105,9 @@ def colours_used(raw: str) -> set[int]:
     return used
 
 
-def spawn_shell(index_dir, tmp_path, columns: int, *options: str, **env_changes: str):
+@contextlib.contextmanager
+def running_shell(index_dir, tmp_path, columns: int, *options: str, **env_changes: str):
+    """The shell on a 40-line terminal of columns: (child, screen); stopped however the test ends."""
     env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
     env.update({"TERM": "xterm", "PAGER": "", "LESS": "", "COLUMNS": str(columns), "LINES": "40",
                 **env_changes})
@@ -112,7 +115,11 @@ def spawn_shell(index_dir, tmp_path, columns: int, *options: str, **env_changes:
                           ["-m", "searchkit", "shell", "--index", str(index_dir), *options],
                           env=env, dimensions=(40, columns), encoding="utf-8", timeout=WAIT,
                           cwd=str(tmp_path))
-    return child, Screen(child)
+    try:
+        yield child, Screen(child)
+    finally:
+        if child.isalive():
+            child.terminate(force=True)
 
 
 def quit_shell(child, screen) -> None:
@@ -135,8 +142,7 @@ def quit_shell(child, screen) -> None:
 )
 def test_shell_colour_follows_color_and_no_color(seed_index_dir, tmp_path, columns, options,
                                                  env_changes, colored):
-    child, screen = spawn_shell(seed_index_dir, tmp_path, columns, *options, **env_changes)
-    try:
+    with running_shell(seed_index_dir, tmp_path, columns, *options, **env_changes) as (child, screen):
         screen.wait_for("searchkit>")
         child.send(":limit 1\r")
         screen.wait_for("limit: 1")
@@ -147,16 +153,12 @@ def test_shell_colour_follows_color_and_no_color(seed_index_dir, tmp_path, colum
         assert ("【韶关】" in screen.text) is not colored
         assert bool(colours_used(screen.raw)) is colored, sorted(colours_used(screen.raw))
         quit_shell(child, screen)
-    finally:
-        if child.isalive():
-            child.terminate(force=True)
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
 @pytest.mark.parametrize("columns", [80, 120])
 def test_last_page_long_query_and_plurals_in_a_terminal(seed_index_dir, tmp_path, columns):
-    child, screen = spawn_shell(seed_index_dir, tmp_path, columns)
-    try:
+    with running_shell(seed_index_dir, tmp_path, columns) as (child, screen):
         screen.wait_for("4 sources")  # the banner
         screen.wait_for("searchkit>")
         child.send(":all\r")  # the five hits, 001 not folded under 000
@@ -181,15 +183,11 @@ def test_last_page_long_query_and_plurals_in_a_terminal(seed_index_dir, tmp_path
         assert header.endswith("ms)") and "… [303 characters] (showing 1–3," in header
         assert len(header) < 80  # one line, even at 80 columns
         quit_shell(child, screen)
-    finally:
-        if child.isalive():
-            child.terminate(force=True)
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
 def test_copies_are_folded_and_all_unfolds_them_in_a_terminal(seed_index_dir, tmp_path):
-    child, screen = spawn_shell(seed_index_dir, tmp_path, 100)
-    try:
+    with running_shell(seed_index_dir, tmp_path, 100) as (child, screen):
         screen.wait_for("searchkit>")
         child.send("数据中心\r")
         screen.wait_for("+1 similar: 001_cbd37f1b4b68be5e.txt 羊城晚报")
@@ -201,9 +199,6 @@ def test_copies_are_folded_and_all_unfolds_them_in_a_terminal(seed_index_dir, tm
         screen.wait_for("  3. ")  # the last hit: every line under the first is on the screen
         assert "similar:" not in screen.text
         quit_shell(child, screen)
-    finally:
-        if child.isalive():
-            child.terminate(force=True)
 
 
 # -- issue 16: compact hits on a 40-line screen --------------------------------------------------
@@ -269,9 +264,8 @@ def page_index_dir(tmp_path_factory):
 def test_ten_hits_and_the_header_fit_a_40_line_shell(crowded_index_dir, tmp_path, columns):
     from searchkit.render import display_width
 
-    child, _ = spawn_shell(crowded_index_dir, tmp_path, columns)
-    terminal = Terminal(child, 40, columns)
-    try:
+    with running_shell(crowded_index_dir, tmp_path, columns) as (child, _):
+        terminal = Terminal(child, 40, columns)
         terminal.wait_for("searchkit>")
         child.send(":all\r")  # every hit, copies too
         terminal.wait_for("every hit shown")
@@ -292,9 +286,6 @@ def test_ten_hits_and_the_header_fit_a_40_line_shell(crowded_index_dir, tmp_path
         assert all("防火墙" in rows[i + 2] for i in numbered)
         assert all(display_width(row) < columns for row in rows[echo:last])
         quit_shell(child, Screen(child))
-    finally:
-        if child.isalive():
-            child.terminate(force=True)
 
 
 # -- issue 16 part 4: the overview line and :timeline -------------------------------------------
@@ -303,8 +294,7 @@ def test_ten_hits_and_the_header_fit_a_40_line_shell(crowded_index_dir, tmp_path
 @pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
 @pytest.mark.parametrize("columns", [80, 120])
 def test_overview_and_timeline_in_a_terminal(seed_index_dir, tmp_path, columns):
-    child, screen = spawn_shell(seed_index_dir, tmp_path, columns, "--color", "never")
-    try:
+    with running_shell(seed_index_dir, tmp_path, columns, "--color", "never") as (child, screen):
         screen.wait_for("searchkit>")
         child.send("韶关\r")
         screen.wait_for("5 results for 韶关")
@@ -322,9 +312,6 @@ def test_overview_and_timeline_in_a_terminal(seed_index_dir, tmp_path, columns):
         rows = [line for line in screen.text.splitlines() if re.match(r"20\d\d-\d\d  \d", line)]
         assert [row.split()[0] for row in rows][:2] == ["2021-04", "2021-05"] and len(rows) == 14
         quit_shell(child, screen)
-    finally:
-        if child.isalive():
-            child.terminate(force=True)
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
@@ -332,8 +319,7 @@ def test_overview_and_timeline_in_a_terminal(seed_index_dir, tmp_path, columns):
 def test_open_shows_paragraphs_and_the_block_wrapped_between_words(page_index_dir, tmp_path, columns):
     from searchkit.render import display_width
 
-    child, screen = spawn_shell(page_index_dir, tmp_path, columns)
-    try:
+    with running_shell(page_index_dir, tmp_path, columns) as (child, screen):
         screen.wait_for("searchkit>")
         child.send(":original\r")
         screen.wait_for("titles and snippets in the original script")
@@ -357,6 +343,3 @@ def test_open_shows_paragraphs_and_the_block_wrapped_between_words(page_index_di
         words = {word for line in paragraph for word in LATIN_WORD.findall(line)}
         assert words == set(LATIN_WORD.findall(PARAGRAPH))
         quit_shell(child, screen)
-    finally:
-        if child.isalive():
-            child.terminate(force=True)
