@@ -48,20 +48,41 @@ def worker(index_dir: str, options: str = "{}") -> None:
     index.close()
 
 
-def start_worker(checkout: Path, index_dir: Path, options: dict) -> subprocess.Popen:
-    """A worker process running the searchkit of checkout, searching with options."""
+def start_worker(checkout: Path, *worker_args: str, script: str = __file__) -> subprocess.Popen:
+    """A worker process (``script --worker WORKER_ARGS``) running the searchkit of checkout."""
     env = dict(os.environ, PYTHONPATH=str(checkout))
-    process = subprocess.Popen([sys.executable, __file__, "--worker", str(index_dir), json.dumps(options)], env=env,
+    process = subprocess.Popen([sys.executable, script, "--worker", *worker_args], env=env,
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, encoding="utf-8")
     print(f"{checkout}: searchkit from {json.loads(process.stdout.readline())['ready']}", file=sys.stderr)
     return process
 
 
-def ask(process: subprocess.Popen, query: str) -> float:
-    """The latency in ms the worker measured for query."""
+def ask(process: subprocess.Popen, query: str):
+    """What the worker answered for query (here: the latency in ms it measured)."""
     process.stdin.write(json.dumps(query, ensure_ascii=False) + "\n")
     process.stdin.flush()
     return json.loads(process.stdout.readline())
+
+
+def side_by_side(sides: dict[str, subprocess.Popen], queries: list[str], rounds: int) -> dict[str, list]:
+    """Each side's answers to every query, rounds times, after a warm-up pass; then the workers end.
+
+    Every query goes to both sides in turn, alternating which goes first, so
+    that a busy machine slows both alike.
+    """
+    for query in queries:  # warm-up
+        for process in sides.values():
+            ask(process, query)
+    answers: dict[str, list] = {name: [] for name in sides}
+    for round_ in range(rounds):
+        for i, query in enumerate(queries):
+            order = list(sides) if (i + round_) % 2 == 0 else list(reversed(sides))
+            for name in order:
+                answers[name].append(ask(sides[name], query))
+    for process in sides.values():
+        process.stdin.close()
+        process.wait()
+    return answers
 
 
 def percentile(values: list[float], pct: float) -> float:
@@ -85,22 +106,12 @@ def main() -> None:
     parser.add_argument("--until", help="search only documents dated this day or earlier")
     parser.add_argument("--sort", choices=["relevance", "date"], help="the order of hits (default: the library's)")
     args = parser.parse_args()
-    options = {name: getattr(args, name) for name in ("since", "until", "sort") if getattr(args, name) is not None}
     queries = [q.strip() for q in args.queries.read_text(encoding="utf-8").splitlines() if q.strip()]
-    sides = {"base": start_worker(args.base, args.index, options),
-             "new": start_worker(args.new, args.new_index or args.index, options)}
-    for query in queries:  # warm-up
-        for process in sides.values():
-            ask(process, query)
-    timings: dict[str, list[float]] = {name: [] for name in sides}
-    for round_ in range(args.rounds):
-        for i, query in enumerate(queries):
-            order = list(sides) if (i + round_) % 2 == 0 else list(reversed(sides))
-            for name in order:
-                timings[name].append(ask(sides[name], query))
-    for process in sides.values():
-        process.stdin.close()
-        process.wait()
+    options = json.dumps({name: getattr(args, name) for name in ("since", "until", "sort")
+                          if getattr(args, name) is not None})
+    sides = {"base": start_worker(args.base, str(args.index), options),
+             "new": start_worker(args.new, str(args.new_index or args.index), options)}
+    timings = side_by_side(sides, queries, args.rounds)
     for name, values in timings.items():
         print(f"{name}: median {statistics.median(values):.2f} ms, p95 {percentile(values, 95):.2f} ms, "
               f"max {max(values):.2f} ms ({len(values)} timings)")

@@ -22,11 +22,12 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
-import os
 import statistics
-import subprocess
 import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from latency_ab import side_by_side, start_worker  # noqa: E402
 
 
 def worker(index_dir: str, limit: int) -> None:
@@ -78,23 +79,6 @@ def worker(index_dir: str, limit: int) -> None:
     index.close()
 
 
-def start_worker(checkout: Path, index_dir: Path, limit: int) -> subprocess.Popen:
-    """A worker process running the searchkit of checkout."""
-    env = dict(os.environ, PYTHONPATH=str(checkout))
-    process = subprocess.Popen([sys.executable, __file__, "--worker", str(index_dir), str(limit)],
-                               env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                               encoding="utf-8")
-    print(f"{checkout}: searchkit from {json.loads(process.stdout.readline())['ready']}", file=sys.stderr)
-    return process
-
-
-def ask(process: subprocess.Popen, query: str) -> dict | None:
-    """What the worker measured for query (None: no hits, or a refused query)."""
-    process.stdin.write(json.dumps(query, ensure_ascii=False) + "\n")
-    process.stdin.flush()
-    return json.loads(process.stdout.readline())
-
-
 def main() -> None:
     if sys.argv[1:2] == ["--worker"]:
         worker(sys.argv[2], int(sys.argv[3]))
@@ -108,22 +92,10 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=10)
     args = parser.parse_args()
     queries = [q.strip() for q in args.queries.read_text(encoding="utf-8").splitlines() if q.strip()]
-    sides = {name: start_worker(path, args.index, args.limit)
+    sides = {name: start_worker(path, str(args.index), str(args.limit), script=__file__)
              for name, path in (("base", args.base), ("new", args.new))}
-    for query in queries:  # warm-up
-        for process in sides.values():
-            ask(process, query)
-    measured: dict[str, list[dict]] = {name: [] for name in sides}
-    for round_ in range(args.rounds):
-        for i, query in enumerate(queries):
-            order = list(sides) if (i + round_) % 2 == 0 else list(reversed(sides))
-            for name in order:
-                answer = ask(sides[name], query)
-                if answer is not None:
-                    measured[name].append(answer)
-    for process in sides.values():
-        process.stdin.close()
-        process.wait()
+    measured = {name: [answer for answer in answers if answer is not None]  # None: no hits
+                for name, answers in side_by_side(sides, queries, args.rounds).items()}
     for name, answers in measured.items():
         def median(key: str) -> float:
             return statistics.median(answer[key] for answer in answers)
