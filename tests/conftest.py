@@ -1,4 +1,4 @@
-"""Shared fixtures: the seeds, an index of them, and isolation from the user's files."""
+"""Shared fixtures: the seeds, an index of them, small indexes of pages, and isolation from the user's files."""
 
 from __future__ import annotations
 
@@ -57,6 +57,20 @@ def corpus_copy(tmp_path) -> Path:
     target = tmp_path / "corpus"
     shutil.copytree(SEEDS, target)
     return target
+
+
+@pytest.fixture(scope="session")
+def index_of_pages(tmp_path_factory):
+    """Builds an index of Markdown pages {file name: (title, text)}; gives its directory."""
+    def build(pages: dict[str, tuple[str, str]]) -> Path:
+        from searchkit import SearchIndex
+
+        root = tmp_path_factory.mktemp("pages")
+        for name, (title, text) in pages.items():
+            (root / name).write_text(f"---\ntitle: {title}\n---\n{text}\n", encoding="utf-8")
+        SearchIndex.build(root / "index", [root], workers=1, exclude=["index/*"])
+        return root / "index"
+    return build
 
 
 CROWDED_QUERY = "防火墙"

@@ -132,9 +132,8 @@ def test_partial_matches_rank_alike_on_every_page_size(poems_index, query):
 
 
 @pytest.fixture(scope="module")
-def handbook_like(tmp_path_factory) -> SearchIndex:
+def handbook_like(index_of_pages) -> SearchIndex:
     """Pages of a manual: one about the subject lacks a query word two others have by chance."""
-    root = tmp_path_factory.mktemp("manual")
     pages = {
         "mail.md": ("邮件服务器", "邮件服务器的配置。" * 6 + "Postfix 是常用的邮件服务器。"),
         "toc.md": ("目录", "安装 邮件 服务器 配置 网络 防火墙"),
@@ -142,10 +141,7 @@ def handbook_like(tmp_path_factory) -> SearchIndex:
         "time.md": ("时间", "设置时区和时间同步。时区决定了本地时间。"),
         "noise.md": ("社区", "同时，社区里的人区分了不同的时间。"),
     }
-    for name, (title, text) in pages.items():
-        (root / name).write_text(f"---\ntitle: {title}\n---\n{text}\n", encoding="utf-8")
-    SearchIndex.build(root / "index", [root], workers=1, exclude=["index/*"])
-    with SearchIndex.open(root / "index") as index:
+    with SearchIndex.open(index_of_pages(pages)) as index:
         yield index
 
 

@@ -21,17 +21,13 @@ def test_a_word_with_one_wording_has_no_variants():
 
 
 @pytest.fixture(scope="module")
-def two_regions(tmp_path_factory) -> SearchIndex:
-    root = tmp_path_factory.mktemp("regions")
+def two_regions(index_of_pages) -> SearchIndex:
     pages = {
         "cn.md": ("安装软件", "在服务器上安装软件，再连接打印机。"),
         "tw.md": ("安裝軟體", "在伺服器上安裝軟體，再連接印表機。"),
         "other.md": ("天气", "今天的天气很好。"),
     }
-    for name, (title, text) in pages.items():
-        (root / name).write_text(f"---\ntitle: {title}\n---\n{text}\n", encoding="utf-8")
-    SearchIndex.build(root / "index", [root], workers=1, exclude=["index/*"])
-    with SearchIndex.open(root / "index") as index:
+    with SearchIndex.open(index_of_pages(pages)) as index:
         yield index
 
 
