@@ -15,6 +15,8 @@ import pytest
 
 distributed = pytest.importorskip("dask.distributed")
 
+import dask  # noqa: E402
+
 from searchkit import SearchIndex, shards  # noqa: E402
 from searchkit.errors import SearchkitError, ShardUnavailableError  # noqa: E402
 from searchkit.internals.queries import MissingStatisticError, StatisticsTable  # noqa: E402
@@ -100,7 +102,10 @@ def test_a_shard_whose_worker_stops_during_a_search_is_named(built, monkeypatch)
         served.search("城市")  # every actor has answered once: the worker is stopped mid-search, not before
         stopped: list[int] = []
         _stop_worker_after_statistics(monkeypatch, _pid_of_worker(local, served, "shard-001"), stopped)
-        with pytest.raises(ShardUnavailableError, match=r"shard shard-001 of .* is gone") as raised:
+        # A connection to the killed worker is retried for Dask's connect timeout, 30 s by
+        # default like the shards' own: shorter here, the failed connection is what ends the wait.
+        with dask.config.set({"distributed.comm.timeouts.connect": "5s"}), \
+                pytest.raises(ShardUnavailableError, match=r"shard shard-001 of .* is gone") as raised:
             served.search("城市 发展")
         assert stopped and raised.value.shard.startswith("shard-001 of ")
 
